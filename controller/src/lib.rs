@@ -1,0 +1,10 @@
+//! Bloodraven: a Kubernetes operator keeping a multi-site MySQL async-replication group
+//! with exactly one writer. The library holds every piece of the operator; the binary
+//! only wires production seams to it.
+
+pub mod clock;
+pub mod gtid;
+pub mod net;
+pub mod sql;
+pub mod http;
+pub mod kube_client;

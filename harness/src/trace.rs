@@ -1,0 +1,92 @@
+//! The run trace: one ordered stream of typed events from every part of the simulated
+//! world. Oracles are pure functions over it; its hash identifies a run bit for bit.
+
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Virtual time since the start of the run, in milliseconds.
+pub type Millis = u64;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub at_ms: Millis,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// Ground truth: a site's read_only / super_read_only changed (or it booted / died).
+    MysqlState { site: String, up: bool, read_only: bool, super_read_only: bool },
+    /// Ground truth: a transaction committed on `site` (client write or replicated apply).
+    Commit { site: String, gtid: String, row: Option<u64>, replicated: bool },
+    /// A mutating statement reached a fake mysqld (who sent it is in `user`).
+    Mutation { site: String, user: String, sql: String, ok: bool },
+    /// A read of `@@read_only` answered to the controller (for PWO / DNS-W checks).
+    ReadOnlyProbe { site: String, user: String, read_only: bool },
+    /// Replication on `site` (re)configured to `source` (empty = reset).
+    ReplicationSource { site: String, source: String, executed: String, source_executed: String },
+    /// A write the fake apiserver accepted (or rejected).
+    ApiWrite { verb: String, resource: String, name: String, subresource: Option<String>, ok: bool, detail: String },
+    /// The DNS name now resolves to `site` (None = no record).
+    Dns { target: Option<String> },
+    /// The counter workload got an acknowledgement.
+    Ack { id: u64, site: String, server_uuid: String, gtid: String },
+    /// The counter workload tried to write and failed.
+    WriteError { id: u64, site: Option<String>, error: String },
+    /// A fault was injected or healed.
+    Fault { op: String, detail: String, heal: bool },
+    /// A stable log line of the controller or a sidecar (msg only).
+    Log { host: String, level: String, msg: String },
+    /// A host crashed or started.
+    Host { host: String, up: bool },
+}
+
+/// Shared, append-only recorder handed to every fake.
+#[derive(Clone, Default)]
+pub struct Trace {
+    inner: Arc<Mutex<Vec<Event>>>,
+}
+
+impl Trace {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records an event at the current virtual time.
+    pub fn record(&self, kind: EventKind) {
+        let at_ms = now_ms();
+        self.inner.lock().unwrap().push(Event { at_ms, kind });
+    }
+
+    pub fn events(&self) -> Vec<Event> {
+        self.inner.lock().unwrap().clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Virtual time inside a simulation (0 outside one).
+pub fn now_ms() -> Millis {
+    turmoil::sim_elapsed().map_or(0, |d| d.as_millis() as u64)
+}
+
+/// SHA-256 over the canonical JSON of the events, hex, first 16 chars.
+pub fn hash_events(events: &[Event]) -> String {
+    let mut h = Sha256::new();
+    for e in events {
+        h.update(serde_json::to_vec(e).expect("trace events serialize"));
+        h.update(b"\n");
+    }
+    let digest = h.finalize();
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
