@@ -8,3 +8,8 @@ pub mod net;
 pub mod sql;
 pub mod http;
 pub mod kube_client;
+pub mod crd;
+pub mod duration;
+pub mod aux_server;
+pub mod runner;
+pub mod topology;

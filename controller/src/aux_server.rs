@@ -1,0 +1,77 @@
+//! The aux HTTP endpoints on :8082 (spec §1): `/healthz`, `/readyz`, `/status`,
+//! `/active-site`. Sidecars use `/healthz` as the operator-liveness signal and
+//! `/active-site` for their safety net and topology fencing.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::http::{Handler, Reply};
+use crate::topology::Registry;
+
+pub fn handler(registry: Registry) -> Handler {
+    Arc::new(move |method, path| {
+        let registry = registry.clone();
+        Box::pin(async move { route(&registry, method, &path) })
+    })
+}
+
+fn route(registry: &Registry, method: http::Method, path: &str) -> Reply {
+    if method != http::Method::GET {
+        return Reply::text(405, "method not allowed");
+    }
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    match path {
+        "/healthz" | "/readyz" => Reply::text(200, "ok"),
+        "/status" => {
+            let all = registry.all();
+            if all.is_empty() {
+                return Reply::json(200, &json!({"status": "no active failover groups"}));
+            }
+            let map: serde_json::Map<String, serde_json::Value> = all
+                .into_iter()
+                .map(|(k, v)| {
+                    let sites: Vec<_> = v.sites.iter().map(|(n, s)| json!({"name": n, "state": s})).collect();
+                    (k, json!({"activeSite": v.active_site, "sites": sites, "pollTime": v.poll_time,
+                               "promotionGtidExecuted": v.promotion_gtid_executed}))
+                })
+                .collect();
+            Reply::json(200, &serde_json::Value::Object(map))
+        }
+        "/active-site" => {
+            let param = |k: &str| {
+                query.split('&').find_map(|kv| kv.split_once('=').filter(|(key, _)| *key == k).map(|(_, v)| v.to_string()))
+            };
+            let (Some(ns), Some(group)) = (param("namespace"), param("group")) else {
+                return Reply::json(400, &json!({"error": "namespace and group query parameters are required"}));
+            };
+            if registry.is_empty() {
+                return Reply::json(503, &json!({"error": "no active topology managers"}));
+            }
+            match registry.get(&ns, &group) {
+                Some(v) => Reply::json(200, &json!({"namespace": ns, "group": group, "activeSite": v.active_site})),
+                None => Reply::json(404, &json!({"error": "failover group not found"})),
+            }
+        }
+        _ => Reply::text(404, "not found"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::GroupView;
+
+    #[test]
+    fn active_site_status_codes() {
+        let r = Registry::default();
+        assert_eq!(route(&r, http::Method::GET, "/active-site").status, 400);
+        assert_eq!(route(&r, http::Method::GET, "/active-site?namespace=n&group=g").status, 503);
+        r.publish("n", "g", GroupView { active_site: "b".into(), ..Default::default() });
+        let ok = route(&r, http::Method::GET, "/active-site?namespace=n&group=g");
+        assert_eq!(ok.status, 200);
+        assert!(ok.body.contains("\"activeSite\":\"b\""));
+        assert_eq!(route(&r, http::Method::GET, "/active-site?namespace=n&group=x").status, 404);
+        assert_eq!(route(&r, http::Method::GET, "/healthz").body, "ok");
+    }
+}

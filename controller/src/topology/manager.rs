@@ -1,0 +1,785 @@
+//! The per-group topology manager (spec §3): probe every site each poll, debounce,
+//! evaluate the cross-site matrix, promote, recover returning sites, converge followers,
+//! heal DNS, and write status, annotations and Events.
+
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures::future::join_all;
+use tokio::time::Instant;
+use tracing::{error, info, warn};
+
+use crate::clock::SharedClock;
+use crate::crd::{self, MysqlFailoverGroupStatus, SiteRole, SiteSpec, SiteStatus, TopologyConfig};
+use crate::gtid::GtidSet;
+use crate::sql::SharedSqlConnector;
+
+use super::k8s::GroupApi;
+use super::matrix::{self, CrossSite, Reason, SiteView};
+use super::mysql_ops::{Probe, Session, PROBE_TIMEOUT};
+use super::registry::{GroupView, Registry};
+use super::site_state::{Debouncer, SiteState};
+use super::status::{events_between, set_condition};
+
+/// Relay-log drain budget inside a promotion.
+pub const DRAIN_BUDGET: Duration = Duration::from_secs(30);
+/// How often a blocked or failed recovery is re-checked.
+pub const RECOVERY_RETRY: Duration = Duration::from_secs(30);
+/// Future anti-flap stamps are clamped to now + this grace.
+pub const CLOCK_SKEW_GRACE: Duration = Duration::from_secs(300);
+const LOG_RATE_LIMIT: Duration = Duration::from_secs(30);
+
+/// What a topology manager needs from the outside world.
+#[derive(Clone)]
+pub struct Seams {
+    pub kube: kube::Client,
+    pub sql: SharedSqlConnector,
+    pub clock: SharedClock,
+}
+
+/// Replication credentials used for CHANGE REPLICATION SOURCE.
+#[derive(Clone, Debug)]
+pub struct ReplicationCredentials {
+    pub user: String,
+    pub password: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+enum Recovery {
+    #[default]
+    None,
+    InProgress,
+    Blocked { divergent: GtidSet },
+}
+
+struct Site {
+    spec: SiteSpec,
+    deb: Debouncer,
+    probe: Option<Probe>,
+    last_seen: Option<String>,
+    replicating_streak: u32,
+    recovery: Recovery,
+    retry_after: Option<Instant>,
+}
+
+impl Site {
+    fn host(&self, group: &str) -> String {
+        crd::internal_service(group, &self.spec.name)
+    }
+
+    fn replicating(&self) -> bool {
+        self.replicating_streak >= 2
+    }
+}
+
+pub struct Manager {
+    api: GroupApi,
+    cfg: TopologyConfig,
+    seams: Seams,
+    creds: ReplicationCredentials,
+    registry: Registry,
+    generation: i64,
+    sites: Vec<Site>,
+    last_failover: Option<DateTime<Utc>>,
+    last_failover_target: Option<String>,
+    promotion_gtid: Option<String>,
+    annotation_dirty: bool,
+    last_written: Option<MysqlFailoverGroupStatus>,
+    status_failed: bool,
+    dns_last_applied: Option<String>,
+    dns_failed: bool,
+    last_writer: Option<String>,
+    last_reason: Option<Reason>,
+    last_cooldown_log: Option<Instant>,
+}
+
+impl Manager {
+    /// Builds a manager for `group`, rehydrating the anti-flap record and per-site
+    /// recovery state from the object (status and annotations, the newer wins).
+    pub fn new(
+        api: GroupApi,
+        cfg: TopologyConfig,
+        seams: Seams,
+        creds: ReplicationCredentials,
+        registry: Registry,
+        group: &crd::MysqlFailoverGroup,
+    ) -> Self {
+        let sites = cfg
+            .sites
+            .iter()
+            .map(|s| Site {
+                spec: s.clone(),
+                deb: Debouncer::default(),
+                probe: None,
+                last_seen: None,
+                replicating_streak: 0,
+                recovery: Recovery::None,
+                retry_after: None,
+            })
+            .collect();
+        let mut m = Self {
+            api,
+            cfg,
+            seams,
+            creds,
+            registry,
+            generation: group.metadata.generation.unwrap_or(1),
+            sites,
+            last_failover: None,
+            last_failover_target: None,
+            promotion_gtid: None,
+            annotation_dirty: false,
+            last_written: None,
+            status_failed: false,
+            dns_last_applied: None,
+            dns_failed: false,
+            last_writer: None,
+            last_reason: None,
+            last_cooldown_log: None,
+        };
+        m.rehydrate(group);
+        m
+    }
+
+    fn rehydrate(&mut self, group: &crd::MysqlFailoverGroup) {
+        let now = self.seams.clock.now();
+        let status = group.status.clone();
+        let from_status = status.as_ref().and_then(|s| {
+            let at = parse_stamp(s.last_failover.as_deref()?)?;
+            Some((at, s.last_failover_target.clone().unwrap_or_default()))
+        });
+        let annotations = group.metadata.annotations.clone().unwrap_or_default();
+        let from_annotation = match annotations.get(crd::ANNOTATION_LAST_FAILOVER) {
+            Some(raw) => match parse_stamp(raw) {
+                Some(at) => Some((at, annotations.get(crd::ANNOTATION_LAST_FAILOVER_TARGET).cloned().unwrap_or_default())),
+                None => {
+                    error!(annotation = crd::ANNOTATION_LAST_FAILOVER, value = %raw, "corrupt anti-flap annotation, using status");
+                    None
+                }
+            },
+            None => None,
+        };
+        let chosen = match (from_status, from_annotation) {
+            (Some(s), Some(a)) if a.0 > s.0 => {
+                warn!(at = %fmt_stamp(a.0), target = %a.1, "restored lastFailover from out-of-band annotations");
+                Some(a)
+            }
+            (Some(s), _) => {
+                info!(at = %fmt_stamp(s.0), target = %s.1, "restored lastFailover from CR status");
+                Some(s)
+            }
+            (None, Some(a)) => {
+                warn!(at = %fmt_stamp(a.0), target = %a.1, "restored lastFailover from out-of-band annotations");
+                Some(a)
+            }
+            (None, None) => None,
+        };
+        if let Some((mut at, target)) = chosen {
+            let limit = now + chrono::Duration::from_std(CLOCK_SKEW_GRACE).expect("grace fits");
+            if at > limit {
+                warn!(at = %fmt_stamp(at), "lastFailover is in the future beyond the clock-skew grace; clamping");
+                at = limit;
+            }
+            self.last_failover = Some(at);
+            self.last_failover_target = (!target.is_empty()).then_some(target);
+        }
+        if let Some(st) = &status {
+            self.promotion_gtid = st.promotion_gtid_executed.clone();
+            for s in &st.sites {
+                if let Some(site) = self.sites.iter_mut().find(|x| x.spec.name == s.name) {
+                    site.recovery = match s.recovery_state.as_str() {
+                        "RecoveryInProgress" => Recovery::InProgress,
+                        "RecoveryBlocked" => Recovery::Blocked { divergent: GtidSet::parse(&s.divergent_gtid).unwrap_or_default() },
+                        _ => Recovery::None,
+                    };
+                }
+            }
+            self.last_written = Some(st.clone());
+        }
+    }
+
+    /// Runs the poll loop forever.
+    pub async fn run(mut self) {
+        info!(group = %self.api.name, namespace = %self.api.namespace, sites = self.sites.len(), "topology manager started");
+        loop {
+            let started = Instant::now();
+            self.poll().await;
+            let next = started + self.interval();
+            tokio::time::sleep_until(next).await;
+        }
+    }
+
+    /// Adaptive interval: base · 2^min(k,4) when some site is k failures past the threshold, ≤30s.
+    fn interval(&self) -> Duration {
+        let max_fail = self.sites.iter().map(|s| s.deb.fail_count).max().unwrap_or(0);
+        let k = max_fail.saturating_sub(self.cfg.failure_threshold);
+        if k == 0 {
+            return self.cfg.poll_interval;
+        }
+        (self.cfg.poll_interval * 2u32.pow(k.min(4))).min(Duration::from_secs(30))
+    }
+
+    fn group(&self) -> &str {
+        &self.api.name
+    }
+
+    fn site_index(&self, name: &str) -> Option<usize> {
+        self.sites.iter().position(|s| s.spec.name == name)
+    }
+
+    async fn session(&self, site: &str, timeout: Duration) -> Result<Session, crate::sql::SqlError> {
+        Session::open(&*self.seams.sql, &crd::internal_service(self.group(), site), timeout).await
+    }
+
+    /// One poll cycle (spec §3.3).
+    pub async fn poll(&mut self) {
+        // 1. Probe every site in parallel, each bounded.
+        let sql = self.seams.sql.clone();
+        let hosts: Vec<String> = self.sites.iter().map(|s| s.host(self.group())).collect();
+        let probes = join_all(hosts.iter().map(|h| {
+            let sql = sql.clone();
+            async move {
+                tokio::time::timeout(PROBE_TIMEOUT, async {
+                    let mut s = Session::open(&*sql, h, PROBE_TIMEOUT).await?;
+                    s.probe().await
+                })
+                .await
+                .unwrap_or_else(|_| Err(crate::sql::SqlError::transport(format!("{h}: probe timed out"))))
+            }
+        }))
+        .await;
+
+        // 2. Debounce and log transitions.
+        let now_wall = self.seams.clock.now();
+        let (ft, rt) = (self.cfg.failure_threshold, self.cfg.recovery_threshold);
+        for (site, probe) in self.sites.iter_mut().zip(probes) {
+            let obs = probe.as_ref().ok().map(|p| p.read_only);
+            let promotable = site.spec.role.is_promotable();
+            if let Some((from, to)) = site.deb.observe(obs, ft, rt, promotable) {
+                info!(site = %site.spec.name, from = from.as_str(), to = to.as_str(), "state transition");
+                site.last_seen = Some(fmt_stamp(now_wall));
+                if to != SiteState::ReadOnly {
+                    site.replicating_streak = 0;
+                }
+            }
+            match probe {
+                Ok(p) => {
+                    let healthy = p.read_only && p.replica.as_ref().is_some_and(|r| r.healthy());
+                    site.replicating_streak = if healthy { site.replicating_streak + 1 } else { 0 };
+                    site.probe = Some(p);
+                }
+                Err(e) => {
+                    if site.deb.fail_count == 1 {
+                        warn!(site = %site.spec.name, error = %e, "probe failed");
+                    }
+                    site.replicating_streak = 0;
+                    site.probe = None;
+                }
+            }
+            if site.deb.state == SiteState::Writable && site.spec.role.is_promotable() {
+                self.last_writer = Some(site.spec.name.clone());
+            }
+        }
+
+        // 3-5. Cross-site evaluation, level-triggered every poll.
+        let views: Vec<SiteView> = self
+            .sites
+            .iter()
+            .map(|s| SiteView { name: s.spec.name.clone(), role: s.spec.role, state: s.deb.state })
+            .collect();
+        let cs = matrix::evaluate(&views, &self.cfg.site_priorities);
+        if Some(cs.reason) != self.last_reason && !cs.alert.is_empty() {
+            warn!(alert = %cs.alert, "ALERT {}", cs.alert);
+        }
+        self.last_reason = Some(cs.reason);
+        self.fence_non_candidates(&cs).await;
+        if cs.split_brain {
+            self.resolve_split_brain(&views).await;
+        } else if !cs.promotion_candidates.is_empty() {
+            self.try_promote(&cs).await;
+        }
+
+        // 7. Recovery and convergence of followers, then DNS.
+        self.converge_followers().await;
+        self.reconcile_dns().await;
+
+        // 9-10. Durable record retry, status, events, registry.
+        if self.annotation_dirty {
+            self.write_annotations().await;
+        }
+        self.write_status(&cs).await;
+        self.publish();
+    }
+
+    async fn fence_non_candidates(&mut self, cs: &CrossSite) {
+        for name in &cs.fence_sites {
+            match self.session(name, PROBE_TIMEOUT).await {
+                Ok(mut s) => match s.fence().await {
+                    Ok(()) => warn!(site = %name, "fenced writable non-promotable site"),
+                    Err(e) => warn!(site = %name, error = %e, "fencing writable non-promotable site failed"),
+                },
+                Err(e) => warn!(site = %name, error = %e, "fencing writable non-promotable site failed"),
+            }
+        }
+    }
+
+    /// History path: the recorded target is live and writable → fence every other writable
+    /// site. Policy path: no usable history, priorities set → fence the losers. Else manual.
+    async fn resolve_split_brain(&mut self, views: &[SiteView]) {
+        let writable = |n: &str| views.iter().any(|v| v.name == n && v.state == SiteState::Writable && v.role.is_promotable());
+        let (winner, log) = match &self.last_failover_target {
+            Some(t) if writable(t) => (t.clone(), "fencing returning old primary (split brain after failover)"),
+            _ => match matrix::resolve_split_brain(views, &self.cfg.site_priorities) {
+                Some(w) => (w, "split-brain auto-resolve: fencing non-preferred site per spec.splitBrainPolicy.sitePriorities"),
+                None => return,
+            },
+        };
+        let losers: Vec<String> =
+            views.iter().filter(|v| v.state == SiteState::Writable && v.name != winner).map(|v| v.name.clone()).collect();
+        for loser in losers {
+            let result = match self.session(&loser, PROBE_TIMEOUT).await {
+                Ok(mut s) => s.fence().await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(()) => {
+                    warn!(winner = %winner, fenced = %loser, "{log}");
+                    if let Some(i) = self.site_index(&loser) {
+                        self.sites[i].deb.state = SiteState::ReadOnly;
+                    }
+                }
+                Err(e) => warn!(site = %loser, error = %e, "split-brain fence failed; retrying next poll"),
+            }
+        }
+    }
+
+    fn in_cooldown(&self) -> Option<DateTime<Utc>> {
+        let last = self.last_failover?;
+        let until = last + chrono::Duration::from_std(self.cfg.failover_cooldown).expect("cooldown fits");
+        (self.seams.clock.now() < until).then_some(until)
+    }
+
+    /// Picks the freshest candidate: the first in priority order, replaced only by a
+    /// strict GTID superset. Unreachable candidates are skipped.
+    async fn pick_freshest(&self, candidates: &[String]) -> Option<(String, GtidSet)> {
+        let reads = join_all(candidates.iter().map(|c| async move {
+            let r = async {
+                let mut s = self.session(c, PROBE_TIMEOUT).await?;
+                s.gtid_executed().await
+            };
+            (c.clone(), tokio::time::timeout(PROBE_TIMEOUT, r).await.ok().and_then(Result::ok))
+        }))
+        .await;
+        let mut best: Option<(String, GtidSet)> = None;
+        for (name, gtid) in reads {
+            let Some(gtid) = gtid else { continue };
+            best = match best {
+                None => Some((name, gtid)),
+                Some((bn, bg)) if gtid.is_strict_superset_of(&bg) => {
+                    let _ = bn;
+                    Some((name, gtid))
+                }
+                keep => keep,
+            };
+        }
+        best
+    }
+
+    async fn try_promote(&mut self, cs: &CrossSite) {
+        if let Some(until) = self.in_cooldown() {
+            let due = self.last_cooldown_log.is_none_or(|t| t.elapsed() >= LOG_RATE_LIMIT);
+            if due {
+                self.last_cooldown_log = Some(Instant::now());
+                info!(until = %fmt_stamp(until), candidates = ?cs.promotion_candidates, "failover blocked by anti-flap cooldown");
+            }
+            return;
+        }
+        let Some((candidate, _)) = self.pick_freshest(&cs.promotion_candidates).await else {
+            warn!(candidates = ?cs.promotion_candidates, "no reachable promotion candidate");
+            return;
+        };
+        let old_primary = self
+            .last_failover_target
+            .clone()
+            .filter(|t| t != &candidate)
+            .or_else(|| self.last_writer.clone().filter(|w| w != &candidate));
+        info!(candidate = %candidate, old_primary = ?old_primary, "initiating failover");
+        let gtid = match self.execute_promotion(&candidate, old_primary.as_deref()).await {
+            Ok(g) => g,
+            Err(e) => {
+                error!(candidate = %candidate, error = %e, "failover failed");
+                return;
+            }
+        };
+        // Confirm writability synchronously, then record, then DNS.
+        let confirmed = async {
+            let mut s = self.session(&candidate, PROBE_TIMEOUT).await?;
+            s.read_only().await
+        };
+        match tokio::time::timeout(PROBE_TIMEOUT, confirmed).await {
+            Ok(Ok(false)) => info!(site = %candidate, "promotion confirmed: site is writable"),
+            other => {
+                error!(site = %candidate, result = ?other.map(|r| r.map(|ro| if ro { "read-only" } else { "writable" })), "promotion succeeded but writable confirmation failed; DNS not flipped");
+                return;
+            }
+        }
+        self.record_failover(&candidate, gtid).await;
+        if let Some(i) = self.site_index(&candidate) {
+            self.sites[i].deb.force_writable();
+            self.sites[i].recovery = Recovery::None;
+        }
+        self.last_writer = Some(candidate.clone());
+        self.reconcile_dns().await;
+    }
+
+    /// Execute (spec §3.4): fence old, kill its app sessions, drain, stop, reset, unfence.
+    async fn execute_promotion(&self, candidate: &str, old_primary: Option<&str>) -> Result<Option<String>, crate::sql::SqlError> {
+        if let Some(old) = old_primary {
+            match self.session(old, PROBE_TIMEOUT).await {
+                Ok(mut s) => {
+                    if let Err(e) = s.fence().await {
+                        warn!(site = %old, error = %e, "could not fence old primary");
+                    } else if let Err(e) = s.kill_app_connections().await {
+                        warn!(site = %old, error = %e, "could not kill app connections on old primary");
+                    }
+                }
+                Err(e) => warn!(site = %old, error = %e, "old primary unreachable; not fenced"),
+            }
+        }
+        let mut s = self.session(candidate, PROBE_TIMEOUT).await?;
+        match s.wait_for_relay_log_drain(DRAIN_BUDGET).await {
+            Ok(true) => {}
+            Ok(false) => warn!(site = %candidate, "relay log drain did not complete cleanly, proceeding with promotion"),
+            Err(e) => warn!(site = %candidate, error = %e, "relay log drain did not complete cleanly, proceeding with promotion"),
+        }
+        s.stop_replica().await?;
+        s.reset_replica_all().await?;
+        let gtid = match s.gtid_executed().await {
+            Ok(g) => Some(g.to_string()),
+            Err(e) => {
+                warn!(site = %candidate, error = %e, "could not read promotion GTID");
+                None
+            }
+        };
+        s.unfence().await?;
+        info!(promoted_site = %candidate, promotion_gtid = ?gtid, "failover complete");
+        Ok(gtid)
+    }
+
+    async fn record_failover(&mut self, target: &str, gtid: Option<String>) {
+        let now = truncate_to_second(self.seams.clock.now());
+        if self.last_failover.is_some_and(|prev| prev > now) {
+            warn!("ignored out-of-order local failover record");
+        } else {
+            self.last_failover = Some(now);
+            self.last_failover_target = Some(target.to_string());
+        }
+        self.promotion_gtid = gtid;
+        self.write_annotations().await;
+    }
+
+    async fn write_annotations(&mut self) {
+        let (Some(at), Some(target)) = (self.last_failover, self.last_failover_target.clone()) else { return };
+        match self.api.write_failover_annotations(&fmt_stamp(at), &target).await {
+            Ok(()) => self.annotation_dirty = false,
+            Err(e) => {
+                if !self.annotation_dirty {
+                    warn!(error = %e, "anti-flap annotation write failed; retrying every poll");
+                }
+                self.annotation_dirty = true;
+            }
+        }
+    }
+
+    /// The unique writable promotable site, confirmed by this poll's probe.
+    fn active_site(&self) -> Option<usize> {
+        let writable: Vec<usize> = self
+            .sites
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.deb.state == SiteState::Writable && s.spec.role != SiteRole::ReadOnly)
+            .map(|(i, _)| i)
+            .collect();
+        match writable.as_slice() {
+            [i] if self.sites[*i].spec.role.is_promotable() => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// Old-primary recovery (§3.7) and direct source convergence (§3.8): every read-only
+    /// follower replicates directly from the active site, and only when its GTID set is
+    /// contained in the active's. At most one recovery mutation per poll.
+    async fn converge_followers(&mut self) {
+        let Some(active) = self.active_site() else { return };
+        let Some(active_gtid) = self.sites[active].probe.as_ref().map(|p| p.gtid_executed.clone()) else { return };
+        let active_name = self.sites[active].spec.name.clone();
+        let active_host = self.sites[active].host(self.group());
+        let now = Instant::now();
+        for i in 0..self.sites.len() {
+            if i == active {
+                continue;
+            }
+            let site = &self.sites[i];
+            let Some(probe) = site.probe.clone() else { continue };
+            if site.deb.state != SiteState::ReadOnly {
+                continue;
+            }
+            let direct = probe.replica.as_ref().is_some_and(|r| r.source_host == active_host && r.healthy());
+            if direct {
+                if site.recovery == Recovery::InProgress && site.replicating() {
+                    info!(site = %site.spec.name, "recovery state cleared (site is now replicating)");
+                    self.sites[i].recovery = Recovery::None;
+                }
+                continue;
+            }
+            if site.retry_after.is_some_and(|t| now < t) {
+                continue;
+            }
+            if probe.gtid_executed.is_empty() {
+                continue; // an empty datadir belongs to bootstrap (clone), not to recovery
+            }
+            let divergent = probe.gtid_executed.subtract(&active_gtid);
+            let name = site.spec.name.clone();
+            if !divergent.is_empty() {
+                self.block(i, divergent, &probe.gtid_executed, &active_gtid);
+                continue;
+            }
+            let is_old_primary = probe.replica.is_none();
+            let result = if is_old_primary {
+                self.recover_old_primary(i, &active_name, &active_host).await
+            } else {
+                self.repoint(i, &active_name, &active_host).await
+            };
+            if let Err(e) = result {
+                warn!(site = %name, error = %e, "replication source convergence failed");
+                self.sites[i].retry_after = Some(now + RECOVERY_RETRY);
+            }
+            return; // one recovery mutation per poll
+        }
+    }
+
+    fn block(&mut self, i: usize, divergent: GtidSet, old: &GtidSet, new: &GtidSet) {
+        let site = &mut self.sites[i];
+        let changed = site.recovery != Recovery::Blocked { divergent: divergent.clone() };
+        if changed {
+            warn!(
+                site = %site.spec.name,
+                divergent_transactions = divergent.count(),
+                divergent_gtid = %divergent,
+                old_primary_gtid = %old,
+                new_primary_gtid = %new,
+                "divergence detected"
+            );
+        }
+        site.recovery = Recovery::Blocked { divergent };
+        site.retry_after = Some(Instant::now() + RECOVERY_RETRY);
+    }
+
+    /// Fence, drain application sessions, re-check containment, then rejoin as a replica.
+    async fn recover_old_primary(&mut self, i: usize, active: &str, active_host: &str) -> Result<(), crate::sql::SqlError> {
+        let name = self.sites[i].spec.name.clone();
+        info!(site = %name, new_primary = %active, "initiating old primary recovery");
+        let mut s = self.session(&name, PROBE_TIMEOUT).await?;
+        s.fence().await?;
+        s.kill_app_connections().await?;
+        let old = s.gtid_executed().await?;
+        let new = {
+            let mut a = self.session(active, PROBE_TIMEOUT).await?;
+            a.gtid_executed().await?
+        };
+        let divergent = old.subtract(&new);
+        if !divergent.is_empty() {
+            self.block(i, divergent, &old, &new);
+            return Ok(());
+        }
+        info!(site = %name, "no GTID divergence, auto-recovering old primary as replica");
+        self.sites[i].recovery = Recovery::InProgress;
+        self.sites[i].retry_after = Some(Instant::now() + RECOVERY_RETRY);
+        let r = async {
+            s.fence().await?;
+            s.stop_replica().await?;
+            s.reset_replica_all().await?;
+            s.change_source(active_host, &self.creds.user, &self.creds.password).await?;
+            s.start_replica().await
+        }
+        .await;
+        match &r {
+            Ok(()) => info!(site = %name, source = %active_host, "old primary recovery complete"),
+            Err(e) => warn!(site = %name, error = %e, "old primary recovery failed"),
+        }
+        r
+    }
+
+    /// Direct source convergence: STOP, re-check containment, CHANGE SOURCE, START.
+    async fn repoint(&mut self, i: usize, active: &str, active_host: &str) -> Result<(), crate::sql::SqlError> {
+        let name = self.sites[i].spec.name.clone();
+        info!(site = %name, stage = "stop", source = %active_host, "replication source convergence started");
+        let mut s = self.session(&name, PROBE_TIMEOUT).await?;
+        s.stop_replica().await?;
+        let own = s.gtid_executed().await?;
+        let new = {
+            let mut a = self.session(active, PROBE_TIMEOUT).await?;
+            a.gtid_executed().await?
+        };
+        let divergent = own.subtract(&new);
+        if !divergent.is_empty() {
+            warn!(site = %name, stage = "containment", "replication source convergence blocked");
+            self.block(i, divergent, &own, &new);
+            return Ok(());
+        }
+        s.change_source(active_host, &self.creds.user, &self.creds.password).await?;
+        s.start_replica().await?;
+        info!(site = %name, source = %active_host, "replication source convergence complete");
+        self.sites[i].retry_after = Some(Instant::now() + Duration::from_secs(10));
+        Ok(())
+    }
+
+    /// Level-triggered DNS: make the record name the active site, every poll.
+    async fn reconcile_dns(&mut self) {
+        let Some(active) = self.active_site() else { return };
+        let site = &self.sites[active];
+        let Some(ip) = site.spec.lb_ip.clone() else { return };
+        let name = site.spec.name.clone();
+        let needs_write = match self.api.read_dns_targets().await {
+            Ok(Some(targets)) => targets != [ip.clone()],
+            Ok(None) => true,
+            Err(_) => self.dns_failed || self.dns_last_applied.as_deref() != Some(ip.as_str()),
+        };
+        if !needs_write {
+            return;
+        }
+        match self.api.apply_dns(&self.cfg.dns_hostname, self.cfg.dns_ttl, &ip).await {
+            Ok(()) => {
+                info!(site = %name, target = %ip, "DNS reconciled to active site");
+                self.dns_failed = false;
+                self.dns_last_applied = Some(ip);
+            }
+            Err(e) => {
+                if !self.dns_failed {
+                    warn!(site = %name, error = %e, "DNS reconcile failed");
+                }
+                self.dns_failed = true;
+            }
+        }
+    }
+
+    fn build_status(&self, cs: &CrossSite) -> MysqlFailoverGroupStatus {
+        let now = self.seams.clock.now();
+        let active = self.active_site();
+        let previous = self.last_written.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
+        let sites: Vec<SiteStatus> = self
+            .sites
+            .iter()
+            .map(|s| {
+                let probe = s.probe.as_ref();
+                let (recovery_state, divergent_gtid, divergent_count) = match &s.recovery {
+                    Recovery::None => (String::new(), String::new(), None),
+                    Recovery::InProgress => ("RecoveryInProgress".into(), String::new(), None),
+                    Recovery::Blocked { divergent } => ("RecoveryBlocked".into(), divergent.to_string(), Some(divergent.count())),
+                };
+                SiteStatus {
+                    name: s.spec.name.clone(),
+                    state: s.deb.state.as_str().into(),
+                    last_seen: s.last_seen.clone(),
+                    gtid_executed: probe.map(|p| p.gtid_executed.to_string()).unwrap_or_default(),
+                    replicating: s.replicating(),
+                    seconds_behind_source: probe.and_then(|p| p.replica.as_ref()).and_then(|r| r.seconds_behind_source),
+                    recovery_state,
+                    divergent_gtid,
+                    divergent_transaction_count: divergent_count,
+                    source_host: probe.and_then(|p| p.replica.as_ref()).map(|r| r.source_host.clone()).unwrap_or_default(),
+                }
+            })
+            .collect();
+        let mut conditions = vec![];
+        let followers_ok = self.sites.iter().enumerate().all(|(i, s)| {
+            Some(i) == active || s.spec.role == SiteRole::ReadOnly || s.replicating()
+        });
+        let (ready, ready_msg) = match (active, followers_ok) {
+            (None, _) => (false, "No site is writable"),
+            (Some(_), false) => (false, "Replication is not healthy"),
+            (Some(_), true) => (true, "At least one site is writable and replication is healthy"),
+        };
+        set_condition(&mut conditions, &previous, "Ready", ready, "TopologyPolled", ready_msg, self.generation, now);
+        let (degraded, reason, msg) = match cs.reason {
+            Reason::Healthy => (false, "Healthy", "No cross-site alerts".to_string()),
+            r => (true, r.as_str(), cs.alert.clone()),
+        };
+        set_condition(&mut conditions, &previous, "Degraded", degraded, reason, &msg, self.generation, now);
+        let blocked = self.sites.iter().find_map(|s| match &s.recovery {
+            Recovery::Blocked { divergent } => Some((s.spec.name.clone(), divergent.count())),
+            _ => None,
+        });
+        let in_progress = self.sites.iter().find(|s| s.recovery == Recovery::InProgress).map(|s| s.spec.name.clone());
+        let (rp, rp_reason, rp_msg) = match (blocked, in_progress) {
+            (Some((site, n)), _) => (
+                true,
+                "DivergentTransactions",
+                format!("Old primary {site} has {n} divergent transactions — annotate with bloodraven.shipstream.io/reclone-site={site} to recover"),
+            ),
+            (None, Some(site)) => (true, "RecoveryInProgress", format!("Old primary {site} is being reconfigured as a replica")),
+            (None, None) => (false, "NoRecoveryPending", "No recovery pending".to_string()),
+        };
+        set_condition(&mut conditions, &previous, "RecoveryPending", rp, rp_reason, &rp_msg, self.generation, now);
+        MysqlFailoverGroupStatus {
+            active_site: active.map(|i| self.sites[i].spec.name.clone()).unwrap_or_default(),
+            sites,
+            conditions,
+            last_failover: self.last_failover.map(fmt_stamp),
+            last_failover_target: self.last_failover_target.clone(),
+            promotion_gtid_executed: self.promotion_gtid.clone(),
+            observed_generation: Some(self.generation),
+        }
+    }
+
+    async fn write_status(&mut self, cs: &CrossSite) {
+        let status = self.build_status(cs);
+        if !self.status_failed && self.last_written.as_ref() == Some(&status) {
+            return;
+        }
+        match self.api.write_status(&status).await {
+            Ok(()) => {
+                if self.status_failed {
+                    info!("status write succeeded after earlier failures");
+                }
+                self.status_failed = false;
+                let events = events_between(self.last_written.as_ref(), &status);
+                self.last_written = Some(status);
+                for ev in events {
+                    if let Err(e) = self.api.event(ev.warning, ev.reason, &ev.message).await {
+                        warn!(reason = ev.reason, error = %e, "event write failed");
+                    }
+                }
+            }
+            Err(e) => {
+                if !self.status_failed {
+                    warn!(error = %e, "status write failed; retrying every poll");
+                }
+                self.status_failed = true;
+            }
+        }
+    }
+
+    fn publish(&self) {
+        let active = self.active_site().map(|i| self.sites[i].spec.name.clone()).unwrap_or_default();
+        let view = GroupView {
+            active_site: active,
+            sites: self.sites.iter().map(|s| (s.spec.name.clone(), s.deb.state.as_str().to_string())).collect(),
+            poll_time: fmt_stamp(self.seams.clock.now()),
+            promotion_gtid_executed: self.promotion_gtid.clone().unwrap_or_default(),
+        };
+        self.registry.publish(&self.api.namespace, &self.api.name, view);
+    }
+}
+
+pub fn fmt_stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn parse_stamp(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+}
+
+fn truncate_to_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp(), 0).expect("in range")
+}

@@ -1,0 +1,42 @@
+//! What the running topology managers publish for the aux HTTP endpoints and sidecars.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupView {
+    pub active_site: String,
+    /// (site, state) in spec order.
+    pub sites: Vec<(String, String)>,
+    pub poll_time: String,
+    pub promotion_gtid_executed: String,
+}
+
+/// Shared map `namespace/name` → latest view. Empty until the first poll of any group.
+#[derive(Clone, Default)]
+pub struct Registry {
+    inner: Arc<Mutex<BTreeMap<String, GroupView>>>,
+}
+
+impl Registry {
+    pub fn publish(&self, namespace: &str, name: &str, view: GroupView) {
+        self.inner.lock().unwrap().insert(format!("{namespace}/{name}"), view);
+    }
+
+    pub fn remove(&self, namespace: &str, name: &str) {
+        self.inner.lock().unwrap().remove(&format!("{namespace}/{name}"));
+    }
+
+    pub fn get(&self, namespace: &str, name: &str) -> Option<GroupView> {
+        self.inner.lock().unwrap().get(&format!("{namespace}/{name}")).cloned()
+    }
+
+    pub fn all(&self) -> BTreeMap<String, GroupView> {
+        self.inner.lock().unwrap().clone()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inner.lock().unwrap().is_empty()
+    }
+}
