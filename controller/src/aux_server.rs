@@ -31,25 +31,42 @@ fn route(registry: &Registry, method: http::Method, path: &str) -> Reply {
             let map: serde_json::Map<String, serde_json::Value> = all
                 .into_iter()
                 .map(|(k, v)| {
-                    let sites: Vec<_> = v.sites.iter().map(|(n, s)| json!({"name": n, "state": s})).collect();
-                    (k, json!({"activeSite": v.active_site, "sites": sites, "pollTime": v.poll_time,
-                               "promotionGtidExecuted": v.promotion_gtid_executed}))
+                    let sites: Vec<_> = v
+                        .sites
+                        .iter()
+                        .map(|(n, s)| json!({"name": n, "state": s}))
+                        .collect();
+                    (
+                        k,
+                        json!({"activeSite": v.active_site, "sites": sites, "pollTime": v.poll_time,
+                               "promotionGtidExecuted": v.promotion_gtid_executed}),
+                    )
                 })
                 .collect();
             Reply::json(200, &serde_json::Value::Object(map))
         }
         "/active-site" => {
             let param = |k: &str| {
-                query.split('&').find_map(|kv| kv.split_once('=').filter(|(key, _)| *key == k).map(|(_, v)| v.to_string()))
+                query.split('&').find_map(|kv| {
+                    kv.split_once('=')
+                        .filter(|(key, _)| *key == k)
+                        .map(|(_, v)| v.to_string())
+                })
             };
             let (Some(ns), Some(group)) = (param("namespace"), param("group")) else {
-                return Reply::json(400, &json!({"error": "namespace and group query parameters are required"}));
+                return Reply::json(
+                    400,
+                    &json!({"error": "namespace and group query parameters are required"}),
+                );
             };
             if registry.is_empty() {
                 return Reply::json(503, &json!({"error": "no active topology managers"}));
             }
             match registry.get(&ns, &group) {
-                Some(v) => Reply::json(200, &json!({"namespace": ns, "group": group, "activeSite": v.active_site})),
+                Some(v) => Reply::json(
+                    200,
+                    &json!({"namespace": ns, "group": group, "activeSite": v.active_site}),
+                ),
                 None => Reply::json(404, &json!({"error": "failover group not found"})),
             }
         }
@@ -66,12 +83,25 @@ mod tests {
     fn active_site_status_codes() {
         let r = Registry::default();
         assert_eq!(route(&r, http::Method::GET, "/active-site").status, 400);
-        assert_eq!(route(&r, http::Method::GET, "/active-site?namespace=n&group=g").status, 503);
-        r.publish("n", "g", GroupView { active_site: "b".into(), ..Default::default() });
+        assert_eq!(
+            route(&r, http::Method::GET, "/active-site?namespace=n&group=g").status,
+            503
+        );
+        r.publish(
+            "n",
+            "g",
+            GroupView {
+                active_site: "b".into(),
+                ..Default::default()
+            },
+        );
         let ok = route(&r, http::Method::GET, "/active-site?namespace=n&group=g");
         assert_eq!(ok.status, 200);
         assert!(ok.body.contains("\"activeSite\":\"b\""));
-        assert_eq!(route(&r, http::Method::GET, "/active-site?namespace=n&group=x").status, 404);
+        assert_eq!(
+            route(&r, http::Method::GET, "/active-site?namespace=n&group=x").status,
+            404
+        );
         assert_eq!(route(&r, http::Method::GET, "/healthz").body, "ok");
     }
 }

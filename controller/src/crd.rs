@@ -77,7 +77,9 @@ pub struct SiteSpec {
     pub lb_ip: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 pub enum SiteRole {
     #[default]
     #[serde(rename = "primary-candidate")]
@@ -124,7 +126,11 @@ pub struct SidecarSpec {
 
 impl Default for SidecarSpec {
     fn default() -> Self {
-        Self { lease_timeout: default_lease(), peer_check_interval: default_peer_check(), bloodraven_address: None }
+        Self {
+            lease_timeout: default_lease(),
+            peer_check_interval: default_peer_check(),
+            bloodraven_address: None,
+        }
     }
 }
 
@@ -149,7 +155,10 @@ pub struct ReplicationSpec {
 
 impl Default for ReplicationSpec {
     fn default() -> Self {
-        Self { max_lag_seconds: default_max_lag(), read_only_max_lag_seconds: None }
+        Self {
+            max_lag_seconds: default_max_lag(),
+            read_only_max_lag_seconds: None,
+        }
     }
 }
 
@@ -166,7 +175,11 @@ pub struct PlannedFailoverSpec {
 
 impl Default for PlannedFailoverSpec {
     fn default() -> Self {
-        Self { max_lag_wait: default_max_lag_wait(), drain_timeout: default_drain_timeout(), on_cooldown: OnCooldown::Reject }
+        Self {
+            max_lag_wait: default_max_lag_wait(),
+            drain_timeout: default_drain_timeout(),
+            on_cooldown: OnCooldown::Reject,
+        }
     }
 }
 
@@ -182,7 +195,10 @@ fn default_image() -> String {
     "mysql:9.7".into()
 }
 fn default_sidecar_image() -> String {
-    format!("ghcr.io/shipstream/bloodraven-sidecar:{}", env!("CARGO_PKG_VERSION"))
+    format!(
+        "ghcr.io/shipstream/bloodraven-sidecar:{}",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 fn default_poll_interval() -> String {
     "2s".into()
@@ -282,7 +298,10 @@ pub struct SpecError {
 }
 
 fn spec_err(field: impl Into<String>, message: impl Into<String>) -> SpecError {
-    SpecError { field: field.into(), message: message.into() }
+    SpecError {
+        field: field.into(),
+        message: message.into(),
+    }
 }
 
 impl MysqlFailoverGroupSpec {
@@ -290,20 +309,32 @@ impl MysqlFailoverGroupSpec {
     /// and parses the durations.
     pub fn validate(&self) -> Result<TopologyConfig, SpecError> {
         if self.sites.len() < 2 || self.sites.len() > 16 {
-            return Err(spec_err("sites", format!("expected 2 to 16 sites, got {}", self.sites.len())));
+            return Err(spec_err(
+                "sites",
+                format!("expected 2 to 16 sites, got {}", self.sites.len()),
+            ));
         }
         let mut seen = std::collections::BTreeSet::new();
         for (i, s) in self.sites.iter().enumerate() {
             if s.name.is_empty() || s.name.len() > 253 {
-                return Err(spec_err(format!("sites[{i}].name"), "expected 1 to 253 characters"));
+                return Err(spec_err(
+                    format!("sites[{i}].name"),
+                    "expected 1 to 253 characters",
+                ));
             }
             if !seen.insert(s.name.as_str()) {
-                return Err(spec_err(format!("sites[{i}].name"), format!("duplicate site name {:?}", s.name)));
+                return Err(spec_err(
+                    format!("sites[{i}].name"),
+                    format!("duplicate site name {:?}", s.name),
+                ));
             }
         }
         let candidates = self.sites.iter().filter(|s| s.role.is_promotable()).count();
         if candidates < 2 {
-            return Err(spec_err("sites", format!("at least 2 sites must have role primary-candidate, found {candidates}")));
+            return Err(spec_err(
+                "sites",
+                format!("at least 2 sites must have role primary-candidate, found {candidates}"),
+            ));
         }
         for (i, p) in self.split_brain_policy.site_priorities.iter().enumerate() {
             match self.sites.iter().find(|s| &s.name == p) {
@@ -315,17 +346,24 @@ impl MysqlFailoverGroupSpec {
                     ))
                 }
                 None => {
-                    return Err(spec_err(format!("splitBrainPolicy.sitePriorities[{i}]"), format!("{p:?} is not a site of this group")))
+                    return Err(spec_err(
+                        format!("splitBrainPolicy.sitePriorities[{i}]"),
+                        format!("{p:?} is not a site of this group"),
+                    ))
                 }
             }
         }
         if self.dns.hostname.is_empty() {
             return Err(spec_err("dns.hostname", "required"));
         }
-        let dur = |field: &str, v: &str| duration::parse(v).map_err(|e| spec_err(field, e.to_string()));
+        let dur =
+            |field: &str, v: &str| duration::parse(v).map_err(|e| spec_err(field, e.to_string()));
         let poll_interval = dur("pollInterval", &self.poll_interval)?;
         if poll_interval < Duration::from_millis(100) {
-            return Err(spec_err("pollInterval", format!("{:?} is below the 100ms minimum", self.poll_interval)));
+            return Err(spec_err(
+                "pollInterval",
+                format!("{:?} is below the 100ms minimum", self.poll_interval),
+            ));
         }
         if self.failure_threshold < 1 {
             return Err(spec_err("failureThreshold", "must be at least 1"));
@@ -339,9 +377,18 @@ impl MysqlFailoverGroupSpec {
             failover_cooldown = Duration::from_secs(300);
         }
         dur("sidecar.leaseTimeout", &self.sidecar.lease_timeout)?;
-        dur("sidecar.peerCheckInterval", &self.sidecar.peer_check_interval)?;
-        dur("plannedFailover.maxLagWait", &self.planned_failover.max_lag_wait)?;
-        dur("plannedFailover.drainTimeout", &self.planned_failover.drain_timeout)?;
+        dur(
+            "sidecar.peerCheckInterval",
+            &self.sidecar.peer_check_interval,
+        )?;
+        dur(
+            "plannedFailover.maxLagWait",
+            &self.planned_failover.max_lag_wait,
+        )?;
+        dur(
+            "plannedFailover.drainTimeout",
+            &self.planned_failover.drain_timeout,
+        )?;
         Ok(TopologyConfig {
             sites: self.sites.clone(),
             dns_hostname: self.dns.hostname.clone(),

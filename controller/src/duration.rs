@@ -11,7 +11,9 @@ pub struct DurationError {
 
 /// Parses a non-negative Go duration. A bare `0` is accepted.
 pub fn parse(input: &str) -> Result<Duration, DurationError> {
-    let err = || DurationError { input: input.to_string() };
+    let err = || DurationError {
+        input: input.to_string(),
+    };
     let s = input.trim();
     if s == "0" {
         return Ok(Duration::ZERO);
@@ -22,13 +24,17 @@ pub fn parse(input: &str) -> Result<Duration, DurationError> {
     let mut total = Duration::ZERO;
     let mut rest = s.strip_prefix('+').unwrap_or(s);
     while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(err)?;
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(err)?;
         if num_len == 0 {
             return Err(err());
         }
         let value: f64 = rest[..num_len].parse().map_err(|_| err())?;
         rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit_secs = match &rest[..unit_len] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -50,7 +56,7 @@ pub fn format(d: Duration) -> String {
     if ms == 0 {
         return "0s".into();
     }
-    if ms % 1000 != 0 && ms < 1000 {
+    if ms < 1000 {
         return format!("{ms}ms");
     }
     let (h, m, s, frac) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);

@@ -51,7 +51,10 @@ impl GtidSet {
 
     /// Highest transaction number recorded for `uuid` (0 when none).
     pub fn last(&self, uuid: &str) -> u64 {
-        self.sets.get(uuid).and_then(|iv| iv.last()).map_or(0, |&(_, b)| b)
+        self.sets
+            .get(uuid)
+            .and_then(|iv| iv.last())
+            .map_or(0, |&(_, b)| b)
     }
 
     pub fn add(&mut self, uuid: &str, n: u64) {
@@ -128,9 +131,10 @@ impl GtidSet {
 
     /// Iterates every (uuid, n) in order; for small sets only (tests, the fake engine).
     pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
-        self.sets
-            .iter()
-            .flat_map(|(u, ivs)| ivs.iter().flat_map(move |&(a, b)| (a..=b).map(move |n| (u.as_str(), n))))
+        self.sets.iter().flat_map(|(u, ivs)| {
+            ivs.iter()
+                .flat_map(move |&(a, b)| (a..=b).map(move |n| (u.as_str(), n)))
+        })
     }
 }
 
@@ -150,7 +154,10 @@ impl FromStr for GtidSet {
     type Err = GtidParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |reason: String| GtidParseError { input: s.to_string(), reason };
+        let err = |reason: String| GtidParseError {
+            input: s.to_string(),
+            reason,
+        };
         let mut set = GtidSet::new();
         // MySQL prints long sets with newlines after the commas.
         let cleaned: String = s.chars().filter(|c| !c.is_whitespace()).collect();
@@ -170,8 +177,12 @@ impl FromStr for GtidSet {
                     Some((lo, hi)) => (lo, hi),
                     None => (range, range),
                 };
-                let lo: u64 = lo.parse().map_err(|_| err(format!("{range:?} is not a transaction range")))?;
-                let hi: u64 = hi.parse().map_err(|_| err(format!("{range:?} is not a transaction range")))?;
+                let lo: u64 = lo
+                    .parse()
+                    .map_err(|_| err(format!("{range:?} is not a transaction range")))?;
+                let hi: u64 = hi
+                    .parse()
+                    .map_err(|_| err(format!("{range:?} is not a transaction range")))?;
                 if lo == 0 || lo > hi {
                     return Err(err(format!("{range:?} is not a valid interval")));
                 }
@@ -188,7 +199,10 @@ impl FromStr for GtidSet {
 fn is_uuid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 impl fmt::Display for GtidSet {
@@ -234,7 +248,13 @@ mod tests {
 
     #[test]
     fn parse_rejects_garbage_with_a_reason() {
-        for bad in ["nope", &format!("{A}"), &format!("{A}:0"), &format!("{A}:5-3"), &format!("{A}:x")] {
+        for bad in [
+            "nope",
+            A,
+            &format!("{A}:0"),
+            &format!("{A}:5-3"),
+            &format!("{A}:x"),
+        ] {
             let e = GtidSet::parse(bad).unwrap_err();
             assert!(e.to_string().contains("invalid GTID set"), "{e}");
         }

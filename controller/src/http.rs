@@ -25,11 +25,19 @@ pub struct Reply {
 
 impl Reply {
     pub fn text(status: u16, body: impl Into<String>) -> Self {
-        Self { status, content_type: "text/plain; charset=utf-8", body: body.into() }
+        Self {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: body.into(),
+        }
     }
 
     pub fn json(status: u16, value: &serde_json::Value) -> Self {
-        Self { status, content_type: "application/json", body: value.to_string() }
+        Self {
+            status,
+            content_type: "application/json",
+            body: value.to_string(),
+        }
     }
 }
 
@@ -47,7 +55,10 @@ pub async fn serve(mut listener: Box<dyn Listener>, handler: Handler) -> io::Res
             let svc = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
                 let handler = handler.clone();
                 async move {
-                    let path = req.uri().path_and_query().map_or("/".to_string(), |p| p.to_string());
+                    let path = req
+                        .uri()
+                        .path_and_query()
+                        .map_or("/".to_string(), |p| p.to_string());
                     let reply = handler(req.method().clone(), path).await;
                     let resp = hyper::Response::builder()
                         .status(reply.status)
@@ -72,7 +83,13 @@ pub struct Response {
 }
 
 /// `GET http://host:port{path}` on a fresh connection, bounded by `timeout` overall.
-pub async fn get(dialer: &dyn Dialer, host: &str, port: u16, path: &str, timeout: Duration) -> io::Result<Response> {
+pub async fn get(
+    dialer: &dyn Dialer,
+    host: &str,
+    port: u16,
+    path: &str,
+    timeout: Duration,
+) -> io::Result<Response> {
     let fut = async {
         let io = dialer.dial(host, port).await?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
@@ -87,11 +104,22 @@ pub async fn get(dialer: &dyn Dialer, host: &str, port: u16, path: &str, timeout
             .map_err(io::Error::other)?;
         let resp = sender.send_request(req).await.map_err(io::Error::other)?;
         let status = resp.status().as_u16();
-        let body = resp.into_body().collect().await.map_err(io::Error::other)?.to_bytes();
-        Ok(Response { status, body: String::from_utf8_lossy(&body).into_owned() })
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(io::Error::other)?
+            .to_bytes();
+        Ok(Response {
+            status,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
     };
     match tokio::time::timeout(timeout, fut).await {
         Ok(r) => r,
-        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, format!("GET {host}:{port}{path} timed out"))),
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("GET {host}:{port}{path} timed out"),
+        )),
     }
 }

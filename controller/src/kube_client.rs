@@ -25,8 +25,18 @@ pub struct DialerService {
 
 impl DialerService {
     /// `timeout` bounds connecting and receiving the response head (not a watch body).
-    pub fn new(dialer: Arc<dyn Dialer>, host: impl Into<String>, port: u16, timeout: Duration) -> Self {
-        Self { dialer, host: host.into(), port, timeout }
+    pub fn new(
+        dialer: Arc<dyn Dialer>,
+        host: impl Into<String>,
+        port: u16,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            dialer,
+            host: host.into(),
+            port,
+            timeout,
+        }
     }
 }
 
@@ -57,13 +67,24 @@ impl tower::Service<http::Request<kube::client::Body>> for DialerService {
             };
             match tokio::time::timeout(this.timeout, fut).await {
                 Ok(r) => r,
-                Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "apiserver request timed out")),
+                Err(_) => Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "apiserver request timed out",
+                )),
             }
         })
     }
 }
 
 /// A kube client talking plain HTTP to `host:port` through `dialer`.
-pub fn client_over(dialer: Arc<dyn Dialer>, host: &str, port: u16, namespace: &str) -> kube::Client {
-    kube::Client::new(DialerService::new(dialer, host, port, Duration::from_secs(10)), namespace)
+pub fn client_over(
+    dialer: Arc<dyn Dialer>,
+    host: &str,
+    port: u16,
+    namespace: &str,
+) -> kube::Client {
+    kube::Client::new(
+        DialerService::new(dialer, host, port, Duration::from_secs(10)),
+        namespace,
+    )
 }

@@ -2,14 +2,14 @@
 //! with exactly one writer. The library holds every piece of the operator; the binary
 //! only wires production seams to it.
 
+pub mod aux_server;
 pub mod clock;
-pub mod gtid;
-pub mod net;
-pub mod sql;
-pub mod http;
-pub mod kube_client;
 pub mod crd;
 pub mod duration;
-pub mod aux_server;
+pub mod gtid;
+pub mod http;
+pub mod kube_client;
+pub mod net;
 pub mod runner;
+pub mod sql;
 pub mod topology;

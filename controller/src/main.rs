@@ -13,7 +13,11 @@ use bloodraven::topology::{Registry, ReplicationCredentials, Seams};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "bloodraven", version, about = "Multi-site MySQL failover operator")]
+#[command(
+    name = "bloodraven",
+    version,
+    about = "Multi-site MySQL failover operator"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -32,12 +36,22 @@ enum Command {
         /// MySQL user the operator connects as.
         #[arg(long, env = "MYSQL_OPERATOR_USER", default_value = "bloodraven")]
         mysql_user: String,
-        #[arg(long, env = "MYSQL_OPERATOR_PASSWORD", default_value = "", hide_env_values = true)]
+        #[arg(
+            long,
+            env = "MYSQL_OPERATOR_PASSWORD",
+            default_value = "",
+            hide_env_values = true
+        )]
         mysql_password: String,
         /// Replication user written into CHANGE REPLICATION SOURCE.
         #[arg(long, env = "MYSQL_REPLICATION_USER", default_value = "repl")]
         replication_user: String,
-        #[arg(long, env = "MYSQL_REPLICATION_PASSWORD", default_value = "", hide_env_values = true)]
+        #[arg(
+            long,
+            env = "MYSQL_REPLICATION_PASSWORD",
+            default_value = "",
+            hide_env_values = true
+        )]
         replication_password: String,
     },
     /// Print the MysqlFailoverGroup CRD as YAML.
@@ -52,21 +66,50 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", bloodraven::crd::crd_yaml());
             Ok(())
         }
-        Command::Run { aux_addr, namespace, mysql_user, mysql_password, replication_user, replication_password } => {
+        Command::Run {
+            aux_addr,
+            namespace,
+            mysql_user,
+            mysql_password,
+            replication_user,
+            replication_password,
+        } => {
             tracing_subscriber::fmt()
                 .json()
-                .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| "info".into()),
+                )
                 .init();
-            let kube = kube::Client::try_default().await.context("building the Kubernetes client (kubeconfig or in-cluster)")?;
+            let kube = kube::Client::try_default()
+                .await
+                .context("building the Kubernetes client (kubeconfig or in-cluster)")?;
             let seams = Seams {
                 kube,
-                sql: Arc::new(MysqlAsyncConnector { user: mysql_user, password: mysql_password, connect_timeout: Duration::from_secs(5) }),
+                sql: Arc::new(MysqlAsyncConnector {
+                    user: mysql_user,
+                    password: mysql_password,
+                    connect_timeout: Duration::from_secs(5),
+                }),
                 clock: Arc::new(SystemClock),
             };
             let registry = Registry::default();
-            let listener = TokioListener::bind(&aux_addr).await.with_context(|| format!("binding aux address {aux_addr}"))?;
-            let aux = tokio::spawn(bloodraven::http::serve(Box::new(listener), bloodraven::aux_server::handler(registry.clone())));
-            let runner = Runner { seams, creds: ReplicationCredentials { user: replication_user, password: replication_password }, registry, namespace };
+            let listener = TokioListener::bind(&aux_addr)
+                .await
+                .with_context(|| format!("binding aux address {aux_addr}"))?;
+            let aux = tokio::spawn(bloodraven::http::serve(
+                Box::new(listener),
+                bloodraven::aux_server::handler(registry.clone()),
+            ));
+            let runner = Runner {
+                seams,
+                creds: ReplicationCredentials {
+                    user: replication_user,
+                    password: replication_password,
+                },
+                registry,
+                namespace,
+            };
             tokio::select! {
                 _ = runner.run() => Ok(()),
                 r = aux => Err(anyhow::anyhow!("aux HTTP server stopped: {r:?}")),

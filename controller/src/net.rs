@@ -61,10 +61,16 @@ impl Listener for TokioListener {
 /// Splits `host:port` (port required).
 pub fn split_host_port(addr: &str) -> io::Result<(String, u16)> {
     let (host, port) = addr.rsplit_once(':').ok_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidInput, format!("address {addr:?}: expected host:port"))
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("address {addr:?}: expected host:port"),
+        )
     })?;
     let port = port.parse::<u16>().map_err(|_| {
-        io::Error::new(io::ErrorKind::InvalidInput, format!("address {addr:?}: port {port:?} is not a number"))
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("address {addr:?}: port {port:?} is not a number"),
+        )
     })?;
     let host = if host.is_empty() { "0.0.0.0" } else { host };
     Ok((host.to_string(), port))

@@ -39,12 +39,21 @@ impl Runner {
         }
     }
 
-    async fn sync(&self, running: &mut BTreeMap<(String, String), Running>, invalid: &mut BTreeMap<(String, String), String>) {
+    async fn sync(
+        &self,
+        running: &mut BTreeMap<(String, String), Running>,
+        invalid: &mut BTreeMap<(String, String), String>,
+    ) {
         let api: Api<MysqlFailoverGroup> = match &self.namespace {
             Some(ns) => Api::namespaced(self.seams.kube.clone(), ns),
             None => Api::all(self.seams.kube.clone()),
         };
-        let list = match tokio::time::timeout(Duration::from_secs(10), api.list(&ListParams::default())).await {
+        let list = match tokio::time::timeout(
+            Duration::from_secs(10),
+            api.list(&ListParams::default()),
+        )
+        .await
+        {
             Ok(Ok(l)) => l,
             Ok(Err(e)) => {
                 warn!(error = %e, "listing MysqlFailoverGroups failed; keeping current managers");
@@ -76,16 +85,37 @@ impl Runner {
                 }
             };
             invalid.remove(&key);
-            if running.get(&key).is_some_and(|r| r.cfg == cfg && !r.task.is_finished()) {
+            if running
+                .get(&key)
+                .is_some_and(|r| r.cfg == cfg && !r.task.is_finished())
+            {
                 continue;
             }
             if let Some(r) = running.remove(&key) {
                 info!(namespace = %ns, group = %name, "topology configuration changed; restarting manager");
                 r.task.abort();
             }
-            let gapi = GroupApi { client: self.seams.kube.clone(), namespace: ns.clone(), name: name.clone(), clock: self.seams.clock.clone() };
-            let manager = Manager::new(gapi, cfg.clone(), self.seams.clone(), self.creds.clone(), self.registry.clone(), &group);
-            running.insert(key, Running { cfg, task: tokio::spawn(manager.run()) });
+            let gapi = GroupApi {
+                client: self.seams.kube.clone(),
+                namespace: ns.clone(),
+                name: name.clone(),
+                clock: self.seams.clock.clone(),
+            };
+            let manager = Manager::new(
+                gapi,
+                cfg.clone(),
+                self.seams.clone(),
+                self.creds.clone(),
+                self.registry.clone(),
+                &group,
+            );
+            running.insert(
+                key,
+                Running {
+                    cfg,
+                    task: tokio::spawn(manager.run()),
+                },
+            );
         }
         running.retain(|key, r| {
             let keep = seen.contains(key);
@@ -105,7 +135,10 @@ impl Runner {
             "type": "Ready", "status": "False", "reason": "InvalidSpec", "message": message,
             "lastTransitionTime": now
         }]}});
-        if let Err(e) = api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+        if let Err(e) = api
+            .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
             warn!(error = %e, "could not report the invalid spec in status");
         }
     }

@@ -23,7 +23,10 @@ pub struct QueryResult {
 impl QueryResult {
     /// The value of `column` in row `row`, by column name (case-insensitive).
     pub fn get(&self, row: usize, column: &str) -> Option<&str> {
-        let idx = self.columns.iter().position(|c| c.eq_ignore_ascii_case(column))?;
+        let idx = self
+            .columns
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(column))?;
         self.rows.get(row)?.get(idx)?.as_deref()
     }
 
@@ -48,7 +51,10 @@ impl SqlError {
     pub const CANNOT_CONNECT: u16 = 2003;
 
     pub fn new(code: u16, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn transport(message: impl Into<String>) -> Self {
@@ -89,7 +95,9 @@ pub async fn query_once(
     };
     match tokio::time::timeout(timeout, fut).await {
         Ok(r) => r,
-        Err(_) => Err(SqlError::transport(format!("{host}:{port}: timed out after {timeout:?} running {sql:?}"))),
+        Err(_) => Err(SqlError::transport(format!(
+            "{host}:{port}: timed out after {timeout:?} running {sql:?}"
+        ))),
     }
 }
 
@@ -114,7 +122,12 @@ impl SqlConnector for MysqlAsyncConnector {
             .wait_timeout(Some(60));
         let conn = tokio::time::timeout(self.connect_timeout, mysql_async::Conn::new(opts))
             .await
-            .map_err(|_| SqlError::new(SqlError::CANNOT_CONNECT, format!("{host}:{port}: connect timed out")))?
+            .map_err(|_| {
+                SqlError::new(
+                    SqlError::CANNOT_CONNECT,
+                    format!("{host}:{port}: connect timed out"),
+                )
+            })?
             .map_err(to_sql_error)?;
         Ok(Box::new(MysqlAsyncConn(conn)))
     }
@@ -139,7 +152,9 @@ impl SqlConn for MysqlAsyncConn {
                 (0..row.len())
                     .map(|i| match row.as_ref(i) {
                         None | Some(mysql_async::Value::NULL) => None,
-                        Some(mysql_async::Value::Bytes(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+                        Some(mysql_async::Value::Bytes(b)) => {
+                            Some(String::from_utf8_lossy(b).into_owned())
+                        }
                         Some(v) => Some(v.as_sql(true).trim_matches('\'').to_string()),
                     })
                     .collect()
@@ -151,11 +166,18 @@ impl SqlConn for MysqlAsyncConn {
             .and_then(|ok| ok.session_state_info().ok())
             .and_then(|infos| {
                 infos.iter().find_map(|info| match info.decode() {
-                    Ok(mysql_async::SessionStateChange::Gtids(g)) => Some(g.as_str().trim().to_string()),
+                    Ok(mysql_async::SessionStateChange::Gtids(g)) => {
+                        Some(g.as_str().trim().to_string())
+                    }
                     _ => None,
                 })
             });
-        Ok(QueryResult { columns, rows, affected_rows, gtid })
+        Ok(QueryResult {
+            columns,
+            rows,
+            affected_rows,
+            gtid,
+        })
     }
 }
 

@@ -23,7 +23,9 @@ pub enum K8sError {
     Timeout(Duration),
 }
 
-async fn bounded<T>(fut: impl std::future::Future<Output = Result<T, kube::Error>>) -> Result<T, K8sError> {
+async fn bounded<T>(
+    fut: impl std::future::Future<Output = Result<T, kube::Error>>,
+) -> Result<T, K8sError> {
     match tokio::time::timeout(API_TIMEOUT, fut).await {
         Ok(r) => Ok(r?),
         Err(_) => Err(K8sError::Timeout(API_TIMEOUT)),
@@ -40,7 +42,10 @@ pub struct GroupApi {
 }
 
 pub fn dns_endpoint_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("externaldns.k8s.io", "v1alpha1", "DNSEndpoint"), "dnsendpoints")
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("externaldns.k8s.io", "v1alpha1", "DNSEndpoint"),
+        "dnsendpoints",
+    )
 }
 
 impl GroupApi {
@@ -54,7 +59,13 @@ impl GroupApi {
 
     pub async fn write_status(&self, status: &MysqlFailoverGroupStatus) -> Result<(), K8sError> {
         let patch = json!({ "status": status });
-        bounded(self.mfgs().patch_status(&self.name, &PatchParams::default(), &Patch::Merge(&patch))).await.map(drop)
+        bounded(self.mfgs().patch_status(
+            &self.name,
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        ))
+        .await
+        .map(drop)
     }
 
     /// Writes both durable anti-flap annotations in one merge patch.
@@ -63,11 +74,20 @@ impl GroupApi {
             crd::ANNOTATION_LAST_FAILOVER: at,
             crd::ANNOTATION_LAST_FAILOVER_TARGET: target,
         }}});
-        bounded(self.mfgs().patch(&self.name, &PatchParams::default(), &Patch::Merge(&patch))).await.map(drop)
+        bounded(
+            self.mfgs()
+                .patch(&self.name, &PatchParams::default(), &Patch::Merge(&patch)),
+        )
+        .await
+        .map(drop)
     }
 
     fn dns_api(&self) -> Api<DynamicObject> {
-        Api::namespaced_with(self.client.clone(), &self.namespace, &dns_endpoint_resource())
+        Api::namespaced_with(
+            self.client.clone(),
+            &self.namespace,
+            &dns_endpoint_resource(),
+        )
     }
 
     /// Targets of the live DNSEndpoint record (`Ok(None)` when it does not exist).
@@ -77,13 +97,22 @@ impl GroupApi {
         Ok(obj.map(|o| {
             o.data["spec"]["endpoints"][0]["targets"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default()
         }))
     }
 
     /// Server-side applies the DNSEndpoint with one A record.
-    pub async fn apply_dns(&self, hostname: &str, ttl: u32, target_ip: &str) -> Result<(), K8sError> {
+    pub async fn apply_dns(
+        &self,
+        hostname: &str,
+        ttl: u32,
+        target_ip: &str,
+    ) -> Result<(), K8sError> {
         let name = crd::dns_endpoint_name(&self.name);
         let body = json!({
             "apiVersion": "externaldns.k8s.io/v1alpha1",
@@ -93,7 +122,9 @@ impl GroupApi {
             "spec": { "endpoints": [ { "dnsName": hostname, "recordType": "A", "targets": [target_ip], "recordTTL": ttl } ] }
         });
         let pp = PatchParams::apply(FIELD_MANAGER).force();
-        bounded(self.dns_api().patch(&name, &pp, &Patch::Apply(&body))).await.map(drop)
+        bounded(self.dns_api().patch(&name, &pp, &Patch::Apply(&body)))
+            .await
+            .map(drop)
     }
 
     /// Records a Kubernetes Event on the group.
@@ -101,7 +132,11 @@ impl GroupApi {
         let now = self.clock.now();
         let api: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
         let ev = Event {
-            metadata: ObjectMeta { generate_name: Some(format!("{}.", self.name)), namespace: Some(self.namespace.clone()), ..Default::default() },
+            metadata: ObjectMeta {
+                generate_name: Some(format!("{}.", self.name)),
+                namespace: Some(self.namespace.clone()),
+                ..Default::default()
+            },
             involved_object: ObjectReference {
                 api_version: Some(format!("{}/{}", crd::GROUP, crd::VERSION)),
                 kind: Some("MysqlFailoverGroup".into()),
@@ -119,10 +154,15 @@ impl GroupApi {
             reporting_component: Some("bloodraven".into()),
             reporting_instance: Some("bloodraven".into()),
             action: Some(reason.into()),
-            source: Some(k8s_openapi::api::core::v1::EventSource { component: Some("bloodraven".into()), host: None }),
+            source: Some(k8s_openapi::api::core::v1::EventSource {
+                component: Some("bloodraven".into()),
+                host: None,
+            }),
             ..Default::default()
         };
-        bounded(api.create(&PostParams::default(), &ev)).await.map(drop)
+        bounded(api.create(&PostParams::default(), &ev))
+            .await
+            .map(drop)
     }
 }
 

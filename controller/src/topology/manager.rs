@@ -19,7 +19,7 @@ use super::matrix::{self, CrossSite, Reason, SiteView};
 use super::mysql_ops::{Probe, Session, PROBE_TIMEOUT};
 use super::registry::{GroupView, Registry};
 use super::site_state::{Debouncer, SiteState};
-use super::status::{events_between, set_condition};
+use super::status::{events_between, Conditions};
 
 /// Relay-log drain budget inside a promotion.
 pub const DRAIN_BUDGET: Duration = Duration::from_secs(30);
@@ -49,7 +49,9 @@ enum Recovery {
     #[default]
     None,
     InProgress,
-    Blocked { divergent: GtidSet },
+    Blocked {
+        divergent: GtidSet,
+    },
 }
 
 struct Site {
@@ -151,7 +153,13 @@ impl Manager {
         let annotations = group.metadata.annotations.clone().unwrap_or_default();
         let from_annotation = match annotations.get(crd::ANNOTATION_LAST_FAILOVER) {
             Some(raw) => match parse_stamp(raw) {
-                Some(at) => Some((at, annotations.get(crd::ANNOTATION_LAST_FAILOVER_TARGET).cloned().unwrap_or_default())),
+                Some(at) => Some((
+                    at,
+                    annotations
+                        .get(crd::ANNOTATION_LAST_FAILOVER_TARGET)
+                        .cloned()
+                        .unwrap_or_default(),
+                )),
                 None => {
                     error!(annotation = crd::ANNOTATION_LAST_FAILOVER, value = %raw, "corrupt anti-flap annotation, using status");
                     None
@@ -189,7 +197,9 @@ impl Manager {
                 if let Some(site) = self.sites.iter_mut().find(|x| x.spec.name == s.name) {
                     site.recovery = match s.recovery_state.as_str() {
                         "RecoveryInProgress" => Recovery::InProgress,
-                        "RecoveryBlocked" => Recovery::Blocked { divergent: GtidSet::parse(&s.divergent_gtid).unwrap_or_default() },
+                        "RecoveryBlocked" => Recovery::Blocked {
+                            divergent: GtidSet::parse(&s.divergent_gtid).unwrap_or_default(),
+                        },
                         _ => Recovery::None,
                     };
                 }
@@ -211,7 +221,12 @@ impl Manager {
 
     /// Adaptive interval: base · 2^min(k,4) when some site is k failures past the threshold, ≤30s.
     fn interval(&self) -> Duration {
-        let max_fail = self.sites.iter().map(|s| s.deb.fail_count).max().unwrap_or(0);
+        let max_fail = self
+            .sites
+            .iter()
+            .map(|s| s.deb.fail_count)
+            .max()
+            .unwrap_or(0);
         let k = max_fail.saturating_sub(self.cfg.failure_threshold);
         if k == 0 {
             return self.cfg.poll_interval;
@@ -227,8 +242,17 @@ impl Manager {
         self.sites.iter().position(|s| s.spec.name == name)
     }
 
-    async fn session(&self, site: &str, timeout: Duration) -> Result<Session, crate::sql::SqlError> {
-        Session::open(&*self.seams.sql, &crd::internal_service(self.group(), site), timeout).await
+    async fn session(
+        &self,
+        site: &str,
+        timeout: Duration,
+    ) -> Result<Session, crate::sql::SqlError> {
+        Session::open(
+            &*self.seams.sql,
+            &crd::internal_service(self.group(), site),
+            timeout,
+        )
+        .await
     }
 
     /// One poll cycle (spec §3.3).
@@ -244,7 +268,11 @@ impl Manager {
                     s.probe().await
                 })
                 .await
-                .unwrap_or_else(|_| Err(crate::sql::SqlError::transport(format!("{h}: probe timed out"))))
+                .unwrap_or_else(|_| {
+                    Err(crate::sql::SqlError::transport(format!(
+                        "{h}: probe timed out"
+                    )))
+                })
             }
         }))
         .await;
@@ -265,7 +293,11 @@ impl Manager {
             match probe {
                 Ok(p) => {
                     let healthy = p.read_only && p.replica.as_ref().is_some_and(|r| r.healthy());
-                    site.replicating_streak = if healthy { site.replicating_streak + 1 } else { 0 };
+                    site.replicating_streak = if healthy {
+                        site.replicating_streak + 1
+                    } else {
+                        0
+                    };
                     site.probe = Some(p);
                 }
                 Err(e) => {
@@ -285,7 +317,11 @@ impl Manager {
         let views: Vec<SiteView> = self
             .sites
             .iter()
-            .map(|s| SiteView { name: s.spec.name.clone(), role: s.spec.role, state: s.deb.state })
+            .map(|s| SiteView {
+                name: s.spec.name.clone(),
+                role: s.spec.role,
+                state: s.deb.state,
+            })
             .collect();
         let cs = matrix::evaluate(&views, &self.cfg.site_priorities);
         if Some(cs.reason) != self.last_reason && !cs.alert.is_empty() {
@@ -316,9 +352,13 @@ impl Manager {
             match self.session(name, PROBE_TIMEOUT).await {
                 Ok(mut s) => match s.fence().await {
                     Ok(()) => warn!(site = %name, "fenced writable non-promotable site"),
-                    Err(e) => warn!(site = %name, error = %e, "fencing writable non-promotable site failed"),
+                    Err(e) => {
+                        warn!(site = %name, error = %e, "fencing writable non-promotable site failed")
+                    }
                 },
-                Err(e) => warn!(site = %name, error = %e, "fencing writable non-promotable site failed"),
+                Err(e) => {
+                    warn!(site = %name, error = %e, "fencing writable non-promotable site failed")
+                }
             }
         }
     }
@@ -326,7 +366,11 @@ impl Manager {
     /// History path: the recorded target is live and writable → fence every other writable
     /// site. Policy path: no usable history, priorities set → fence the losers. Else manual.
     async fn resolve_split_brain(&mut self, views: &[SiteView]) {
-        let writable = |n: &str| views.iter().any(|v| v.name == n && v.state == SiteState::Writable && v.role.is_promotable());
+        let writable = |n: &str| {
+            views
+                .iter()
+                .any(|v| v.name == n && v.state == SiteState::Writable && v.role.is_promotable())
+        };
         let (winner, log) = match &self.last_failover_target {
             Some(t) if writable(t) => (t.clone(), "fencing returning old primary (split brain after failover)"),
             _ => match matrix::resolve_split_brain(views, &self.cfg.site_priorities) {
@@ -334,8 +378,11 @@ impl Manager {
                 None => return,
             },
         };
-        let losers: Vec<String> =
-            views.iter().filter(|v| v.state == SiteState::Writable && v.name != winner).map(|v| v.name.clone()).collect();
+        let losers: Vec<String> = views
+            .iter()
+            .filter(|v| v.state == SiteState::Writable && v.name != winner)
+            .map(|v| v.name.clone())
+            .collect();
         for loser in losers {
             let result = match self.session(&loser, PROBE_TIMEOUT).await {
                 Ok(mut s) => s.fence().await,
@@ -348,14 +395,17 @@ impl Manager {
                         self.sites[i].deb.state = SiteState::ReadOnly;
                     }
                 }
-                Err(e) => warn!(site = %loser, error = %e, "split-brain fence failed; retrying next poll"),
+                Err(e) => {
+                    warn!(site = %loser, error = %e, "split-brain fence failed; retrying next poll")
+                }
             }
         }
     }
 
     fn in_cooldown(&self) -> Option<DateTime<Utc>> {
         let last = self.last_failover?;
-        let until = last + chrono::Duration::from_std(self.cfg.failover_cooldown).expect("cooldown fits");
+        let until =
+            last + chrono::Duration::from_std(self.cfg.failover_cooldown).expect("cooldown fits");
         (self.seams.clock.now() < until).then_some(until)
     }
 
@@ -367,7 +417,13 @@ impl Manager {
                 let mut s = self.session(c, PROBE_TIMEOUT).await?;
                 s.gtid_executed().await
             };
-            (c.clone(), tokio::time::timeout(PROBE_TIMEOUT, r).await.ok().and_then(Result::ok))
+            (
+                c.clone(),
+                tokio::time::timeout(PROBE_TIMEOUT, r)
+                    .await
+                    .ok()
+                    .and_then(Result::ok),
+            )
         }))
         .await;
         let mut best: Option<(String, GtidSet)> = None;
@@ -387,7 +443,9 @@ impl Manager {
 
     async fn try_promote(&mut self, cs: &CrossSite) {
         if let Some(until) = self.in_cooldown() {
-            let due = self.last_cooldown_log.is_none_or(|t| t.elapsed() >= LOG_RATE_LIMIT);
+            let due = self
+                .last_cooldown_log
+                .is_none_or(|t| t.elapsed() >= LOG_RATE_LIMIT);
             if due {
                 self.last_cooldown_log = Some(Instant::now());
                 info!(until = %fmt_stamp(until), candidates = ?cs.promotion_candidates, "failover blocked by anti-flap cooldown");
@@ -404,7 +462,10 @@ impl Manager {
             .filter(|t| t != &candidate)
             .or_else(|| self.last_writer.clone().filter(|w| w != &candidate));
         info!(candidate = %candidate, old_primary = ?old_primary, "initiating failover");
-        let gtid = match self.execute_promotion(&candidate, old_primary.as_deref()).await {
+        let gtid = match self
+            .execute_promotion(&candidate, old_primary.as_deref())
+            .await
+        {
             Ok(g) => g,
             Err(e) => {
                 error!(candidate = %candidate, error = %e, "failover failed");
@@ -433,7 +494,11 @@ impl Manager {
     }
 
     /// Execute (spec §3.4): fence old, kill its app sessions, drain, stop, reset, unfence.
-    async fn execute_promotion(&self, candidate: &str, old_primary: Option<&str>) -> Result<Option<String>, crate::sql::SqlError> {
+    async fn execute_promotion(
+        &self,
+        candidate: &str,
+        old_primary: Option<&str>,
+    ) -> Result<Option<String>, crate::sql::SqlError> {
         if let Some(old) = old_primary {
             match self.session(old, PROBE_TIMEOUT).await {
                 Ok(mut s) => {
@@ -449,8 +514,12 @@ impl Manager {
         let mut s = self.session(candidate, PROBE_TIMEOUT).await?;
         match s.wait_for_relay_log_drain(DRAIN_BUDGET).await {
             Ok(true) => {}
-            Ok(false) => warn!(site = %candidate, "relay log drain did not complete cleanly, proceeding with promotion"),
-            Err(e) => warn!(site = %candidate, error = %e, "relay log drain did not complete cleanly, proceeding with promotion"),
+            Ok(false) => {
+                warn!(site = %candidate, "relay log drain did not complete cleanly, proceeding with promotion")
+            }
+            Err(e) => {
+                warn!(site = %candidate, error = %e, "relay log drain did not complete cleanly, proceeding with promotion")
+            }
         }
         s.stop_replica().await?;
         s.reset_replica_all().await?;
@@ -479,8 +548,15 @@ impl Manager {
     }
 
     async fn write_annotations(&mut self) {
-        let (Some(at), Some(target)) = (self.last_failover, self.last_failover_target.clone()) else { return };
-        match self.api.write_failover_annotations(&fmt_stamp(at), &target).await {
+        let (Some(at), Some(target)) = (self.last_failover, self.last_failover_target.clone())
+        else {
+            return;
+        };
+        match self
+            .api
+            .write_failover_annotations(&fmt_stamp(at), &target)
+            .await
+        {
             Ok(()) => self.annotation_dirty = false,
             Err(e) => {
                 if !self.annotation_dirty {
@@ -497,7 +573,9 @@ impl Manager {
             .sites
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.deb.state == SiteState::Writable && s.spec.role != SiteRole::ReadOnly)
+            .filter(|(_, s)| {
+                s.deb.state == SiteState::Writable && s.spec.role != SiteRole::ReadOnly
+            })
             .map(|(i, _)| i)
             .collect();
         match writable.as_slice() {
@@ -510,8 +588,16 @@ impl Manager {
     /// follower replicates directly from the active site, and only when its GTID set is
     /// contained in the active's. At most one recovery mutation per poll.
     async fn converge_followers(&mut self) {
-        let Some(active) = self.active_site() else { return };
-        let Some(active_gtid) = self.sites[active].probe.as_ref().map(|p| p.gtid_executed.clone()) else { return };
+        let Some(active) = self.active_site() else {
+            return;
+        };
+        let Some(active_gtid) = self.sites[active]
+            .probe
+            .as_ref()
+            .map(|p| p.gtid_executed.clone())
+        else {
+            return;
+        };
         let active_name = self.sites[active].spec.name.clone();
         let active_host = self.sites[active].host(self.group());
         let now = Instant::now();
@@ -520,11 +606,16 @@ impl Manager {
                 continue;
             }
             let site = &self.sites[i];
-            let Some(probe) = site.probe.clone() else { continue };
+            let Some(probe) = site.probe.clone() else {
+                continue;
+            };
             if site.deb.state != SiteState::ReadOnly {
                 continue;
             }
-            let direct = probe.replica.as_ref().is_some_and(|r| r.source_host == active_host && r.healthy());
+            let direct = probe
+                .replica
+                .as_ref()
+                .is_some_and(|r| r.source_host == active_host && r.healthy());
             if direct {
                 if site.recovery == Recovery::InProgress && site.replicating() {
                     info!(site = %site.spec.name, "recovery state cleared (site is now replicating)");
@@ -546,7 +637,8 @@ impl Manager {
             }
             let is_old_primary = probe.replica.is_none();
             let result = if is_old_primary {
-                self.recover_old_primary(i, &active_name, &active_host).await
+                self.recover_old_primary(i, &active_name, &active_host)
+                    .await
             } else {
                 self.repoint(i, &active_name, &active_host).await
             };
@@ -560,7 +652,10 @@ impl Manager {
 
     fn block(&mut self, i: usize, divergent: GtidSet, old: &GtidSet, new: &GtidSet) {
         let site = &mut self.sites[i];
-        let changed = site.recovery != Recovery::Blocked { divergent: divergent.clone() };
+        let changed = site.recovery
+            != Recovery::Blocked {
+                divergent: divergent.clone(),
+            };
         if changed {
             warn!(
                 site = %site.spec.name,
@@ -576,7 +671,12 @@ impl Manager {
     }
 
     /// Fence, drain application sessions, re-check containment, then rejoin as a replica.
-    async fn recover_old_primary(&mut self, i: usize, active: &str, active_host: &str) -> Result<(), crate::sql::SqlError> {
+    async fn recover_old_primary(
+        &mut self,
+        i: usize,
+        active: &str,
+        active_host: &str,
+    ) -> Result<(), crate::sql::SqlError> {
         let name = self.sites[i].spec.name.clone();
         info!(site = %name, new_primary = %active, "initiating old primary recovery");
         let mut s = self.session(&name, PROBE_TIMEOUT).await?;
@@ -599,7 +699,8 @@ impl Manager {
             s.fence().await?;
             s.stop_replica().await?;
             s.reset_replica_all().await?;
-            s.change_source(active_host, &self.creds.user, &self.creds.password).await?;
+            s.change_source(active_host, &self.creds.user, &self.creds.password)
+                .await?;
             s.start_replica().await
         }
         .await;
@@ -611,7 +712,12 @@ impl Manager {
     }
 
     /// Direct source convergence: STOP, re-check containment, CHANGE SOURCE, START.
-    async fn repoint(&mut self, i: usize, active: &str, active_host: &str) -> Result<(), crate::sql::SqlError> {
+    async fn repoint(
+        &mut self,
+        i: usize,
+        active: &str,
+        active_host: &str,
+    ) -> Result<(), crate::sql::SqlError> {
         let name = self.sites[i].spec.name.clone();
         info!(site = %name, stage = "stop", source = %active_host, "replication source convergence started");
         let mut s = self.session(&name, PROBE_TIMEOUT).await?;
@@ -627,7 +733,8 @@ impl Manager {
             self.block(i, divergent, &own, &new);
             return Ok(());
         }
-        s.change_source(active_host, &self.creds.user, &self.creds.password).await?;
+        s.change_source(active_host, &self.creds.user, &self.creds.password)
+            .await?;
         s.start_replica().await?;
         info!(site = %name, source = %active_host, "replication source convergence complete");
         self.sites[i].retry_after = Some(Instant::now() + Duration::from_secs(10));
@@ -636,9 +743,13 @@ impl Manager {
 
     /// Level-triggered DNS: make the record name the active site, every poll.
     async fn reconcile_dns(&mut self) {
-        let Some(active) = self.active_site() else { return };
+        let Some(active) = self.active_site() else {
+            return;
+        };
         let site = &self.sites[active];
-        let Some(ip) = site.spec.lb_ip.clone() else { return };
+        let Some(ip) = site.spec.lb_ip.clone() else {
+            return;
+        };
         let name = site.spec.name.clone();
         let needs_write = match self.api.read_dns_targets().await {
             Ok(Some(targets)) => targets != [ip.clone()],
@@ -648,7 +759,11 @@ impl Manager {
         if !needs_write {
             return;
         }
-        match self.api.apply_dns(&self.cfg.dns_hostname, self.cfg.dns_ttl, &ip).await {
+        match self
+            .api
+            .apply_dns(&self.cfg.dns_hostname, self.cfg.dns_ttl, &ip)
+            .await
+        {
             Ok(()) => {
                 info!(site = %name, target = %ip, "DNS reconciled to active site");
                 self.dns_failed = false;
@@ -666,7 +781,11 @@ impl Manager {
     fn build_status(&self, cs: &CrossSite) -> MysqlFailoverGroupStatus {
         let now = self.seams.clock.now();
         let active = self.active_site();
-        let previous = self.last_written.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
+        let previous = self
+            .last_written
+            .as_ref()
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default();
         let sites: Vec<SiteStatus> = self
             .sites
             .iter()
@@ -675,42 +794,65 @@ impl Manager {
                 let (recovery_state, divergent_gtid, divergent_count) = match &s.recovery {
                     Recovery::None => (String::new(), String::new(), None),
                     Recovery::InProgress => ("RecoveryInProgress".into(), String::new(), None),
-                    Recovery::Blocked { divergent } => ("RecoveryBlocked".into(), divergent.to_string(), Some(divergent.count())),
+                    Recovery::Blocked { divergent } => (
+                        "RecoveryBlocked".into(),
+                        divergent.to_string(),
+                        Some(divergent.count()),
+                    ),
                 };
                 SiteStatus {
                     name: s.spec.name.clone(),
                     state: s.deb.state.as_str().into(),
                     last_seen: s.last_seen.clone(),
-                    gtid_executed: probe.map(|p| p.gtid_executed.to_string()).unwrap_or_default(),
+                    gtid_executed: probe
+                        .map(|p| p.gtid_executed.to_string())
+                        .unwrap_or_default(),
                     replicating: s.replicating(),
-                    seconds_behind_source: probe.and_then(|p| p.replica.as_ref()).and_then(|r| r.seconds_behind_source),
+                    seconds_behind_source: probe
+                        .and_then(|p| p.replica.as_ref())
+                        .and_then(|r| r.seconds_behind_source),
                     recovery_state,
                     divergent_gtid,
                     divergent_transaction_count: divergent_count,
-                    source_host: probe.and_then(|p| p.replica.as_ref()).map(|r| r.source_host.clone()).unwrap_or_default(),
+                    source_host: probe
+                        .and_then(|p| p.replica.as_ref())
+                        .map(|r| r.source_host.clone())
+                        .unwrap_or_default(),
                 }
             })
             .collect();
-        let mut conditions = vec![];
+        let mut conds = Conditions {
+            list: vec![],
+            previous: &previous,
+            generation: self.generation,
+            now,
+        };
         let followers_ok = self.sites.iter().enumerate().all(|(i, s)| {
             Some(i) == active || s.spec.role == SiteRole::ReadOnly || s.replicating()
         });
         let (ready, ready_msg) = match (active, followers_ok) {
             (None, _) => (false, "No site is writable"),
             (Some(_), false) => (false, "Replication is not healthy"),
-            (Some(_), true) => (true, "At least one site is writable and replication is healthy"),
+            (Some(_), true) => (
+                true,
+                "At least one site is writable and replication is healthy",
+            ),
         };
-        set_condition(&mut conditions, &previous, "Ready", ready, "TopologyPolled", ready_msg, self.generation, now);
+        conds.set("Ready", ready, "TopologyPolled", ready_msg);
         let (degraded, reason, msg) = match cs.reason {
             Reason::Healthy => (false, "Healthy", "No cross-site alerts".to_string()),
             r => (true, r.as_str(), cs.alert.clone()),
         };
-        set_condition(&mut conditions, &previous, "Degraded", degraded, reason, &msg, self.generation, now);
+        conds.set("Degraded", degraded, reason, &msg);
         let blocked = self.sites.iter().find_map(|s| match &s.recovery {
             Recovery::Blocked { divergent } => Some((s.spec.name.clone(), divergent.count())),
             _ => None,
         });
-        let in_progress = self.sites.iter().find(|s| s.recovery == Recovery::InProgress).map(|s| s.spec.name.clone());
+        let in_progress = self
+            .sites
+            .iter()
+            .find(|s| s.recovery == Recovery::InProgress)
+            .map(|s| s.spec.name.clone());
         let (rp, rp_reason, rp_msg) = match (blocked, in_progress) {
             (Some((site, n)), _) => (
                 true,
@@ -720,11 +862,13 @@ impl Manager {
             (None, Some(site)) => (true, "RecoveryInProgress", format!("Old primary {site} is being reconfigured as a replica")),
             (None, None) => (false, "NoRecoveryPending", "No recovery pending".to_string()),
         };
-        set_condition(&mut conditions, &previous, "RecoveryPending", rp, rp_reason, &rp_msg, self.generation, now);
+        conds.set("RecoveryPending", rp, rp_reason, &rp_msg);
         MysqlFailoverGroupStatus {
-            active_site: active.map(|i| self.sites[i].spec.name.clone()).unwrap_or_default(),
+            active_site: active
+                .map(|i| self.sites[i].spec.name.clone())
+                .unwrap_or_default(),
             sites,
-            conditions,
+            conditions: conds.list,
             last_failover: self.last_failover.map(fmt_stamp),
             last_failover_target: self.last_failover_target.clone(),
             promotion_gtid_executed: self.promotion_gtid.clone(),
@@ -761,14 +905,22 @@ impl Manager {
     }
 
     fn publish(&self) {
-        let active = self.active_site().map(|i| self.sites[i].spec.name.clone()).unwrap_or_default();
+        let active = self
+            .active_site()
+            .map(|i| self.sites[i].spec.name.clone())
+            .unwrap_or_default();
         let view = GroupView {
             active_site: active,
-            sites: self.sites.iter().map(|s| (s.spec.name.clone(), s.deb.state.as_str().to_string())).collect(),
+            sites: self
+                .sites
+                .iter()
+                .map(|s| (s.spec.name.clone(), s.deb.state.as_str().to_string()))
+                .collect(),
             poll_time: fmt_stamp(self.seams.clock.now()),
             promotion_gtid_executed: self.promotion_gtid.clone().unwrap_or_default(),
         };
-        self.registry.publish(&self.api.namespace, &self.api.name, view);
+        self.registry
+            .publish(&self.api.namespace, &self.api.name, view);
     }
 }
 
@@ -777,7 +929,9 @@ pub fn fmt_stamp(t: DateTime<Utc>) -> String {
 }
 
 fn parse_stamp(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn truncate_to_second(t: DateTime<Utc>) -> DateTime<Utc> {

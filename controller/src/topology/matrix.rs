@@ -53,7 +53,10 @@ pub fn evaluate(sites: &[SiteView], priorities: &[String]) -> CrossSite {
         split_brain: false,
         promotion_candidates: vec![],
     };
-    let core: Vec<&SiteView> = sites.iter().filter(|s| s.role != SiteRole::ReadOnly).collect();
+    let core: Vec<&SiteView> = sites
+        .iter()
+        .filter(|s| s.role != SiteRole::ReadOnly)
+        .collect();
     let writable_non_candidates: Vec<String> = sites
         .iter()
         .filter(|s| s.state == SiteState::Writable && !s.role.is_promotable())
@@ -61,7 +64,10 @@ pub fn evaluate(sites: &[SiteView], priorities: &[String]) -> CrossSite {
         .collect();
     if !writable_non_candidates.is_empty() {
         out.reason = Reason::Degraded;
-        out.alert = format!("writable non-promotable site requires fencing ({})", writable_non_candidates.join(", "));
+        out.alert = format!(
+            "writable non-promotable site requires fencing ({})",
+            writable_non_candidates.join(", ")
+        );
         out.fence_sites = writable_non_candidates;
         return out;
     }
@@ -70,23 +76,49 @@ pub fn evaluate(sites: &[SiteView], priorities: &[String]) -> CrossSite {
         out.alert = "TOTAL LOSS: all sites are unreachable".into();
         return out;
     }
-    let writable: Vec<&SiteView> = core.iter().copied().filter(|s| s.state == SiteState::Writable).collect();
-    let unreachable: Vec<&SiteView> = core.iter().copied().filter(|s| s.state == SiteState::Unreachable).collect();
-    let read_only: Vec<&SiteView> = core.iter().copied().filter(|s| s.state == SiteState::ReadOnly).collect();
+    let writable: Vec<&SiteView> = core
+        .iter()
+        .copied()
+        .filter(|s| s.state == SiteState::Writable)
+        .collect();
+    let unreachable: Vec<&SiteView> = core
+        .iter()
+        .copied()
+        .filter(|s| s.state == SiteState::Unreachable)
+        .collect();
+    let read_only: Vec<&SiteView> = core
+        .iter()
+        .copied()
+        .filter(|s| s.state == SiteState::ReadOnly)
+        .collect();
     match writable.len() {
         0 => {
             if !unreachable.is_empty() && !read_only.is_empty() {
                 out.reason = Reason::Degraded;
-                let mut cands: Vec<&SiteView> = read_only.iter().copied().filter(|s| s.role.is_promotable()).collect();
+                let mut cands: Vec<&SiteView> = read_only
+                    .iter()
+                    .copied()
+                    .filter(|s| s.role.is_promotable())
+                    .collect();
                 cands.sort_by_key(|s| {
-                    let prio = priorities.iter().position(|p| p == &s.name).unwrap_or(usize::MAX);
-                    let declared = sites.iter().position(|x| x.name == s.name).unwrap_or(usize::MAX);
+                    let prio = priorities
+                        .iter()
+                        .position(|p| p == &s.name)
+                        .unwrap_or(usize::MAX);
+                    let declared = sites
+                        .iter()
+                        .position(|x| x.name == s.name)
+                        .unwrap_or(usize::MAX);
                     (prio, declared)
                 });
                 out.promotion_candidates = cands.iter().map(|s| s.name.clone()).collect();
                 out.alert = format!(
                     "{} unreachable, no writable site",
-                    unreachable.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+                    unreachable
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
             } else {
                 out.reason = Reason::NoPrimary;
@@ -102,7 +134,11 @@ pub fn evaluate(sites: &[SiteView], priorities: &[String]) -> CrossSite {
                 out.reason = Reason::Degraded;
                 out.alert = format!(
                     "{} unreachable while {} is primary",
-                    unreachable.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "),
+                    unreachable
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     writable[0].name
                 );
             }
@@ -112,7 +148,11 @@ pub fn evaluate(sites: &[SiteView], priorities: &[String]) -> CrossSite {
             out.split_brain = true;
             out.alert = format!(
                 "SPLIT BRAIN: {n} sites are writable ({})",
-                writable.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+                writable
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
     }
@@ -123,7 +163,11 @@ pub fn evaluate(sites: &[SiteView], priorities: &[String]) -> CrossSite {
 pub fn resolve_split_brain(sites: &[SiteView], priorities: &[String]) -> Option<String> {
     priorities
         .iter()
-        .find(|p| sites.iter().any(|s| &s.name == *p && s.state == SiteState::Writable && s.role.is_promotable()))
+        .find(|p| {
+            sites
+                .iter()
+                .any(|s| &s.name == *p && s.state == SiteState::Writable && s.role.is_promotable())
+        })
         .cloned()
 }
 
@@ -133,7 +177,11 @@ mod tests {
     use SiteState::*;
 
     fn v(name: &str, role: SiteRole, state: SiteState) -> SiteView {
-        SiteView { name: name.into(), role, state }
+        SiteView {
+            name: name.into(),
+            role,
+            state,
+        }
     }
     const PC: SiteRole = SiteRole::PrimaryCandidate;
 
@@ -164,26 +212,48 @@ mod tests {
     #[test]
     fn dr_only_and_readers_are_never_candidates_and_writable_ones_get_fenced() {
         let r = evaluate(
-            &[v("a", PC, Unreachable), v("b", PC, ReadOnly), v("d", SiteRole::DrOnly, ReadOnly), v("r", SiteRole::ReadOnly, ReadOnly)],
+            &[
+                v("a", PC, Unreachable),
+                v("b", PC, ReadOnly),
+                v("d", SiteRole::DrOnly, ReadOnly),
+                v("r", SiteRole::ReadOnly, ReadOnly),
+            ],
             &[],
         );
         assert_eq!(r.promotion_candidates, vec!["b"]);
-        let f = evaluate(&[v("a", PC, Writable), v("b", PC, ReadOnly), v("d", SiteRole::DrOnly, Writable)], &[]);
+        let f = evaluate(
+            &[
+                v("a", PC, Writable),
+                v("b", PC, ReadOnly),
+                v("d", SiteRole::DrOnly, Writable),
+            ],
+            &[],
+        );
         assert_eq!(f.fence_sites, vec!["d"]);
         assert!(f.promotion_candidates.is_empty());
     }
 
     #[test]
     fn candidates_follow_priorities_then_declared_order() {
-        let sites = [v("a", PC, Unreachable), v("b", PC, ReadOnly), v("c", PC, ReadOnly)];
+        let sites = [
+            v("a", PC, Unreachable),
+            v("b", PC, ReadOnly),
+            v("c", PC, ReadOnly),
+        ];
         assert_eq!(evaluate(&sites, &[]).promotion_candidates, vec!["b", "c"]);
-        assert_eq!(evaluate(&sites, &["c".into()]).promotion_candidates, vec!["c", "b"]);
+        assert_eq!(
+            evaluate(&sites, &["c".into()]).promotion_candidates,
+            vec!["c", "b"]
+        );
     }
 
     #[test]
     fn split_brain_resolution_uses_priorities_only() {
         let sites = [v("a", PC, Writable), v("b", PC, Writable)];
-        assert_eq!(resolve_split_brain(&sites, &["b".into(), "a".into()]), Some("b".into()));
+        assert_eq!(
+            resolve_split_brain(&sites, &["b".into(), "a".into()]),
+            Some("b".into())
+        );
         assert_eq!(resolve_split_brain(&sites, &[]), None);
     }
 }

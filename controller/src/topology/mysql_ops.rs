@@ -45,27 +45,61 @@ pub struct Session {
 }
 
 impl Session {
-    pub async fn open(sql: &dyn SqlConnector, host: &str, timeout: Duration) -> Result<Self, SqlError> {
+    pub async fn open(
+        sql: &dyn SqlConnector,
+        host: &str,
+        timeout: Duration,
+    ) -> Result<Self, SqlError> {
         let conn = tokio::time::timeout(timeout, sql.connect(host, MYSQL_PORT))
             .await
-            .map_err(|_| SqlError::new(SqlError::CANNOT_CONNECT, format!("{host}: connect timed out after {timeout:?}")))??;
-        Ok(Self { conn, host: host.to_string(), timeout })
+            .map_err(|_| {
+                SqlError::new(
+                    SqlError::CANNOT_CONNECT,
+                    format!("{host}: connect timed out after {timeout:?}"),
+                )
+            })??;
+        Ok(Self {
+            conn,
+            host: host.to_string(),
+            timeout,
+        })
     }
 
     pub async fn exec(&mut self, stmt: &str) -> Result<QueryResult, SqlError> {
         match tokio::time::timeout(self.timeout, self.conn.query(stmt)).await {
             Ok(r) => r,
-            Err(_) => Err(SqlError::transport(format!("{}: {stmt:?} timed out after {:?}", self.host, self.timeout))),
+            Err(_) => Err(SqlError::transport(format!(
+                "{}: {stmt:?} timed out after {:?}",
+                self.host, self.timeout
+            ))),
         }
     }
 
     pub async fn probe(&mut self) -> Result<Probe, SqlError> {
-        let r = self.exec("SELECT @@global.read_only, @@global.super_read_only, @@global.gtid_executed").await?;
-        let flag = |i: usize| r.rows.first().and_then(|row| row.get(i)).and_then(|v| v.as_deref()) == Some("1");
-        let gtid = r.rows.first().and_then(|row| row.get(2)).and_then(|v| v.clone()).unwrap_or_default();
+        let r = self
+            .exec("SELECT @@global.read_only, @@global.super_read_only, @@global.gtid_executed")
+            .await?;
+        let flag = |i: usize| {
+            r.rows
+                .first()
+                .and_then(|row| row.get(i))
+                .and_then(|v| v.as_deref())
+                == Some("1")
+        };
+        let gtid = r
+            .rows
+            .first()
+            .and_then(|row| row.get(2))
+            .and_then(|v| v.clone())
+            .unwrap_or_default();
         let gtid_executed = GtidSet::parse(&gtid).map_err(|e| SqlError::new(0, e.to_string()))?;
         let replica = self.replica_status().await?;
-        Ok(Probe { read_only: flag(0), super_read_only: flag(1), gtid_executed, replica })
+        Ok(Probe {
+            read_only: flag(0),
+            super_read_only: flag(1),
+            gtid_executed,
+            replica,
+        })
     }
 
     pub async fn replica_status(&mut self) -> Result<Option<ReplicaStatus>, SqlError> {
@@ -83,7 +117,9 @@ impl Session {
             io_running: s("Replica_IO_Running") == "Yes",
             sql_running: s("Replica_SQL_Running") == "Yes",
             source_host: s("Source_Host"),
-            seconds_behind_source: r.get(0, "Seconds_Behind_Source").and_then(|v| v.parse().ok()),
+            seconds_behind_source: r
+                .get(0, "Seconds_Behind_Source")
+                .and_then(|v| v.parse().ok()),
             retrieved: gtid("Retrieved_Gtid_Set"),
             executed: gtid("Executed_Gtid_Set"),
             last_error,
@@ -145,7 +181,9 @@ impl Session {
         let mut delay = Duration::from_millis(500);
         let mut restarted_sql = false;
         loop {
-            let Some(st) = self.replica_status().await? else { return Ok(true) };
+            let Some(st) = self.replica_status().await? else {
+                return Ok(true);
+            };
             if st.retrieved.is_subset_of(&st.executed) {
                 return Ok(true);
             }
@@ -170,7 +208,12 @@ impl Session {
         self.exec("RESET REPLICA ALL").await.map(drop)
     }
 
-    pub async fn change_source(&mut self, source_host: &str, user: &str, password: &str) -> Result<(), SqlError> {
+    pub async fn change_source(
+        &mut self,
+        source_host: &str,
+        user: &str,
+        password: &str,
+    ) -> Result<(), SqlError> {
         self.exec(&format!(
             "CHANGE REPLICATION SOURCE TO SOURCE_HOST='{}', SOURCE_PORT={MYSQL_PORT}, SOURCE_USER='{}', SOURCE_PASSWORD='{}', SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1",
             escape(source_host),

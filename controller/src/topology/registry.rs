@@ -21,15 +21,25 @@ pub struct Registry {
 
 impl Registry {
     pub fn publish(&self, namespace: &str, name: &str, view: GroupView) {
-        self.inner.lock().unwrap().insert(format!("{namespace}/{name}"), view);
+        self.inner
+            .lock()
+            .unwrap()
+            .insert(format!("{namespace}/{name}"), view);
     }
 
     pub fn remove(&self, namespace: &str, name: &str) {
-        self.inner.lock().unwrap().remove(&format!("{namespace}/{name}"));
+        self.inner
+            .lock()
+            .unwrap()
+            .remove(&format!("{namespace}/{name}"));
     }
 
     pub fn get(&self, namespace: &str, name: &str) -> Option<GroupView> {
-        self.inner.lock().unwrap().get(&format!("{namespace}/{name}")).cloned()
+        self.inner
+            .lock()
+            .unwrap()
+            .get(&format!("{namespace}/{name}"))
+            .cloned()
     }
 
     pub fn all(&self) -> BTreeMap<String, GroupView> {

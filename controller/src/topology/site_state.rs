@@ -31,7 +31,11 @@ pub struct Debouncer {
 
 impl Default for Debouncer {
     fn default() -> Self {
-        Self { state: SiteState::Unknown, fail_count: 0, writable_streak: 0 }
+        Self {
+            state: SiteState::Unknown,
+            fail_count: 0,
+            writable_streak: 0,
+        }
     }
 }
 
@@ -90,16 +94,25 @@ mod tests {
 
     #[test]
     fn unreachable_only_after_threshold_failures() {
-        let mut d = Debouncer { state: SiteState::Writable, ..Default::default() };
+        let mut d = Debouncer {
+            state: SiteState::Writable,
+            ..Default::default()
+        };
         assert_eq!(d.observe(None, 3, 2, true), None);
         assert_eq!(d.observe(None, 3, 2, true), None);
         assert_eq!(d.state, SiteState::Writable);
-        assert_eq!(d.observe(None, 3, 2, true), Some((SiteState::Writable, SiteState::Unreachable)));
+        assert_eq!(
+            d.observe(None, 3, 2, true),
+            Some((SiteState::Writable, SiteState::Unreachable))
+        );
     }
 
     #[test]
     fn a_success_resets_the_failure_count() {
-        let mut d = Debouncer { state: SiteState::Writable, ..Default::default() };
+        let mut d = Debouncer {
+            state: SiteState::Writable,
+            ..Default::default()
+        };
         d.observe(None, 3, 2, true);
         d.observe(None, 3, 2, true);
         d.observe(Some(false), 3, 2, true);
@@ -111,14 +124,26 @@ mod tests {
     #[test]
     fn read_only_is_immediate_writable_needs_the_recovery_threshold() {
         let mut d = Debouncer::default();
-        assert_eq!(d.observe(Some(true), 3, 2, true), Some((SiteState::Unknown, SiteState::ReadOnly)));
+        assert_eq!(
+            d.observe(Some(true), 3, 2, true),
+            Some((SiteState::Unknown, SiteState::ReadOnly))
+        );
         assert_eq!(d.observe(Some(false), 3, 2, true), None);
-        assert_eq!(d.observe(Some(false), 3, 2, true), Some((SiteState::ReadOnly, SiteState::Writable)));
+        assert_eq!(
+            d.observe(Some(false), 3, 2, true),
+            Some((SiteState::ReadOnly, SiteState::Writable))
+        );
     }
 
     #[test]
     fn non_promotable_writable_is_immediate() {
-        let mut d = Debouncer { state: SiteState::ReadOnly, ..Default::default() };
-        assert_eq!(d.observe(Some(false), 3, 2, false), Some((SiteState::ReadOnly, SiteState::Writable)));
+        let mut d = Debouncer {
+            state: SiteState::ReadOnly,
+            ..Default::default()
+        };
+        assert_eq!(
+            d.observe(Some(false), 3, 2, false),
+            Some((SiteState::ReadOnly, SiteState::Writable))
+        );
     }
 }

@@ -5,32 +5,33 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::crd::{MysqlFailoverGroupStatus, SiteStatus};
 
-/// Sets or updates a condition, keeping `lastTransitionTime` unless the status flips.
-pub fn set_condition(
-    conditions: &mut Vec<Condition>,
-    previous: &[Condition],
-    type_: &str,
-    status: bool,
-    reason: &str,
-    message: &str,
-    generation: i64,
-    now: DateTime<Utc>,
-) {
-    let status_str = if status { "True" } else { "False" };
-    let transition = previous
-        .iter()
-        .find(|c| c.type_ == type_ && c.status == status_str)
-        .map(|c| c.last_transition_time.clone())
-        .unwrap_or(Time(super::k8s::jiff_ts(now)));
-    conditions.retain(|c| c.type_ != type_);
-    conditions.push(Condition {
-        type_: type_.into(),
-        status: status_str.into(),
-        reason: reason.into(),
-        message: message.into(),
-        observed_generation: Some(generation),
-        last_transition_time: transition,
-    });
+/// Builds a status's conditions, keeping `lastTransitionTime` unless a status flips.
+pub struct Conditions<'a> {
+    pub list: Vec<Condition>,
+    pub previous: &'a [Condition],
+    pub generation: i64,
+    pub now: DateTime<Utc>,
+}
+
+impl Conditions<'_> {
+    pub fn set(&mut self, type_: &str, status: bool, reason: &str, message: &str) {
+        let status_str = if status { "True" } else { "False" };
+        let transition = self
+            .previous
+            .iter()
+            .find(|c| c.type_ == type_ && c.status == status_str)
+            .map(|c| c.last_transition_time.clone())
+            .unwrap_or(Time(super::k8s::jiff_ts(self.now)));
+        self.list.retain(|c| c.type_ != type_);
+        self.list.push(Condition {
+            type_: type_.into(),
+            status: status_str.into(),
+            reason: reason.into(),
+            message: message.into(),
+            observed_generation: Some(self.generation),
+            last_transition_time: transition,
+        });
+    }
 }
 
 pub fn condition<'a>(status: &'a MysqlFailoverGroupStatus, type_: &str) -> Option<&'a Condition> {
@@ -46,25 +47,38 @@ pub struct PendingEvent {
 }
 
 /// The Events implied by going from the last written status to the new one.
-pub fn events_between(old: Option<&MysqlFailoverGroupStatus>, new: &MysqlFailoverGroupStatus) -> Vec<PendingEvent> {
+pub fn events_between(
+    old: Option<&MysqlFailoverGroupStatus>,
+    new: &MysqlFailoverGroupStatus,
+) -> Vec<PendingEvent> {
     let mut out = vec![];
     let old_target = old.and_then(|o| o.last_failover_target.clone());
     if let Some(target) = &new.last_failover_target {
-        if old_target.as_ref() != Some(target) || old.and_then(|o| o.last_failover.clone()) != new.last_failover {
-            if old.is_some() || new.last_failover.is_some() {
-                out.push(PendingEvent {
-                    warning: false,
-                    reason: "FailoverExecuted",
-                    message: format!("Failover completed: {target} promoted as new primary"),
-                });
-            }
+        let changed = old_target.as_ref() != Some(target)
+            || old.and_then(|o| o.last_failover.clone()) != new.last_failover;
+        if changed && (old.is_some() || new.last_failover.is_some()) {
+            out.push(PendingEvent {
+                warning: false,
+                reason: "FailoverExecuted",
+                message: format!("Failover completed: {target} promoted as new primary"),
+            });
         }
     }
-    let reason_of = |s: &MysqlFailoverGroupStatus| condition(s, "Degraded").map(|c| c.reason.clone()).unwrap_or_default();
+    let reason_of = |s: &MysqlFailoverGroupStatus| {
+        condition(s, "Degraded")
+            .map(|c| c.reason.clone())
+            .unwrap_or_default()
+    };
     let (old_reason, new_reason) = (old.map(reason_of).unwrap_or_default(), reason_of(new));
     if old_reason != new_reason {
-        let ev = |reason, message: &str| PendingEvent { warning: true, reason, message: message.to_string() };
-        let msg = condition(new, "Degraded").map(|c| c.message.clone()).unwrap_or_default();
+        let ev = |reason, message: &str| PendingEvent {
+            warning: true,
+            reason,
+            message: message.to_string(),
+        };
+        let msg = condition(new, "Degraded")
+            .map(|c| c.message.clone())
+            .unwrap_or_default();
         match new_reason.as_str() {
             "SplitBrain" => out.push(ev("SplitBrainDetected", &msg)),
             "NoPrimary" => out.push(ev("NoPrimaryDetected", &msg)),
@@ -78,9 +92,13 @@ pub fn events_between(old: Option<&MysqlFailoverGroupStatus>, new: &MysqlFailove
         }
     }
     for site in &new.sites {
-        let before: Option<&SiteStatus> = old.and_then(|o| o.sites.iter().find(|s| s.name == site.name));
-        let was_blocked = before.map(|b| (b.recovery_state.as_str(), b.divergent_transaction_count));
-        if site.recovery_state == "RecoveryBlocked" && was_blocked != Some(("RecoveryBlocked", site.divergent_transaction_count)) {
+        let before: Option<&SiteStatus> =
+            old.and_then(|o| o.sites.iter().find(|s| s.name == site.name));
+        let was_blocked =
+            before.map(|b| (b.recovery_state.as_str(), b.divergent_transaction_count));
+        if site.recovery_state == "RecoveryBlocked"
+            && was_blocked != Some(("RecoveryBlocked", site.divergent_transaction_count))
+        {
             out.push(PendingEvent {
                 warning: true,
                 reason: "DataLossDetected",
@@ -93,7 +111,10 @@ pub fn events_between(old: Option<&MysqlFailoverGroupStatus>, new: &MysqlFailove
             });
         }
         if let Some(b) = before {
-            if !b.recovery_state.is_empty() && site.recovery_state.is_empty() && site.state != "writable" {
+            if !b.recovery_state.is_empty()
+                && site.recovery_state.is_empty()
+                && site.state != "writable"
+            {
                 out.push(PendingEvent {
                     warning: false,
                     reason: "RecoveryComplete",
@@ -132,12 +153,21 @@ mod tests {
     #[test]
     fn blocked_site_raises_data_loss_once_per_count() {
         let mut old = MysqlFailoverGroupStatus::default();
-        old.sites.push(SiteStatus { name: "a".into(), state: "read-only".into(), ..Default::default() });
+        old.sites.push(SiteStatus {
+            name: "a".into(),
+            state: "read-only".into(),
+            ..Default::default()
+        });
         let mut new = old.clone();
         new.sites[0].recovery_state = "RecoveryBlocked".into();
         new.sites[0].divergent_transaction_count = Some(2);
         let evs = events_between(Some(&old), &new);
-        assert_eq!(evs.iter().filter(|e| e.reason == "DataLossDetected").count(), 1);
+        assert_eq!(
+            evs.iter()
+                .filter(|e| e.reason == "DataLossDetected")
+                .count(),
+            1
+        );
         assert!(events_between(Some(&new), &new).is_empty());
     }
 }
