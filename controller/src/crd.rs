@@ -73,7 +73,7 @@ pub struct SiteSpec {
     pub zone: Option<String>,
     #[serde(default)]
     pub taint_node_selector: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, rename = "lbIP", skip_serializing_if = "Option::is_none")]
     pub lb_ip: Option<String>,
 }
 

@@ -1,5 +1,12 @@
 //! The chaos harness: runs the unmodified Bloodraven controller and sidecar in a seeded,
 //! deterministic simulation against fake MySQL and a fake Kubernetes apiserver.
 
+pub mod fake_k8s;
+pub mod fake_mysql;
+pub mod oracles;
+pub mod report;
+pub mod runner;
+pub mod scenario;
 pub mod simnet;
 pub mod trace;
+pub mod world;

@@ -1,6 +1,7 @@
 //! The run trace: one ordered stream of typed events from every part of the simulated
 //! world. Oracles are pure functions over it; its hash identifies a run bit for bit.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -41,14 +42,21 @@ pub enum EventKind {
     Fault { op: String, detail: String, heal: bool },
     /// A stable log line of the controller or a sidecar (msg only).
     Log { host: String, level: String, msg: String },
+    /// The controller's published `status.activeSite` changed (sampled from the apiserver).
+    ActiveSite { site: String },
+    /// A site's data directory was replaced by an empty one.
+    DatadirWiped { site: String },
     /// A host crashed or started.
     Host { host: String, up: bool },
 }
 
 /// Shared, append-only recorder handed to every fake.
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Trace {
     inner: Arc<Mutex<Vec<Event>>>,
+    /// Virtual time as last set by the simulation driver, for events recorded outside
+    /// any host (faults, the observer).
+    driver_ms: Arc<AtomicU64>,
 }
 
 impl Trace {
@@ -58,8 +66,13 @@ impl Trace {
 
     /// Records an event at the current virtual time.
     pub fn record(&self, kind: EventKind) {
-        let at_ms = now_ms();
+        let at_ms = turmoil::sim_elapsed().map_or_else(|| self.driver_ms.load(Ordering::Relaxed), |d| d.as_millis() as u64);
         self.inner.lock().unwrap().push(Event { at_ms, kind });
+    }
+
+    /// Sets the time stamped on events recorded outside a host.
+    pub fn set_driver_time(&self, at: std::time::Duration) {
+        self.driver_ms.store(at.as_millis() as u64, Ordering::Relaxed);
     }
 
     pub fn events(&self) -> Vec<Event> {

@@ -313,6 +313,10 @@ impl Manager {
             }
         }
 
+        // Publish the debounced view before any mutation: a promotion can take seconds, and
+        // sidecars must not keep learning a primary this poll already saw as lost.
+        self.publish();
+
         // 3-5. Cross-site evaluation, level-triggered every poll.
         let views: Vec<SiteView> = self
             .sites
@@ -490,6 +494,9 @@ impl Manager {
             self.sites[i].recovery = Recovery::None;
         }
         self.last_writer = Some(candidate.clone());
+        // Publish at once: a sidecar asking /active-site between the unfence and the end
+        // of this poll must not learn the old primary and fence the new one (audit H17).
+        self.publish();
         self.reconcile_dns().await;
     }
 

@@ -1,0 +1,86 @@
+//! Oracles: pure functions over a run's trace and its final ground truth. Each returns a
+//! [`Verdict`] with a measured figure; the same oracles judge every target.
+
+mod data;
+mod liveness;
+mod safety;
+pub mod truth;
+
+use serde::{Deserialize, Serialize};
+
+use crate::scenario::Loaded;
+use crate::trace::Event;
+
+pub use truth::{Final, SiteTruth};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub property: String,
+    pub pass: bool,
+    /// The measured figure, human readable (e.g. "12.4s", "0 of 1530 acked writes lost").
+    pub figure: String,
+    /// Why it failed, or what was observed.
+    pub detail: String,
+}
+
+impl Verdict {
+    fn new(property: &str, pass: bool, figure: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self { property: property.into(), pass, figure: figure.into(), detail: detail.into() }
+    }
+}
+
+/// What an oracle sees.
+pub struct Input<'a> {
+    pub events: &'a [Event],
+    pub fin: &'a Final,
+    pub scenario: &'a Loaded,
+    pub group: &'a str,
+}
+
+impl Input<'_> {
+    pub fn candidates(&self) -> Vec<String> {
+        self.scenario
+            .scenario
+            .topology
+            .sites
+            .iter()
+            .filter(|s| s.role == "primary-candidate")
+            .map(|s| s.name.clone())
+            .collect()
+    }
+
+    /// Time of the first fault in ms (end of run when there is none).
+    pub fn t0_ms(&self) -> u64 {
+        self.scenario.first_fault().unwrap_or(self.scenario.duration).as_millis() as u64
+    }
+
+    /// Site name from an internal Service host name.
+    pub fn site_of_host(&self, host: &str) -> Option<String> {
+        let prefix = format!("mysql-{}-", self.group);
+        host.strip_prefix(&prefix)?.strip_suffix("-internal").map(String::from)
+    }
+}
+
+/// Runs every property the scenario asks for, in the scenario's order.
+pub fn judge(input: &Input) -> Vec<Verdict> {
+    input
+        .scenario
+        .scenario
+        .expect
+        .properties
+        .iter()
+        .map(|p| match p.as_str() {
+            "SW" => safety::single_writer(input),
+            "DNS-W" => safety::dns_to_confirmed_writer(input),
+            "NOFO-PRE" => safety::no_failover_before_fault(input),
+            "NDA" => safety::no_divergent_apply(input),
+            "RPO-A" => data::acked_loss(input),
+            "FAILOVER" => liveness::failover_bound(input),
+            "REJOIN" => liveness::rejoin(input),
+            other => Verdict::new(other, false, "-", "unknown property (the scenario loader should have refused it)"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

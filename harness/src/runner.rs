@@ -1,0 +1,38 @@
+//! Runs a scenario with a seed and judges it: the one entry point the CLI and tests share.
+
+use std::time::Instant;
+
+use crate::oracles::{self, Input};
+use crate::report::{timeline, Report};
+use crate::scenario::Loaded;
+use crate::trace::{hash_events, EventKind};
+use crate::world::{self, RunConfig};
+
+pub fn run_and_judge(scenario: &Loaded, seed: u64, print_log: bool) -> anyhow::Result<Report> {
+    // Wall time here only measures the harness's own speed; it never reaches the trace.
+    let started = Instant::now();
+    let out = world::run(scenario, &RunConfig { seed, print_log })?;
+    let wall = started.elapsed();
+    let verdicts = oracles::judge(&Input { events: &out.events, fin: &out.fin, scenario, group: world::GROUP });
+    let acked = out.events.iter().filter(|e| matches!(e.kind, EventKind::Ack { .. })).count() as u64;
+    let failed = out.events.iter().filter(|e| matches!(e.kind, EventKind::WriteError { .. })).count() as u64;
+    let id = scenario.scenario.id.clone();
+    Ok(Report {
+        pass: verdicts.iter().all(|v| v.pass),
+        description: scenario.scenario.description.clone(),
+        verdicts,
+        trace_hash: hash_events(&out.events),
+        acked_writes: acked,
+        failed_writes: failed,
+        virtual_seconds: out.virtual_elapsed.as_secs_f64(),
+        wall_seconds: wall.as_secs_f64(),
+        replay: format!("cargo run -p chaos -- run {id} --seed {seed}"),
+        harness_version: env!("CARGO_PKG_VERSION").to_string(),
+        timeline: timeline(&out.events),
+        final_state: out.fin,
+        events: out.events,
+        scenario: id,
+        seed,
+        target: "sim".into(),
+    })
+}

@@ -1,0 +1,390 @@
+//! Scenarios are data: a TOML file per scenario in `scenarios/`, validated at load.
+//! Errors name the file, the field and what was expected.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A scenario as written in its file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub id: String,
+    pub description: String,
+    /// Profiles that include this scenario: smoke, release, full.
+    #[serde(default)]
+    pub profiles: Vec<String>,
+    /// Total virtual run time, e.g. "150s".
+    pub duration: String,
+    pub topology: Topology,
+    #[serde(default)]
+    pub workload: Workload,
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+    pub expect: Expect,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topology {
+    pub sites: Vec<SiteDef>,
+    /// The site that is primary at the start.
+    pub active: String,
+    #[serde(default)]
+    pub priorities: Vec<String>,
+    /// Overrides of MysqlFailoverGroup spec fields (Go durations as strings).
+    #[serde(default)]
+    pub spec: SpecOverrides,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteDef {
+    pub name: String,
+    #[serde(default = "default_role")]
+    pub role: String,
+}
+
+fn default_role() -> String {
+    "primary-candidate".into()
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct SpecOverrides {
+    pub poll_interval: Option<String>,
+    pub failure_threshold: Option<u32>,
+    pub recovery_threshold: Option<u32>,
+    pub failover_cooldown: Option<String>,
+    pub lease_timeout: Option<String>,
+    pub peer_check_interval: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    /// Counter writes per second through the DNS name.
+    #[serde(default = "default_rate")]
+    pub counter_rate: u32,
+    /// Client-side DNS cache TTL.
+    #[serde(default = "default_client_ttl")]
+    pub dns_ttl: String,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Self { counter_rate: default_rate(), dns_ttl: default_client_ttl() }
+    }
+}
+
+fn default_rate() -> u32 {
+    20
+}
+fn default_client_ttl() -> String {
+    "10s".into()
+}
+
+/// One timed fault.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// Virtual time of injection, e.g. "30s".
+    pub at: String,
+    /// `node-down` (pod, sidecar and node; never back unless healed), `site-down`
+    /// (the pod, held down until healed), `crash` (pod dies, restarted by the kubelet).
+    pub op: String,
+    pub site: String,
+    /// When to heal (`site-down`, `node-down`); absent = never.
+    #[serde(default)]
+    pub heal_at: Option<String>,
+    /// How mysqld comes back: `fenced` or `writable`.
+    #[serde(default)]
+    pub boot: Option<String>,
+}
+
+pub const FAULT_OPS: &[&str] = &["node-down", "site-down", "crash"];
+pub const PROPERTIES: &[&str] = &["SW", "DNS-W", "RPO-A", "FAILOVER", "NDA", "NOFO-PRE", "REJOIN"];
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Property ids checked in this run (see `PROPERTIES`).
+    pub properties: Vec<String>,
+    /// The site expected to be primary after the faults, when FAILOVER is checked.
+    #[serde(default)]
+    pub new_primary: Option<String>,
+    /// Bound from the first fault to activeSite and DNS on the new primary (B_fo).
+    #[serde(default)]
+    pub failover_within: Option<String>,
+    /// Number of promotions expected after the first fault.
+    #[serde(default)]
+    pub failovers: Option<u32>,
+    /// The returning site checked by REJOIN.
+    #[serde(default)]
+    pub returning_site: Option<String>,
+}
+
+/// A load or validation error: file, field, what was expected.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {field}: {message}")]
+pub struct ScenarioError {
+    pub file: String,
+    pub field: String,
+    pub message: String,
+}
+
+/// A validated scenario with parsed times.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub scenario: Scenario,
+    pub path: PathBuf,
+    pub duration: Duration,
+    pub faults: Vec<TimedFault>,
+    pub failover_within: Option<Duration>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimedFault {
+    pub at: Duration,
+    pub op: String,
+    pub site: String,
+    pub heal_at: Option<Duration>,
+    pub boot_fenced: bool,
+}
+
+impl Loaded {
+    pub fn first_fault(&self) -> Option<Duration> {
+        self.faults.iter().map(|f| f.at).min()
+    }
+}
+
+/// Parses and validates scenario text. `file` is used in error messages.
+pub fn parse(file: &str, text: &str) -> Result<Loaded, ScenarioError> {
+    let scenario: Scenario = toml::from_str(text).map_err(|e| {
+        let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
+        ScenarioError { file: file.into(), field: format!("line {line}, column {col}"), message: e.message().to_string() }
+    })?;
+    validate(file, scenario)
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+fn dur(file: &str, field: &str, v: &str) -> Result<Duration, ScenarioError> {
+    bloodraven::duration::parse(v).map_err(|e| err(file, field, e.to_string()))
+}
+
+fn err(file: &str, field: &str, message: impl Into<String>) -> ScenarioError {
+    ScenarioError { file: file.into(), field: field.into(), message: message.into() }
+}
+
+fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
+    if s.id.is_empty() || !s.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(err(file, "id", format!("{:?}: expected lowercase letters, digits and dashes", s.id)));
+    }
+    for (i, p) in s.profiles.iter().enumerate() {
+        if !["smoke", "release", "full"].contains(&p.as_str()) {
+            return Err(err(file, &format!("profiles[{i}]"), format!("{p:?}: expected smoke, release or full")));
+        }
+    }
+    let duration = dur(file, "duration", &s.duration)?;
+    if duration < Duration::from_secs(10) || duration > Duration::from_secs(4 * 3600) {
+        return Err(err(file, "duration", "expected between 10s and 4h"));
+    }
+    let t = &s.topology;
+    if t.sites.len() < 2 || t.sites.len() > 16 {
+        return Err(err(file, "topology.sites", format!("expected 2 to 16 sites, got {}", t.sites.len())));
+    }
+    let names: Vec<&str> = t.sites.iter().map(|s| s.name.as_str()).collect();
+    for (i, site) in t.sites.iter().enumerate() {
+        if site.name.is_empty() || !site.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+            return Err(err(file, &format!("topology.sites[{i}].name"), format!("{:?}: expected a DNS label", site.name)));
+        }
+        if names[..i].contains(&site.name.as_str()) {
+            return Err(err(file, &format!("topology.sites[{i}].name"), format!("duplicate site {:?}", site.name)));
+        }
+        if !["primary-candidate", "dr-only", "read-only"].contains(&site.role.as_str()) {
+            return Err(err(
+                file,
+                &format!("topology.sites[{i}].role"),
+                format!("{:?}: expected primary-candidate, dr-only or read-only", site.role),
+            ));
+        }
+    }
+    let known = |field: &str, site: &str| -> Result<(), ScenarioError> {
+        if names.contains(&site) {
+            Ok(())
+        } else {
+            Err(err(file, field, format!("{site:?} is not a site of the topology ({})", names.join(", "))))
+        }
+    };
+    known("topology.active", &t.active)?;
+    for (i, p) in t.priorities.iter().enumerate() {
+        known(&format!("topology.priorities[{i}]"), p)?;
+    }
+    let o = &t.spec;
+    for (field, v) in [
+        ("topology.spec.poll_interval", &o.poll_interval),
+        ("topology.spec.failover_cooldown", &o.failover_cooldown),
+        ("topology.spec.lease_timeout", &o.lease_timeout),
+        ("topology.spec.peer_check_interval", &o.peer_check_interval),
+    ] {
+        if let Some(v) = v {
+            dur(file, field, v)?;
+        }
+    }
+    if s.workload.counter_rate == 0 || s.workload.counter_rate > 1000 {
+        return Err(err(file, "workload.counter_rate", "expected 1 to 1000 writes per second"));
+    }
+    dur(file, "workload.dns_ttl", &s.workload.dns_ttl)?;
+    let mut faults = vec![];
+    for (i, f) in s.faults.iter().enumerate() {
+        let field = |n: &str| format!("faults[{i}].{n}");
+        if !FAULT_OPS.contains(&f.op.as_str()) {
+            return Err(err(file, &field("op"), format!("unknown fault {:?}: expected one of {}", f.op, FAULT_OPS.join(", "))));
+        }
+        known(&field("site"), &f.site)?;
+        let at = dur(file, &field("at"), &f.at)?;
+        if at >= duration {
+            return Err(err(file, &field("at"), format!("{} is not inside the run ({})", f.at, s.duration)));
+        }
+        let heal_at = match &f.heal_at {
+            Some(h) => {
+                let h_at = dur(file, &field("heal_at"), h)?;
+                if h_at <= at || h_at >= duration {
+                    return Err(err(file, &field("heal_at"), format!("{h} must be after `at` and inside the run")));
+                }
+                if f.op == "crash" {
+                    return Err(err(file, &field("heal_at"), "a crash heals by itself (the kubelet restarts the pod)"));
+                }
+                Some(h_at)
+            }
+            None => None,
+        };
+        let boot_fenced = match f.boot.as_deref() {
+            None | Some("fenced") => true,
+            Some("writable") => false,
+            Some(other) => return Err(err(file, &field("boot"), format!("{other:?}: expected fenced or writable"))),
+        };
+        faults.push(TimedFault { at, op: f.op.clone(), site: f.site.clone(), heal_at, boot_fenced });
+    }
+    faults.sort_by_key(|f| f.at);
+    let e = &s.expect;
+    if e.properties.is_empty() {
+        return Err(err(file, "expect.properties", "expected at least one property"));
+    }
+    for (i, p) in e.properties.iter().enumerate() {
+        if !PROPERTIES.contains(&p.as_str()) {
+            return Err(err(file, &format!("expect.properties[{i}]"), format!("unknown property {p:?}: expected one of {}", PROPERTIES.join(", "))));
+        }
+    }
+    if let Some(p) = &e.new_primary {
+        known("expect.new_primary", p)?;
+    }
+    if let Some(p) = &e.returning_site {
+        known("expect.returning_site", p)?;
+    }
+    let failover_within = e.failover_within.as_deref().map(|v| dur(file, "expect.failover_within", v)).transpose()?;
+    let has = |p: &str| e.properties.iter().any(|x| x == p);
+    if has("FAILOVER") && (e.new_primary.is_none() || failover_within.is_none()) {
+        return Err(err(file, "expect", "FAILOVER needs new_primary and failover_within"));
+    }
+    if has("FAILOVER") && faults.is_empty() {
+        return Err(err(file, "faults", "FAILOVER needs at least one fault"));
+    }
+    if has("REJOIN") && e.returning_site.is_none() {
+        return Err(err(file, "expect.returning_site", "REJOIN needs the returning site"));
+    }
+    Ok(Loaded { scenario: s, path: PathBuf::from(file), duration, faults, failover_within })
+}
+
+/// Loads one file.
+pub fn load_file(path: &Path) -> Result<Loaded, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|e| err(&path.display().to_string(), "file", e.to_string()))?;
+    let mut loaded = parse(&path.display().to_string(), &text)?;
+    loaded.path = path.to_path_buf();
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    if stem != loaded.scenario.id {
+        return Err(err(&path.display().to_string(), "id", format!("{:?} must match the file name {stem:?}", loaded.scenario.id)));
+    }
+    Ok(loaded)
+}
+
+/// The catalog folder: `$CHAOS_SCENARIOS`, else `scenarios/` of the workspace.
+pub fn catalog_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("CHAOS_SCENARIOS") {
+        return PathBuf::from(d);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("scenarios")
+}
+
+/// Loads every `*.toml` of the catalog (not regressions), sorted by id.
+pub fn load_catalog(dir: &Path) -> Result<Vec<Loaded>, ScenarioError> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| err(&dir.display().to_string(), "directory", e.to_string()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    paths.iter().map(|p| load_file(p)).collect()
+}
+
+/// Finds a scenario by id in the catalog.
+pub fn find(dir: &Path, id: &str) -> Result<Loaded, ScenarioError> {
+    let path = dir.join(format!("{id}.toml"));
+    if !path.exists() {
+        let known: Vec<String> = load_catalog(dir).map(|c| c.into_iter().map(|l| l.scenario.id).collect()).unwrap_or_default();
+        return Err(err(id, "scenario", format!("unknown scenario; known: {}", known.join(", "))));
+    }
+    load_file(&path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = r#"
+id = "x"
+description = "d"
+duration = "60s"
+[topology]
+sites = [{ name = "a" }, { name = "b" }]
+active = "a"
+[[faults]]
+at = "20s"
+op = "node-down"
+site = "a"
+[expect]
+properties = ["SW", "FAILOVER"]
+new_primary = "b"
+failover_within = "45s"
+"#;
+
+    #[test]
+    fn a_valid_scenario_loads() {
+        let l = parse("x.toml", OK).unwrap();
+        assert_eq!(l.faults[0].at, Duration::from_secs(20));
+        assert_eq!(l.failover_within, Some(Duration::from_secs(45)));
+    }
+
+    fn bad(from: &str, to: &str) -> String {
+        parse("x.toml", &OK.replace(from, to)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_file_field_and_expectation() {
+        assert!(bad("op = \"node-down\"", "op = \"meteor\"").contains("x.toml: faults[0].op: unknown fault \"meteor\""));
+        assert!(bad("at = \"20s\"", "at = \"90s\"").contains("faults[0].at: 90s is not inside the run"));
+        assert!(bad("site = \"a\"", "site = \"z\"").contains("faults[0].site: \"z\" is not a site"));
+        assert!(bad("\"SW\",", "\"SWX\",").contains("expect.properties[0]: unknown property \"SWX\""));
+        assert!(bad("duration = \"60s\"", "duration = \"sixty\"").contains("duration: invalid duration"));
+        let unknown_field = bad("description = \"d\"", "description = \"d\"\ncolour = 1");
+        assert!(unknown_field.contains("x.toml: line 4"), "{unknown_field}");
+        assert!(unknown_field.contains("colour"), "{unknown_field}");
+    }
+}

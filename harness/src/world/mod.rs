@@ -1,0 +1,381 @@
+//! The simulated world: one turmoil host per pod or service, the fakes, the unmodified
+//! controller and sidecars, the workload, the fault schedule and the ground-truth observer.
+
+pub mod clock;
+pub mod counter;
+pub mod logs;
+mod site;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bloodraven::crd;
+use bloodraven::net::SharedDialer;
+use rand::{RngCore, SeedableRng};
+use serde_json::json;
+use tracing_subscriber::layer::SubscriberExt;
+
+use crate::fake_k8s::ApiServer;
+use crate::fake_mysql::{Engine, FramedSqlConnector};
+use crate::oracles::{Final, SiteTruth};
+use crate::scenario::{Loaded, TimedFault};
+use crate::simnet::{SimDialer, SimListener};
+use crate::trace::{Event, EventKind, Trace};
+
+use self::clock::SimClock;
+use self::counter::{Counter, Resolver};
+use self::site::{SiteCtl, SiteHost};
+
+pub const NAMESPACE: &str = "chaos";
+pub const GROUP: &str = "demo";
+pub const APISERVER_HOST: &str = "apiserver";
+pub const APISERVER_PORT: u16 = 6443;
+pub const CONTROLLER_HOST: &str = "bloodraven";
+pub const CONTROLLER_AUX_PORT: u16 = 8082;
+/// The MySQL users of each actor, so the trace can tell who sent a statement.
+pub const CONTROLLER_SQL_USER: &str = "bloodraven";
+pub const SIDECAR_SQL_USER: &str = "root";
+pub const APP_SQL_USER: &str = "app";
+pub const REPL_USER: &str = "repl";
+/// Simulator tick: second-scale controller logic needs no finer grain.
+pub const TICK: Duration = Duration::from_millis(10);
+/// How often the observer samples the apiserver (status and DNSEndpoint, as external-dns).
+const OBSERVE_EVERY: Duration = Duration::from_millis(500);
+
+/// Knobs of one run.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    pub seed: u64,
+    pub print_log: bool,
+}
+
+/// Everything a run produced.
+pub struct RunOutput {
+    pub events: Vec<Event>,
+    pub fin: Final,
+    pub virtual_elapsed: Duration,
+}
+
+pub fn lb_ip(index: usize) -> String {
+    format!("10.0.0.{}", index + 1)
+}
+
+fn site_host(site: &str) -> String {
+    crd::internal_service(GROUP, site)
+}
+
+/// The MysqlFailoverGroup the scenario describes.
+pub fn group_object(s: &Loaded) -> serde_json::Value {
+    let t = &s.scenario.topology;
+    let sites: Vec<_> = t
+        .sites
+        .iter()
+        .enumerate()
+        .map(|(i, site)| json!({"name": site.name, "role": site.role, "lbIP": lb_ip(i), "taintNodeSelector": {"shipstream.io/site": site.name}}))
+        .collect();
+    let mut spec = json!({
+        "sites": sites,
+        "dns": {"hostname": "db.chaos.example", "ttl": 10},
+        "splitBrainPolicy": {"sitePriorities": t.priorities},
+    });
+    let o = &t.spec;
+    let set = |spec: &mut serde_json::Value, k: &str, v: serde_json::Value| spec[k] = v;
+    if let Some(v) = &o.poll_interval {
+        set(&mut spec, "pollInterval", json!(v));
+    }
+    if let Some(v) = o.failure_threshold {
+        set(&mut spec, "failureThreshold", json!(v));
+    }
+    if let Some(v) = o.recovery_threshold {
+        set(&mut spec, "recoveryThreshold", json!(v));
+    }
+    if let Some(v) = &o.failover_cooldown {
+        set(&mut spec, "failoverCooldown", json!(v));
+    }
+    let mut sidecar = json!({});
+    if let Some(v) = &o.lease_timeout {
+        sidecar["leaseTimeout"] = json!(v);
+    }
+    if let Some(v) = &o.peer_check_interval {
+        sidecar["peerCheckInterval"] = json!(v);
+    }
+    spec["sidecar"] = sidecar;
+    json!({
+        "apiVersion": "shipstream.io/v1alpha1",
+        "kind": "MysqlFailoverGroup",
+        "metadata": {"name": GROUP, "namespace": NAMESPACE},
+        "spec": spec,
+    })
+}
+
+/// Deterministic server UUID for a site, from the run seed.
+fn server_uuid(rng: &mut rand_chacha::ChaCha8Rng) -> String {
+    let mut b = [0u8; 16];
+    rng.fill_bytes(&mut b);
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+/// Runs one scenario with one seed to completion.
+pub fn run(scenario: &Loaded, cfg: &RunConfig) -> anyhow::Result<RunOutput> {
+    let trace = Trace::new();
+    let layer = logs::SimLogLayer { trace: trace.clone(), print: cfg.print_log };
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || run_inner(scenario, cfg, trace))
+}
+
+fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result<RunOutput> {
+    // kube's watcher backoff jitter uses fastrand; every other RNG derives from the seed.
+    fastrand::seed(cfg.seed);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed);
+    let duration = scenario.duration;
+    let mut sim = turmoil::Builder::new()
+        .rng_seed(cfg.seed)
+        .epoch(std::time::UNIX_EPOCH + Duration::from_secs(clock::epoch().timestamp() as u64))
+        .tick_duration(TICK)
+        .simulation_duration(duration + Duration::from_secs(60))
+        .min_message_latency(Duration::from_millis(1))
+        .max_message_latency(Duration::from_millis(5))
+        .tcp_capacity(4096)
+        .build();
+
+    let dialer: SharedDialer = Arc::new(SimDialer);
+    let wall: Arc<dyn bloodraven::clock::WallClock> = Arc::new(SimClock::new());
+
+    // Apiserver, seeded with the group.
+    let api = ApiServer::with_bloodraven_crds(wall.clone(), trace.clone());
+    api.put_raw("namespaces", json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}))
+        .map_err(|e| anyhow::anyhow!("seeding the namespace: {e:?}"))?;
+    api.put_raw("mysqlfailovergroups", group_object(scenario))
+        .map_err(|e| anyhow::anyhow!("seeding the MysqlFailoverGroup: {e:?}"))?;
+    {
+        let api = api.clone();
+        sim.host(APISERVER_HOST, move || {
+            let api = api.clone();
+            async move {
+                api.serve(Box::new(SimListener::bind(APISERVER_PORT).await?)).await?;
+                Ok(())
+            }
+        });
+    }
+
+    // Controller.
+    {
+        let (dialer, wall) = (dialer.clone(), wall.clone());
+        sim.host(CONTROLLER_HOST, move || {
+            let (dialer, wall) = (dialer.clone(), wall.clone());
+            async move {
+                let kube = bloodraven::kube_client::client_over(dialer.clone(), APISERVER_HOST, APISERVER_PORT, NAMESPACE);
+                let seams = bloodraven::topology::Seams {
+                    kube,
+                    sql: Arc::new(FramedSqlConnector::new(dialer.clone(), CONTROLLER_SQL_USER, "secret")),
+                    clock: wall,
+                };
+                let registry = bloodraven::topology::Registry::default();
+                let aux = SimListener::bind(CONTROLLER_AUX_PORT).await?;
+                tokio::spawn(bloodraven::http::serve(Box::new(aux), bloodraven::aux_server::handler(registry.clone())));
+                let runner = bloodraven::runner::Runner {
+                    seams,
+                    creds: bloodraven::topology::ReplicationCredentials { user: REPL_USER.into(), password: "repl".into() },
+                    registry,
+                    namespace: Some(NAMESPACE.into()),
+                };
+                runner.run().await;
+                Ok(())
+            }
+        });
+    }
+
+    // Site pods: fake mysqld + sidecar share one host.
+    let topo = &scenario.scenario.topology;
+    let hosts: Vec<String> = topo.sites.iter().map(|s| site_host(&s.name)).collect();
+    let group = group_object(scenario);
+    let spec: crd::MysqlFailoverGroupSpec = serde_json::from_value(group["spec"].clone())?;
+    let mut sites = vec![];
+    for (i, s) in topo.sites.iter().enumerate() {
+        let engine = Engine::new(&s.name, &server_uuid(&mut rng), (i + 1) as u32, trace.clone());
+        let ctl = SiteCtl::initial(s.name == topo.active);
+        let host = SiteHost {
+            site: s.name.clone(),
+            host: hosts[i].clone(),
+            peers: hosts.iter().filter(|h| **h != hosts[i]).cloned().collect(),
+            engine: engine.clone(),
+            ctl: ctl.clone(),
+            dialer: dialer.clone(),
+            wall: wall.clone(),
+            lease: bloodraven::duration::parse(&spec.sidecar.lease_timeout)?,
+            peer_check: bloodraven::duration::parse(&spec.sidecar.peer_check_interval)?,
+        };
+        sim.host(hosts[i].as_str(), move || host.clone().boot());
+        sites.push((s.name.clone(), hosts[i].clone(), engine, ctl));
+    }
+
+    // Replication wiring at start: every non-active site replicates from the active one.
+    {
+        let active_host = site_host(&topo.active);
+        let replicas: Vec<String> = topo.sites.iter().filter(|s| s.name != topo.active).map(|s| site_host(&s.name)).collect();
+        let dialer = dialer.clone();
+        sim.client("setup", async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let c = FramedSqlConnector::new(dialer, "root", "secret");
+            for r in replicas {
+                let mut s = bloodraven::sql::SqlConnector::connect(&c, &r, 3306).await?;
+                s.query(&format!(
+                    "CHANGE REPLICATION SOURCE TO SOURCE_HOST='{active_host}', SOURCE_PORT=3306, SOURCE_USER='{REPL_USER}', SOURCE_PASSWORD='repl', SOURCE_AUTO_POSITION=1"
+                ))
+                .await?;
+                s.query("START REPLICA").await?;
+            }
+            Ok(())
+        });
+    }
+
+    // Workload.
+    let resolver = Resolver::default();
+    {
+        let w = &scenario.scenario.workload;
+        let counter = Counter {
+            connector: Arc::new(FramedSqlConnector::new(dialer.clone(), APP_SQL_USER, "app")),
+            resolver: resolver.clone(),
+            trace: trace.clone(),
+            rate: w.counter_rate,
+            client_ttl: bloodraven::duration::parse(&w.dns_ttl)?,
+            stop_at: duration,
+            write_timeout: Duration::from_secs(2),
+        };
+        sim.host("counter", move || {
+            let c = counter.clone();
+            async move {
+                c.run().await;
+                Ok(())
+            }
+        });
+    }
+
+    // Drive: faults at their times, the observer every OBSERVE_EVERY, until the end.
+    let mut schedule = Schedule::new(&scenario.faults);
+    let mut next_observe = Duration::ZERO;
+    let mut observed_active: Option<String> = None;
+    let mut observed_dns: Option<Option<String>> = None;
+    let site_names: Vec<String> = topo.sites.iter().map(|s| s.name.clone()).collect();
+    while sim.elapsed() < duration {
+        let now = sim.elapsed();
+        trace.set_driver_time(now);
+        for action in schedule.due(now) {
+            apply(&mut sim, &action, &sites, &trace);
+        }
+        if now >= next_observe {
+            next_observe = now + OBSERVE_EVERY;
+            observe(&api, &site_names, &resolver, &trace, &mut observed_active, &mut observed_dns, now);
+        }
+        sim.step().map_err(|e| anyhow::anyhow!("simulation step failed: {e}"))?;
+    }
+
+    let fin = Final {
+        sites: sites
+            .iter()
+            .map(|(name, _, engine, _)| {
+                let s = engine.snapshot();
+                SiteTruth {
+                    name: name.clone(),
+                    up: s.up,
+                    read_only: s.read_only,
+                    server_uuid: s.server_uuid,
+                    gtid_executed: s.gtid_executed,
+                    rows: s.rows,
+                    source_host: s.source_host.unwrap_or_default(),
+                    io_running: s.io_running,
+                    sql_running: s.sql_running,
+                }
+            })
+            .collect(),
+        status: api.get("mysqlfailovergroups", NAMESPACE, GROUP).map(|o| o["status"].clone()).unwrap_or_default(),
+        dns_target: observed_dns.flatten(),
+    };
+    Ok(RunOutput { events: trace.events(), fin, virtual_elapsed: sim.elapsed() })
+}
+
+/// Samples what the controller published: `status.activeSite`, and the DNSEndpoint
+/// (acting as external-dns, which moves the resolver).
+fn observe(
+    api: &ApiServer,
+    sites: &[String],
+    resolver: &Resolver,
+    trace: &Trace,
+    active: &mut Option<String>,
+    dns: &mut Option<Option<String>>,
+    now: Duration,
+) {
+    let _ = now;
+    let group = api.get("mysqlfailovergroups", NAMESPACE, GROUP);
+    let a = group.as_ref().and_then(|g| g["status"]["activeSite"].as_str().map(String::from)).unwrap_or_default();
+    if active.as_ref() != Some(&a) {
+        trace.record(EventKind::ActiveSite { site: a.clone() });
+        *active = Some(a);
+    }
+    let record = api.get("dnsendpoints", NAMESPACE, &crd::dns_endpoint_name(GROUP));
+    let ip = record.as_ref().and_then(|r| r["spec"]["endpoints"][0]["targets"][0].as_str().map(String::from));
+    let target = ip.and_then(|ip| (0..sites.len()).find(|i| lb_ip(*i) == ip).map(|i| sites[i].clone()));
+    if dns.as_ref() != Some(&target) {
+        trace.record(EventKind::Dns { target: target.clone() });
+        resolver.set(target.clone().map(|s| (s.clone(), site_host(&s))));
+        *dns = Some(target);
+    }
+}
+
+/// One scheduled world change.
+#[derive(Clone, Debug)]
+enum Action {
+    Down { site: String, op: String, boot_fenced: bool },
+    Up { site: String, op: String, boot_fenced: bool, mysqld_delay: Duration },
+}
+
+struct Schedule {
+    items: Vec<(Duration, Action)>,
+}
+
+/// A crashed pod is restarted by the kubelet after this; mysqld answers later still.
+const POD_RESTART_DELAY: Duration = Duration::from_secs(5);
+const MYSQLD_BOOT_DELAY: Duration = Duration::from_secs(10);
+
+impl Schedule {
+    fn new(faults: &[TimedFault]) -> Self {
+        let mut items = vec![];
+        for f in faults {
+            items.push((f.at, Action::Down { site: f.site.clone(), op: f.op.clone(), boot_fenced: f.boot_fenced }));
+            let up_at = match f.op.as_str() {
+                "crash" => Some(f.at + POD_RESTART_DELAY),
+                _ => f.heal_at,
+            };
+            if let Some(at) = up_at {
+                items.push((at, Action::Up { site: f.site.clone(), op: f.op.clone(), boot_fenced: f.boot_fenced, mysqld_delay: MYSQLD_BOOT_DELAY }));
+            }
+        }
+        items.sort_by_key(|(t, _)| *t);
+        Self { items }
+    }
+
+    fn due(&mut self, now: Duration) -> Vec<Action> {
+        let n = self.items.iter().take_while(|(t, _)| *t <= now).count();
+        self.items.drain(..n).map(|(_, a)| a).collect()
+    }
+}
+
+fn apply(sim: &mut turmoil::Sim, action: &Action, sites: &[(String, String, Engine, SiteCtl)], trace: &Trace) {
+    match action {
+        Action::Down { site, op, boot_fenced } => {
+            let (_, host, engine, _) = sites.iter().find(|s| &s.0 == site).expect("validated site");
+            trace.record(EventKind::Fault { op: op.clone(), detail: format!("{site} (boot {})", if *boot_fenced { "fenced" } else { "writable" }), heal: false });
+            sim.crash(host.as_str());
+            engine.shutdown();
+            trace.record(EventKind::Host { host: host.clone(), up: false });
+        }
+        Action::Up { site, op, boot_fenced, mysqld_delay } => {
+            let (_, host, _, ctl) = sites.iter().find(|s| &s.0 == site).expect("validated site");
+            trace.record(EventKind::Fault { op: op.clone(), detail: site.clone(), heal: true });
+            ctl.restart(*boot_fenced, *mysqld_delay);
+            sim.bounce(host.as_str());
+            trace.record(EventKind::Host { host: host.clone(), up: true });
+        }
+    }
+}

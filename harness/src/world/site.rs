@@ -1,0 +1,95 @@
+//! A site pod: the fake mysqld and the real sidecar on one turmoil host, like two
+//! containers of one pod. Killing the host kills both; the kubelet restarts it.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bloodraven::clock::WallClock;
+use bloodraven::net::SharedDialer;
+
+use crate::fake_mysql::{self, Engine, FramedSqlConnector};
+use crate::simnet::SimListener;
+
+use super::{CONTROLLER_AUX_PORT, CONTROLLER_HOST, GROUP, NAMESPACE, SIDECAR_SQL_USER};
+
+/// How the next (re)boot of the pod goes.
+#[derive(Clone, Debug)]
+struct Boot {
+    first: bool,
+    fenced: bool,
+    mysqld_delay: Duration,
+}
+
+/// Shared between the fault scheduler and the host closure.
+#[derive(Clone)]
+pub struct SiteCtl(Arc<Mutex<Boot>>);
+
+/// On the very first boot sidecars start after the controller has had time to publish
+/// the active site (a steady-state group, not a fresh deploy).
+const FIRST_BOOT_SIDECAR_DELAY: Duration = Duration::from_secs(8);
+
+impl SiteCtl {
+    pub fn initial(active: bool) -> Self {
+        Self(Arc::new(Mutex::new(Boot { first: true, fenced: !active, mysqld_delay: Duration::ZERO })))
+    }
+
+    pub fn restart(&self, fenced: bool, mysqld_delay: Duration) {
+        *self.0.lock().unwrap() = Boot { first: false, fenced, mysqld_delay };
+    }
+}
+
+#[derive(Clone)]
+pub struct SiteHost {
+    pub site: String,
+    pub host: String,
+    pub peers: Vec<String>,
+    pub engine: Engine,
+    pub ctl: SiteCtl,
+    pub dialer: SharedDialer,
+    pub wall: Arc<dyn WallClock>,
+    pub lease: Duration,
+    pub peer_check: Duration,
+}
+
+impl SiteHost {
+    pub async fn boot(self) -> turmoil::Result {
+        let boot = self.ctl.0.lock().unwrap().clone();
+        let sidecar_delay = if boot.first { FIRST_BOOT_SIDECAR_DELAY } else { Duration::ZERO };
+        let cfg = bloodraven_sidecar::SidecarConfig {
+            site: self.site.clone(),
+            namespace: NAMESPACE.into(),
+            group: GROUP.into(),
+            pod_name: format!("mysql-{GROUP}-{}-0", self.site),
+            mysql_host: self.host.clone(),
+            mysql_port: 3306,
+            controller_host: CONTROLLER_HOST.into(),
+            controller_port: CONTROLLER_AUX_PORT,
+            peers: self.peers.iter().map(|p| (p.clone(), 8080)).collect(),
+            lease_timeout: self.lease,
+            peer_check_interval: self.peer_check,
+            listen_port: 8080,
+        }
+        .clamped();
+        let seams = bloodraven_sidecar::Seams {
+            dialer: self.dialer.clone(),
+            sql: Arc::new(FramedSqlConnector::new(self.dialer.clone(), SIDECAR_SQL_USER, "secret")),
+            clock: self.wall.clone(),
+        };
+        tokio::spawn(async move {
+            tokio::time::sleep(sidecar_delay).await;
+            match SimListener::bind(8080).await {
+                Ok(l) => {
+                    if let Err(e) = bloodraven_sidecar::run(cfg, seams, Box::new(l)).await {
+                        tracing::error!(error = %e, "sidecar stopped");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "sidecar could not bind :8080"),
+            }
+        });
+        tokio::time::sleep(boot.mysqld_delay).await;
+        self.engine.boot(boot.fenced);
+        tokio::spawn(fake_mysql::run_replica_threads(self.engine.clone(), self.dialer.clone()));
+        fake_mysql::serve(self.engine.clone(), Box::new(SimListener::bind(3306).await?)).await;
+        Ok(())
+    }
+}
