@@ -100,7 +100,7 @@ fn main() -> ExitCode {
 }
 
 fn default_report_dir(scenario: &str, seed: u64) -> PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("reports").join(format!("{scenario}-{seed}"))
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").join("reports").join(format!("{scenario}-{seed}"))
 }
 
 fn bad_input(e: impl std::fmt::Display) -> ExitCode {
