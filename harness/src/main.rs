@@ -8,7 +8,11 @@ use chaos::scenario;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "chaos", version, about = "Deterministic chaos harness for Bloodraven")]
+#[command(
+    name = "chaos",
+    version,
+    about = "Deterministic chaos harness for Bloodraven"
+)]
 struct Cli {
     /// Scenario catalog folder (default: the workspace's scenarios/).
     #[arg(long, global = true, env = "CHAOS_SCENARIOS")]
@@ -50,7 +54,12 @@ fn main() -> ExitCode {
             Ok(all) => {
                 for l in all {
                     let s = &l.scenario;
-                    println!("{:<32} {:<16} {}", s.id, s.profiles.join(","), s.description);
+                    println!(
+                        "{:<32} {:<16} {}",
+                        s.id,
+                        s.profiles.join(","),
+                        s.description
+                    );
                 }
                 ExitCode::SUCCESS
             }
@@ -63,7 +72,13 @@ fn main() -> ExitCode {
             }
             Err(e) => bad_input(e),
         },
-        Command::Run { scenario: id, seed, report_dir, log, hash_only } => {
+        Command::Run {
+            scenario: id,
+            seed,
+            report_dir,
+            log,
+            hash_only,
+        } => {
             let loaded = if id.ends_with(".toml") {
                 scenario::load_file(std::path::Path::new(&id))
             } else {
@@ -87,7 +102,10 @@ fn main() -> ExitCode {
                 let dir = report_dir.unwrap_or_else(|| default_report_dir(&report.scenario, seed));
                 match report.write(&dir) {
                     Ok(()) => println!("report: {}", dir.display()),
-                    Err(e) => eprintln!("warning: could not write the report to {}: {e}", dir.display()),
+                    Err(e) => eprintln!(
+                        "warning: could not write the report to {}: {e}",
+                        dir.display()
+                    ),
                 }
             }
             if report.pass {
@@ -100,7 +118,11 @@ fn main() -> ExitCode {
 }
 
 fn default_report_dir(scenario: &str, seed: u64) -> PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").join("reports").join(format!("{scenario}-{seed}"))
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .join("reports")
+        .join(format!("{scenario}-{seed}"))
 }
 
 fn bad_input(e: impl std::fmt::Display) -> ExitCode {

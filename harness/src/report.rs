@@ -41,7 +41,11 @@ impl Report {
     /// The short human summary printed after a run.
     pub fn summary(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "chaos run {}  seed={}  target={}", self.scenario, self.seed, self.target);
+        let _ = writeln!(
+            s,
+            "chaos run {}  seed={}  target={}",
+            self.scenario, self.seed, self.target
+        );
         let _ = writeln!(s, "  {}", self.description);
         let _ = writeln!(s, "\ntimeline:");
         for line in &self.timeline {
@@ -49,9 +53,20 @@ impl Report {
         }
         let _ = writeln!(s, "\nproperties:");
         for v in &self.verdicts {
-            let _ = writeln!(s, "  {} {:<9} {:<34} {}", if v.pass { "PASS" } else { "FAIL" }, v.property, v.figure, v.detail);
+            let _ = writeln!(
+                s,
+                "  {} {:<9} {:<34} {}",
+                if v.pass { "PASS" } else { "FAIL" },
+                v.property,
+                v.figure,
+                v.detail
+            );
         }
-        let _ = writeln!(s, "\nwrites: {} acked, {} failed", self.acked_writes, self.failed_writes);
+        let _ = writeln!(
+            s,
+            "\nwrites: {} acked, {} failed",
+            self.acked_writes, self.failed_writes
+        );
         let _ = writeln!(
             s,
             "speed:  {:.0}s virtual in {:.2}s wall ({:.0}x real time)",
@@ -59,7 +74,12 @@ impl Report {
             self.wall_seconds,
             self.speed()
         );
-        let _ = writeln!(s, "trace:  {} events, hash {}", self.events.len(), self.trace_hash);
+        let _ = writeln!(
+            s,
+            "trace:  {} events, hash {}",
+            self.events.len(),
+            self.trace_hash
+        );
         let _ = writeln!(s, "replay: {}", self.replay);
         let _ = writeln!(s, "verdict: {}", if self.pass { "PASS" } else { "FAIL" });
         s
@@ -69,13 +89,33 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(s, "# {} (seed {})\n", self.scenario, self.seed);
         let _ = writeln!(s, "{}\n", self.description);
-        let _ = writeln!(s, "**Verdict: {}** · target `{}` · trace hash `{}`\n", if self.pass { "PASS" } else { "FAIL" }, self.target, self.trace_hash);
+        let _ = writeln!(
+            s,
+            "**Verdict: {}** · target `{}` · trace hash `{}`\n",
+            if self.pass { "PASS" } else { "FAIL" },
+            self.target,
+            self.trace_hash
+        );
         let _ = writeln!(s, "Replay: `{}`\n", self.replay);
-        let _ = writeln!(s, "| property | verdict | figure | detail |\n|---|---|---|---|");
+        let _ = writeln!(
+            s,
+            "| property | verdict | figure | detail |\n|---|---|---|---|"
+        );
         for v in &self.verdicts {
-            let _ = writeln!(s, "| {} | {} | {} | {} |", v.property, if v.pass { "pass" } else { "**FAIL**" }, v.figure, v.detail.replace('|', "\\|"));
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} |",
+                v.property,
+                if v.pass { "pass" } else { "**FAIL**" },
+                v.figure,
+                v.detail.replace('|', "\\|")
+            );
         }
-        let _ = writeln!(s, "\nWrites: {} acked, {} failed. {:.0}s virtual in {:.2}s wall.\n", self.acked_writes, self.failed_writes, self.virtual_seconds, self.wall_seconds);
+        let _ = writeln!(
+            s,
+            "\nWrites: {} acked, {} failed. {:.0}s virtual in {:.2}s wall.\n",
+            self.acked_writes, self.failed_writes, self.virtual_seconds, self.wall_seconds
+        );
         let _ = writeln!(s, "## Timeline\n\n```");
         for line in &self.timeline {
             let _ = writeln!(s, "{line}");
@@ -86,7 +126,10 @@ impl Report {
 
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
-        std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(self).map_err(std::io::Error::other)?)?;
+        std::fs::write(
+            dir.join("report.json"),
+            serde_json::to_string_pretty(self).map_err(std::io::Error::other)?,
+        )?;
         std::fs::write(dir.join("report.md"), self.markdown())
     }
 }
@@ -113,14 +156,34 @@ pub fn timeline(events: &[Event]) -> Vec<String> {
     for e in events {
         let t = format!("{:>8.3}s", e.at_ms as f64 / 1000.0);
         let line = match &e.kind {
-            EventKind::Fault { op, detail, heal } => Some(format!("{} {op} {detail}", if *heal { "heal " } else { "FAULT" })),
+            EventKind::Fault { op, detail, heal } => Some(format!(
+                "{} {op} {detail}",
+                if *heal { "heal " } else { "FAULT" }
+            )),
             EventKind::ActiveSite { site } => Some(format!("activeSite = {:?}", site)),
-            EventKind::Dns { target } => Some(format!("DNS -> {}", target.as_deref().unwrap_or("(none)"))),
-            EventKind::MysqlState { site, up, read_only, .. } => {
-                let st = if !up { "down" } else if *read_only { "read-only" } else { "WRITABLE" }.to_string();
-                (last_state.insert(site.clone(), st.clone()).as_ref() != Some(&st)).then(|| format!("mysql {site} {st}"))
+            EventKind::Dns { target } => {
+                Some(format!("DNS -> {}", target.as_deref().unwrap_or("(none)")))
             }
-            EventKind::Log { host, msg, .. } if KEY_LOGS.iter().any(|k| msg.starts_with(k)) || msg.starts_with("SELF-FENC") => {
+            EventKind::MysqlState {
+                site,
+                up,
+                read_only,
+                ..
+            } => {
+                let st = if !up {
+                    "down"
+                } else if *read_only {
+                    "read-only"
+                } else {
+                    "WRITABLE"
+                }
+                .to_string();
+                (last_state.insert(site.clone(), st.clone()).as_ref() != Some(&st))
+                    .then(|| format!("mysql {site} {st}"))
+            }
+            EventKind::Log { host, msg, .. }
+                if KEY_LOGS.iter().any(|k| msg.starts_with(k)) || msg.starts_with("SELF-FENC") =>
+            {
                 Some(format!("{host}: {msg}"))
             }
             _ => None,

@@ -13,9 +13,22 @@ pub fn run_and_judge(scenario: &Loaded, seed: u64, print_log: bool) -> anyhow::R
     let started = Instant::now();
     let out = world::run(scenario, &RunConfig { seed, print_log })?;
     let wall = started.elapsed();
-    let verdicts = oracles::judge(&Input { events: &out.events, fin: &out.fin, scenario, group: world::GROUP });
-    let acked = out.events.iter().filter(|e| matches!(e.kind, EventKind::Ack { .. })).count() as u64;
-    let failed = out.events.iter().filter(|e| matches!(e.kind, EventKind::WriteError { .. })).count() as u64;
+    let verdicts = oracles::judge(&Input {
+        events: &out.events,
+        fin: &out.fin,
+        scenario,
+        group: world::GROUP,
+    });
+    let acked = out
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Ack { .. }))
+        .count() as u64;
+    let failed = out
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::WriteError { .. }))
+        .count() as u64;
     let id = scenario.scenario.id.clone();
     Ok(Report {
         pass: verdicts.iter().all(|v| v.pass),

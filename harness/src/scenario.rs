@@ -74,7 +74,10 @@ pub struct Workload {
 
 impl Default for Workload {
     fn default() -> Self {
-        Self { counter_rate: default_rate(), dns_ttl: default_client_ttl() }
+        Self {
+            counter_rate: default_rate(),
+            dns_ttl: default_client_ttl(),
+        }
     }
 }
 
@@ -104,7 +107,9 @@ pub struct Fault {
 }
 
 pub const FAULT_OPS: &[&str] = &["node-down", "site-down", "crash"];
-pub const PROPERTIES: &[&str] = &["SW", "DNS-W", "RPO-A", "FAILOVER", "NDA", "NOFO-PRE", "REJOIN"];
+pub const PROPERTIES: &[&str] = &[
+    "SW", "DNS-W", "RPO-A", "FAILOVER", "NDA", "NOFO-PRE", "REJOIN",
+];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -163,7 +168,11 @@ impl Loaded {
 pub fn parse(file: &str, text: &str) -> Result<Loaded, ScenarioError> {
     let scenario: Scenario = toml::from_str(text).map_err(|e| {
         let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
-        ScenarioError { file: file.into(), field: format!("line {line}, column {col}"), message: e.message().to_string() }
+        ScenarioError {
+            file: file.into(),
+            field: format!("line {line}, column {col}"),
+            message: e.message().to_string(),
+        }
     })?;
     validate(file, scenario)
 }
@@ -180,16 +189,28 @@ fn dur(file: &str, field: &str, v: &str) -> Result<Duration, ScenarioError> {
 }
 
 fn err(file: &str, field: &str, message: impl Into<String>) -> ScenarioError {
-    ScenarioError { file: file.into(), field: field.into(), message: message.into() }
+    ScenarioError {
+        file: file.into(),
+        field: field.into(),
+        message: message.into(),
+    }
 }
 
 fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
     if s.id.is_empty() || !s.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(err(file, "id", format!("{:?}: expected lowercase letters, digits and dashes", s.id)));
+        return Err(err(
+            file,
+            "id",
+            format!("{:?}: expected lowercase letters, digits and dashes", s.id),
+        ));
     }
     for (i, p) in s.profiles.iter().enumerate() {
         if !["smoke", "release", "full"].contains(&p.as_str()) {
-            return Err(err(file, &format!("profiles[{i}]"), format!("{p:?}: expected smoke, release or full")));
+            return Err(err(
+                file,
+                &format!("profiles[{i}]"),
+                format!("{p:?}: expected smoke, release or full"),
+            ));
         }
     }
     let duration = dur(file, "duration", &s.duration)?;
@@ -198,21 +219,41 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
     }
     let t = &s.topology;
     if t.sites.len() < 2 || t.sites.len() > 16 {
-        return Err(err(file, "topology.sites", format!("expected 2 to 16 sites, got {}", t.sites.len())));
+        return Err(err(
+            file,
+            "topology.sites",
+            format!("expected 2 to 16 sites, got {}", t.sites.len()),
+        ));
     }
     let names: Vec<&str> = t.sites.iter().map(|s| s.name.as_str()).collect();
     for (i, site) in t.sites.iter().enumerate() {
-        if site.name.is_empty() || !site.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-            return Err(err(file, &format!("topology.sites[{i}].name"), format!("{:?}: expected a DNS label", site.name)));
+        if site.name.is_empty()
+            || !site
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(err(
+                file,
+                &format!("topology.sites[{i}].name"),
+                format!("{:?}: expected a DNS label", site.name),
+            ));
         }
         if names[..i].contains(&site.name.as_str()) {
-            return Err(err(file, &format!("topology.sites[{i}].name"), format!("duplicate site {:?}", site.name)));
+            return Err(err(
+                file,
+                &format!("topology.sites[{i}].name"),
+                format!("duplicate site {:?}", site.name),
+            ));
         }
         if !["primary-candidate", "dr-only", "read-only"].contains(&site.role.as_str()) {
             return Err(err(
                 file,
                 &format!("topology.sites[{i}].role"),
-                format!("{:?}: expected primary-candidate, dr-only or read-only", site.role),
+                format!(
+                    "{:?}: expected primary-candidate, dr-only or read-only",
+                    site.role
+                ),
             ));
         }
     }
@@ -220,7 +261,14 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
         if names.contains(&site) {
             Ok(())
         } else {
-            Err(err(file, field, format!("{site:?} is not a site of the topology ({})", names.join(", "))))
+            Err(err(
+                file,
+                field,
+                format!(
+                    "{site:?} is not a site of the topology ({})",
+                    names.join(", ")
+                ),
+            ))
         }
     };
     known("topology.active", &t.active)?;
@@ -239,28 +287,52 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
         }
     }
     if s.workload.counter_rate == 0 || s.workload.counter_rate > 1000 {
-        return Err(err(file, "workload.counter_rate", "expected 1 to 1000 writes per second"));
+        return Err(err(
+            file,
+            "workload.counter_rate",
+            "expected 1 to 1000 writes per second",
+        ));
     }
     dur(file, "workload.dns_ttl", &s.workload.dns_ttl)?;
     let mut faults = vec![];
     for (i, f) in s.faults.iter().enumerate() {
         let field = |n: &str| format!("faults[{i}].{n}");
         if !FAULT_OPS.contains(&f.op.as_str()) {
-            return Err(err(file, &field("op"), format!("unknown fault {:?}: expected one of {}", f.op, FAULT_OPS.join(", "))));
+            return Err(err(
+                file,
+                &field("op"),
+                format!(
+                    "unknown fault {:?}: expected one of {}",
+                    f.op,
+                    FAULT_OPS.join(", ")
+                ),
+            ));
         }
         known(&field("site"), &f.site)?;
         let at = dur(file, &field("at"), &f.at)?;
         if at >= duration {
-            return Err(err(file, &field("at"), format!("{} is not inside the run ({})", f.at, s.duration)));
+            return Err(err(
+                file,
+                &field("at"),
+                format!("{} is not inside the run ({})", f.at, s.duration),
+            ));
         }
         let heal_at = match &f.heal_at {
             Some(h) => {
                 let h_at = dur(file, &field("heal_at"), h)?;
                 if h_at <= at || h_at >= duration {
-                    return Err(err(file, &field("heal_at"), format!("{h} must be after `at` and inside the run")));
+                    return Err(err(
+                        file,
+                        &field("heal_at"),
+                        format!("{h} must be after `at` and inside the run"),
+                    ));
                 }
                 if f.op == "crash" {
-                    return Err(err(file, &field("heal_at"), "a crash heals by itself (the kubelet restarts the pod)"));
+                    return Err(err(
+                        file,
+                        &field("heal_at"),
+                        "a crash heals by itself (the kubelet restarts the pod)",
+                    ));
                 }
                 Some(h_at)
             }
@@ -269,18 +341,41 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
         let boot_fenced = match f.boot.as_deref() {
             None | Some("fenced") => true,
             Some("writable") => false,
-            Some(other) => return Err(err(file, &field("boot"), format!("{other:?}: expected fenced or writable"))),
+            Some(other) => {
+                return Err(err(
+                    file,
+                    &field("boot"),
+                    format!("{other:?}: expected fenced or writable"),
+                ))
+            }
         };
-        faults.push(TimedFault { at, op: f.op.clone(), site: f.site.clone(), heal_at, boot_fenced });
+        faults.push(TimedFault {
+            at,
+            op: f.op.clone(),
+            site: f.site.clone(),
+            heal_at,
+            boot_fenced,
+        });
     }
     faults.sort_by_key(|f| f.at);
     let e = &s.expect;
     if e.properties.is_empty() {
-        return Err(err(file, "expect.properties", "expected at least one property"));
+        return Err(err(
+            file,
+            "expect.properties",
+            "expected at least one property",
+        ));
     }
     for (i, p) in e.properties.iter().enumerate() {
         if !PROPERTIES.contains(&p.as_str()) {
-            return Err(err(file, &format!("expect.properties[{i}]"), format!("unknown property {p:?}: expected one of {}", PROPERTIES.join(", "))));
+            return Err(err(
+                file,
+                &format!("expect.properties[{i}]"),
+                format!(
+                    "unknown property {p:?}: expected one of {}",
+                    PROPERTIES.join(", ")
+                ),
+            ));
         }
     }
     if let Some(p) = &e.new_primary {
@@ -289,28 +384,54 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
     if let Some(p) = &e.returning_site {
         known("expect.returning_site", p)?;
     }
-    let failover_within = e.failover_within.as_deref().map(|v| dur(file, "expect.failover_within", v)).transpose()?;
+    let failover_within = e
+        .failover_within
+        .as_deref()
+        .map(|v| dur(file, "expect.failover_within", v))
+        .transpose()?;
     let has = |p: &str| e.properties.iter().any(|x| x == p);
     if has("FAILOVER") && (e.new_primary.is_none() || failover_within.is_none()) {
-        return Err(err(file, "expect", "FAILOVER needs new_primary and failover_within"));
+        return Err(err(
+            file,
+            "expect",
+            "FAILOVER needs new_primary and failover_within",
+        ));
     }
     if has("FAILOVER") && faults.is_empty() {
         return Err(err(file, "faults", "FAILOVER needs at least one fault"));
     }
     if has("REJOIN") && e.returning_site.is_none() {
-        return Err(err(file, "expect.returning_site", "REJOIN needs the returning site"));
+        return Err(err(
+            file,
+            "expect.returning_site",
+            "REJOIN needs the returning site",
+        ));
     }
-    Ok(Loaded { scenario: s, path: PathBuf::from(file), duration, faults, failover_within })
+    Ok(Loaded {
+        scenario: s,
+        path: PathBuf::from(file),
+        duration,
+        faults,
+        failover_within,
+    })
 }
 
 /// Loads one file.
 pub fn load_file(path: &Path) -> Result<Loaded, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| err(&path.display().to_string(), "file", e.to_string()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| err(&path.display().to_string(), "file", e.to_string()))?;
     let mut loaded = parse(&path.display().to_string(), &text)?;
     loaded.path = path.to_path_buf();
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
     if stem != loaded.scenario.id {
-        return Err(err(&path.display().to_string(), "id", format!("{:?} must match the file name {stem:?}", loaded.scenario.id)));
+        return Err(err(
+            &path.display().to_string(),
+            "id",
+            format!("{:?} must match the file name {stem:?}", loaded.scenario.id),
+        ));
     }
     Ok(loaded)
 }
@@ -320,7 +441,9 @@ pub fn catalog_dir() -> PathBuf {
     if let Ok(d) = std::env::var("CHAOS_SCENARIOS") {
         return PathBuf::from(d);
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("scenarios")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("scenarios")
 }
 
 /// Loads every `*.toml` of the catalog (not regressions), sorted by id.
@@ -338,8 +461,14 @@ pub fn load_catalog(dir: &Path) -> Result<Vec<Loaded>, ScenarioError> {
 pub fn find(dir: &Path, id: &str) -> Result<Loaded, ScenarioError> {
     let path = dir.join(format!("{id}.toml"));
     if !path.exists() {
-        let known: Vec<String> = load_catalog(dir).map(|c| c.into_iter().map(|l| l.scenario.id).collect()).unwrap_or_default();
-        return Err(err(id, "scenario", format!("unknown scenario; known: {}", known.join(", "))));
+        let known: Vec<String> = load_catalog(dir)
+            .map(|c| c.into_iter().map(|l| l.scenario.id).collect())
+            .unwrap_or_default();
+        return Err(err(
+            id,
+            "scenario",
+            format!("unknown scenario; known: {}", known.join(", ")),
+        ));
     }
     load_file(&path)
 }
@@ -373,16 +502,24 @@ failover_within = "45s"
     }
 
     fn bad(from: &str, to: &str) -> String {
-        parse("x.toml", &OK.replace(from, to)).unwrap_err().to_string()
+        parse("x.toml", &OK.replace(from, to))
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
     fn errors_name_file_field_and_expectation() {
-        assert!(bad("op = \"node-down\"", "op = \"meteor\"").contains("x.toml: faults[0].op: unknown fault \"meteor\""));
-        assert!(bad("at = \"20s\"", "at = \"90s\"").contains("faults[0].at: 90s is not inside the run"));
+        assert!(bad("op = \"node-down\"", "op = \"meteor\"")
+            .contains("x.toml: faults[0].op: unknown fault \"meteor\""));
+        assert!(
+            bad("at = \"20s\"", "at = \"90s\"").contains("faults[0].at: 90s is not inside the run")
+        );
         assert!(bad("site = \"a\"", "site = \"z\"").contains("faults[0].site: \"z\" is not a site"));
-        assert!(bad("\"SW\",", "\"SWX\",").contains("expect.properties[0]: unknown property \"SWX\""));
-        assert!(bad("duration = \"60s\"", "duration = \"sixty\"").contains("duration: invalid duration"));
+        assert!(
+            bad("\"SW\",", "\"SWX\",").contains("expect.properties[0]: unknown property \"SWX\"")
+        );
+        assert!(bad("duration = \"60s\"", "duration = \"sixty\"")
+            .contains("duration: invalid duration"));
         let unknown_field = bad("description = \"d\"", "description = \"d\"\ncolour = 1");
         assert!(unknown_field.contains("x.toml: line 4"), "{unknown_field}");
         assert!(unknown_field.contains("colour"), "{unknown_field}");

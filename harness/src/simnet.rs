@@ -21,7 +21,9 @@ pub struct SimListener(pub turmoil::net::TcpListener);
 
 impl SimListener {
     pub async fn bind(port: u16) -> io::Result<Self> {
-        Ok(Self(turmoil::net::TcpListener::bind(("0.0.0.0", port)).await?))
+        Ok(Self(
+            turmoil::net::TcpListener::bind(("0.0.0.0", port)).await?,
+        ))
     }
 }
 

@@ -21,27 +21,75 @@ pub struct Event {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     /// Ground truth: a site's read_only / super_read_only changed (or it booted / died).
-    MysqlState { site: String, up: bool, read_only: bool, super_read_only: bool },
+    MysqlState {
+        site: String,
+        up: bool,
+        read_only: bool,
+        super_read_only: bool,
+    },
     /// Ground truth: a transaction committed on `site` (client write or replicated apply).
-    Commit { site: String, gtid: String, row: Option<u64>, replicated: bool },
+    Commit {
+        site: String,
+        gtid: String,
+        row: Option<u64>,
+        replicated: bool,
+    },
     /// A mutating statement reached a fake mysqld (who sent it is in `user`).
-    Mutation { site: String, user: String, sql: String, ok: bool },
+    Mutation {
+        site: String,
+        user: String,
+        sql: String,
+        ok: bool,
+    },
     /// A read of `@@read_only` answered to the controller (for PWO / DNS-W checks).
-    ReadOnlyProbe { site: String, user: String, read_only: bool },
+    ReadOnlyProbe {
+        site: String,
+        user: String,
+        read_only: bool,
+    },
     /// Replication on `site` (re)configured to `source` (empty = reset).
-    ReplicationSource { site: String, source: String, executed: String, source_executed: String },
+    ReplicationSource {
+        site: String,
+        source: String,
+        executed: String,
+        source_executed: String,
+    },
     /// A write the fake apiserver accepted (or rejected).
-    ApiWrite { verb: String, resource: String, name: String, subresource: Option<String>, ok: bool, detail: String },
+    ApiWrite {
+        verb: String,
+        resource: String,
+        name: String,
+        subresource: Option<String>,
+        ok: bool,
+        detail: String,
+    },
     /// The DNS name now resolves to `site` (None = no record).
     Dns { target: Option<String> },
     /// The counter workload got an acknowledgement.
-    Ack { id: u64, site: String, server_uuid: String, gtid: String },
+    Ack {
+        id: u64,
+        site: String,
+        server_uuid: String,
+        gtid: String,
+    },
     /// The counter workload tried to write and failed.
-    WriteError { id: u64, site: Option<String>, error: String },
+    WriteError {
+        id: u64,
+        site: Option<String>,
+        error: String,
+    },
     /// A fault was injected or healed.
-    Fault { op: String, detail: String, heal: bool },
+    Fault {
+        op: String,
+        detail: String,
+        heal: bool,
+    },
     /// A stable log line of the controller or a sidecar (msg only).
-    Log { host: String, level: String, msg: String },
+    Log {
+        host: String,
+        level: String,
+        msg: String,
+    },
     /// The controller's published `status.activeSite` changed (sampled from the apiserver).
     ActiveSite { site: String },
     /// A site's data directory was replaced by an empty one.
@@ -66,13 +114,17 @@ impl Trace {
 
     /// Records an event at the current virtual time.
     pub fn record(&self, kind: EventKind) {
-        let at_ms = turmoil::sim_elapsed().map_or_else(|| self.driver_ms.load(Ordering::Relaxed), |d| d.as_millis() as u64);
+        let at_ms = turmoil::sim_elapsed().map_or_else(
+            || self.driver_ms.load(Ordering::Relaxed),
+            |d| d.as_millis() as u64,
+        );
         self.inner.lock().unwrap().push(Event { at_ms, kind });
     }
 
     /// Sets the time stamped on events recorded outside a host.
     pub fn set_driver_time(&self, at: std::time::Duration) {
-        self.driver_ms.store(at.as_millis() as u64, Ordering::Relaxed);
+        self.driver_ms
+            .store(at.as_millis() as u64, Ordering::Relaxed);
     }
 
     pub fn events(&self) -> Vec<Event> {

@@ -31,9 +31,17 @@ fn kill_site_passes_on_seeds_1_to_20() {
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
-    assert!(failures.is_empty(), "{} seed(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} seed(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -51,7 +59,10 @@ fn same_seed_same_trace_different_seed_different_trace() {
 fn a_group_that_cannot_detect_the_loss_fails_liveness_with_exit_1() {
     let text = std::fs::read_to_string(catalog_dir().join("kill-site.toml")).unwrap();
     // A failure threshold far beyond the run: the controller never declares a unreachable.
-    let broken = text.replace("priorities = [\"a\", \"b\"]", "priorities = [\"a\", \"b\"]\nspec = { failure_threshold = 1000 }");
+    let broken = text.replace(
+        "priorities = [\"a\", \"b\"]",
+        "priorities = [\"a\", \"b\"]\nspec = { failure_threshold = 1000 }",
+    );
     assert_ne!(text, broken);
     let dir = std::env::temp_dir().join(format!("chaos-misconfigured-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -63,24 +74,41 @@ fn a_group_that_cannot_detect_the_loss_fails_liveness_with_exit_1() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("FAIL FAILOVER"), "{stdout}");
     assert!(dir.join("report/report.json").exists());
 }
 
 #[test]
 fn bad_input_exits_2_naming_the_problem() {
-    let out = Command::new(env!("CARGO_BIN_EXE_chaos")).args(["run", "no-such-scenario"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_chaos"))
+        .args(["run", "no-such-scenario"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scenario"));
     let dir = std::env::temp_dir().join(format!("chaos-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("bad.toml");
     std::fs::write(&file, "id = \"bad\"\ndescription = \"x\"\nduration = \"60s\"\n[topology]\nsites = [{ name = \"a\" }, { name = \"b\" }]\nactive = \"q\"\n[expect]\nproperties = [\"SW\"]\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_chaos")).args(["run", file.to_str().unwrap()]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_chaos"))
+        .args(["run", file.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.toml: topology.active: \"q\" is not a site"), "{err}");
-    let out = Command::new(env!("CARGO_BIN_EXE_chaos")).args(["run", "kill-site", "--seed", "x"]).output().unwrap();
+    assert!(
+        err.contains("bad.toml: topology.active: \"q\" is not a site"),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_chaos"))
+        .args(["run", "kill-site", "--seed", "x"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }

@@ -96,16 +96,26 @@ fn route(path: &str) -> Route {
         ["namespaces", n, sub @ ("status" | "finalize")] if group.is_empty() => {
             (None, "namespaces".to_string(), Some(s(n)), Some(s(sub)))
         }
-        ["namespaces", ns, plural, tail @ ..] => {
-            (Some(s(ns)), s(plural), tail.first().map(s), tail.get(1).map(s))
-        }
+        ["namespaces", ns, plural, tail @ ..] => (
+            Some(s(ns)),
+            s(plural),
+            tail.first().map(s),
+            tail.get(1).map(s),
+        ),
         [plural, tail @ ..] => (None, s(plural), tail.first().map(s), tail.get(1).map(s)),
         [] => return Route::NotFound,
     };
     if rest.len() > 5 {
         return Route::NotFound;
     }
-    Route::Resource(ResReq { group, version, ns, plural, name, sub })
+    Route::Resource(ResReq {
+        group,
+        version,
+        ns,
+        plural,
+        name,
+        sub,
+    })
 }
 
 fn verb_of(method: &Method, has_name: bool) -> &'static str {
@@ -120,7 +130,10 @@ fn verb_of(method: &Method, has_name: bool) -> &'static str {
 }
 
 fn is_write(method: &Method) -> bool {
-    matches!(*method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE)
+    matches!(
+        *method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    )
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -139,7 +152,11 @@ fn manager_of(q: &BTreeMap<String, String>, ua: &str) -> String {
         Some(m) => m.clone(),
         None => {
             let head = ua.split('/').next().unwrap_or("").trim();
-            if head.is_empty() { "unknown".to_string() } else { head.to_string() }
+            if head.is_empty() {
+                "unknown".to_string()
+            } else {
+                head.to_string()
+            }
         }
     }
 }
@@ -148,12 +165,22 @@ async fn handle(api: ApiServer, req: Request<Incoming>) -> Response<Body> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let q = parse_query(req.uri().query());
-    let header = |h: &str| req.headers().get(h).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let header = |h: &str| {
+        req.headers()
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
     let ctype = header("content-type");
     let ua = header("user-agent");
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
-        Err(e) => return err_resp(&ApiError::bad_request(format!("reading the request body: {e}"))),
+        Err(e) => {
+            return err_resp(&ApiError::bad_request(format!(
+                "reading the request body: {e}"
+            )))
+        }
     };
     let r = route(&path);
     let write = is_write(&method);
@@ -217,7 +244,11 @@ async fn handle(api: ApiServer, req: Request<Incoming>) -> Response<Body> {
             )
         }
         Route::Health => {
-            return Response::builder().status(200).header("content-type", "text/plain").body(full("ok")).expect("valid")
+            return Response::builder()
+                .status(200)
+                .header("content-type", "text/plain")
+                .body(full("ok"))
+                .expect("valid")
         }
         Route::ApiVersions => {
             return json_resp(
@@ -229,7 +260,9 @@ async fn handle(api: ApiServer, req: Request<Incoming>) -> Response<Body> {
         Route::GroupList => return json_resp(200, &group_list(&api)),
         Route::Group(g) => {
             let list = group_list(&api);
-            let found = list["groups"].as_array().and_then(|a| a.iter().find(|x| x["name"] == json!(g)).cloned());
+            let found = list["groups"]
+                .as_array()
+                .and_then(|a| a.iter().find(|x| x["name"] == json!(g)).cloned());
             return match found {
                 Some(mut grp) => {
                     grp["kind"] = json!("APIGroup");
@@ -251,7 +284,8 @@ async fn handle(api: ApiServer, req: Request<Incoming>) -> Response<Body> {
 
     let def = {
         let st = api.lock();
-        st.def(&rr.group, &rr.plural).filter(|d| d.versions.contains(&rr.version))
+        st.def(&rr.group, &rr.plural)
+            .filter(|d| d.versions.contains(&rr.version))
     };
     let Some(def) = def else {
         let e = not_found_generic();
@@ -275,7 +309,10 @@ async fn handle(api: ApiServer, req: Request<Incoming>) -> Response<Body> {
         let denied = {
             let st = api.lock();
             st.denied.contains(&(rr.plural.clone(), None))
-                || rr.sub.as_ref().is_some_and(|s| st.denied.contains(&(rr.plural.clone(), Some(s.clone()))))
+                || rr
+                    .sub
+                    .as_ref()
+                    .is_some_and(|s| st.denied.contains(&(rr.plural.clone(), Some(s.clone()))))
         };
         if denied {
             let verb = verb_of(&method, rr.name.is_some());
@@ -302,7 +339,11 @@ async fn handle(api: ApiServer, req: Request<Incoming>) -> Response<Body> {
     match result {
         Ok(Reply::Object(code, v)) => {
             if write {
-                let name = v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or(&res_name).to_string();
+                let name = v
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&res_name)
+                    .to_string();
                 let detail = if method == Method::PATCH {
                     format!("{code} {}", String::from_utf8_lossy(&body))
                 } else {
@@ -319,7 +360,11 @@ async fn handle(api: ApiServer, req: Request<Incoming>) -> Response<Body> {
             resp
         }
         Err(e) => {
-            record(false, &res_name, format!("{} {}: {}", e.code, e.reason, e.message));
+            record(
+                false,
+                &res_name,
+                format!("{} {}: {}", e.code, e.reason, e.message),
+            );
             err_resp(&e)
         }
     }
@@ -331,7 +376,11 @@ enum Reply {
 }
 
 fn not_found_generic() -> ApiError {
-    ApiError::new(404, "NotFound", "the server could not find the requested resource")
+    ApiError::new(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+    )
 }
 
 fn with_version(def: &ResourceDef, version: &str, mut v: Value) -> Value {
@@ -356,8 +405,10 @@ fn hex(s: &str) -> String {
 }
 
 fn unhex(s: &str) -> Option<String> {
-    let bytes: Option<Vec<u8>> =
-        (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect();
+    let bytes: Option<Vec<u8>> = (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect();
     bytes.and_then(|b| String::from_utf8(b).ok())
 }
 
@@ -378,21 +429,34 @@ async fn handle_resource(
         dry_run: q.get("dryRun").is_some_and(|d| d == "All"),
     };
     let parse_body = || -> Result<Value, ApiError> {
-        if ctype.starts_with("application/vnd.kubernetes.protobuf") || ctype.starts_with("application/cbor") {
+        if ctype.starts_with("application/vnd.kubernetes.protobuf")
+            || ctype.starts_with("application/cbor")
+        {
             return Err(ApiError::new(
                 415,
                 "UnsupportedMediaType",
                 format!("the fake apiserver only decodes JSON request bodies, not {ctype:?}"),
             ));
         }
-        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the body of the request could not be decoded as JSON: {e}")))
+        serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the body of the request could not be decoded as JSON: {e}"
+            ))
+        })
     };
     match (method, &rr.name) {
         (&Method::GET, None) => {
             let watch = q.get("watch").is_some_and(|w| w == "true" || w == "1");
             let (ls, fs) = selectors(q)?;
             if watch {
-                return Ok(Reply::Raw(start_watch(api.clone(), def.clone(), rr, q, ls, fs)?));
+                return Ok(Reply::Raw(start_watch(
+                    api.clone(),
+                    def.clone(),
+                    rr,
+                    q,
+                    ls,
+                    fs,
+                )?));
             }
             let (items, rv) = {
                 let st = api.lock();
@@ -406,16 +470,25 @@ async fn handle_resource(
             let key = |o: &Value| {
                 format!(
                     "{}/{}",
-                    o.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(""),
-                    o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
+                    o.pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .unwrap_or(""),
+                    o.pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
                 )
             };
             if let Some(after) = q.get("continue").filter(|c| !c.is_empty()) {
-                let after = unhex(after).ok_or_else(|| ApiError::bad_request("invalid continue token"))?;
+                let after =
+                    unhex(after).ok_or_else(|| ApiError::bad_request("invalid continue token"))?;
                 items.retain(|o| key(o) > after);
             }
             let mut meta = json!({"resourceVersion": rv.to_string()});
-            if let Some(limit) = q.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0) {
+            if let Some(limit) = q
+                .get("limit")
+                .and_then(|l| l.parse::<usize>().ok())
+                .filter(|l| *l > 0)
+            {
                 if items.len() > limit {
                     items.truncate(limit);
                     meta["continue"] = json!(hex(&key(&items[limit - 1])));
@@ -434,15 +507,21 @@ async fn handle_resource(
         }
         (&Method::GET, Some(name)) => {
             let st = api.lock();
-            st.get(def, ns, name).map(|v| Reply::Object(200, v)).ok_or_else(|| ApiError::not_found(def, name))
+            st.get(def, ns, name)
+                .map(|v| Reply::Object(200, v))
+                .ok_or_else(|| ApiError::not_found(def, name))
         }
         (&Method::POST, None) => {
             let b = parse_body()?;
-            api.lock().create(def, rr.ns.as_deref(), b, &writer).map(|v| Reply::Object(201, v))
+            api.lock()
+                .create(def, rr.ns.as_deref(), b, &writer)
+                .map(|v| Reply::Object(201, v))
         }
         (&Method::PUT, Some(name)) => {
             let b = parse_body()?;
-            api.lock().replace(def, ns, name, rr.sub.as_deref(), b, &writer).map(|v| Reply::Object(200, v))
+            api.lock()
+                .replace(def, ns, name, rr.sub.as_deref(), b, &writer)
+                .map(|v| Reply::Object(200, v))
         }
         (&Method::PATCH, Some(name)) => {
             let ct = ctype.split(';').next().unwrap_or("").trim();
@@ -462,25 +541,50 @@ async fn handle_resource(
                 }
             };
             let b = parse_body()?;
-            api.lock().patch(def, ns, name, rr.sub.as_deref(), kind, &b, &writer).map(|(c, v)| Reply::Object(c, v))
+            api.lock()
+                .patch(def, ns, name, rr.sub.as_deref(), kind, &b, &writer)
+                .map(|(c, v)| Reply::Object(c, v))
         }
         (&Method::DELETE, Some(name)) => {
             if rr.sub.is_some() {
-                return Err(ApiError::method_not_allowed("DELETE is not supported on a subresource"));
+                return Err(ApiError::method_not_allowed(
+                    "DELETE is not supported on a subresource",
+                ));
             }
-            let opts: Option<Value> = if body.is_empty() { None } else { Some(parse_body()?) };
-            let dry = writer.dry_run || opts.as_ref().and_then(|o| o.get("dryRun")).is_some_and(|d| d == &json!(["All"]));
-            api.lock().delete(def, ns, name, opts.as_ref(), dry).map(|v| Reply::Object(200, v))
+            let opts: Option<Value> = if body.is_empty() {
+                None
+            } else {
+                Some(parse_body()?)
+            };
+            let dry = writer.dry_run
+                || opts
+                    .as_ref()
+                    .and_then(|o| o.get("dryRun"))
+                    .is_some_and(|d| d == &json!(["All"]));
+            api.lock()
+                .delete(def, ns, name, opts.as_ref(), dry)
+                .map(|v| Reply::Object(200, v))
         }
         (&Method::DELETE, None) => {
             let (ls, fs) = selectors(q)?;
             let mut st = api.lock();
-            let victims: Vec<Value> =
-                st.list(def, rr.ns.as_deref()).into_iter().filter(|o| ls.matches(o) && fs.matches(o)).collect();
+            let victims: Vec<Value> = st
+                .list(def, rr.ns.as_deref())
+                .into_iter()
+                .filter(|o| ls.matches(o) && fs.matches(o))
+                .collect();
             let mut deleted = Vec::new();
             for v in victims {
-                let vns = v.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string();
-                let vname = v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+                let vns = v
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let vname = v
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
                 if let Ok(d) = st.delete(def, &vns, &vname, None, writer.dry_run) {
                     deleted.push(with_version(def, &rr.version, d));
                 }
@@ -492,7 +596,9 @@ async fn handle_resource(
                        "metadata": {"resourceVersion": rv.to_string()}, "items": deleted}),
             ))
         }
-        _ => Err(ApiError::method_not_allowed(format!("the server does not allow this method on the requested resource ({method})"))),
+        _ => Err(ApiError::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource ({method})"
+        ))),
     }
 }
 
@@ -514,16 +620,28 @@ fn start_watch(
     let version = rr.version.clone();
     let bookmarks = q.get("allowWatchBookmarks").is_some_and(|b| b == "true");
     let send_initial = q.get("sendInitialEvents").is_some_and(|b| b == "true");
-    let timeout = q.get("timeoutSeconds").and_then(|t| t.parse::<u64>().ok()).unwrap_or(1800);
-    let from = q.get("resourceVersion").filter(|r| !r.is_empty() && *r != "0");
+    let timeout = q
+        .get("timeoutSeconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .unwrap_or(1800);
+    let from = q
+        .get("resourceVersion")
+        .filter(|r| !r.is_empty() && *r != "0");
     let start: Option<u64> = match from {
-        Some(r) => Some(r.parse().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {r:?}")))?),
+        Some(r) => Some(
+            r.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {r:?}")))?,
+        ),
         None => None,
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
     let (mut rv_rx, mut drop_rx, mut outage_rx) = {
         let st = api.lock();
-        (st.rv_tx.subscribe(), st.drop_tx.subscribe(), st.outage_tx.subscribe())
+        (
+            st.rv_tx.subscribe(),
+            st.drop_tx.subscribe(),
+            st.outage_tx.subscribe(),
+        )
     };
     tokio::spawn(async move {
         let key = def.key();
@@ -544,11 +662,20 @@ fn start_watch(
                     (st.list(&def, ns.as_deref()), st.rv())
                 };
                 for o in items.into_iter().filter(|o| matches(o)) {
-                    if tx.send(watch_line("ADDED", &with_version(&def, &version, o))).await.is_err() {
+                    if tx
+                        .send(watch_line("ADDED", &with_version(&def, &version, o)))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }
-                if send_initial && tx.send(watch_line("BOOKMARK", &bookmark_obj(rv, true))).await.is_err() {
+                if send_initial
+                    && tx
+                        .send(watch_line("BOOKMARK", &bookmark_obj(rv, true)))
+                        .await
+                        .is_err()
+                {
                     return;
                 }
                 rv
@@ -573,7 +700,8 @@ fn start_watch(
             }
             let changes = {
                 let st = api.lock();
-                st.changes_since(&key, ns.as_deref(), last).map(|c| (c, st.rv()))
+                st.changes_since(&key, ns.as_deref(), last)
+                    .map(|c| (c, st.rv()))
             };
             match changes {
                 Err(()) => {
@@ -608,7 +736,9 @@ fn start_watch(
         }
     });
     let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
     });
     Ok(Response::builder()
         .status(200)
@@ -631,8 +761,10 @@ fn group_list(api: &ApiServer) -> Value {
     let groups: Vec<Value> = groups
         .into_iter()
         .map(|(g, vs)| {
-            let versions: Vec<Value> =
-                vs.iter().map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v})).collect();
+            let versions: Vec<Value> = vs
+                .iter()
+                .map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
+                .collect();
             json!({"name": g, "versions": versions, "preferredVersion": versions[0].clone()})
         })
         .collect();
@@ -641,9 +773,21 @@ fn group_list(api: &ApiServer) -> Value {
 
 fn resource_list(api: &ApiServer, group: &str, version: &str) -> Option<Value> {
     let st = api.lock();
-    let verbs = json!(["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]);
+    let verbs = json!([
+        "create",
+        "delete",
+        "deletecollection",
+        "get",
+        "list",
+        "patch",
+        "update",
+        "watch"
+    ]);
     let mut resources = Vec::new();
-    for d in st.defs().filter(|d| d.group == group && d.versions.iter().any(|v| v == version)) {
+    for d in st
+        .defs()
+        .filter(|d| d.group == group && d.versions.iter().any(|v| v == version))
+    {
         let mut r = json!({"name": d.plural, "singularName": d.singular, "namespaced": d.namespaced,
                            "kind": d.kind, "verbs": verbs});
         if !d.short_names.is_empty() {
@@ -661,8 +805,14 @@ fn resource_list(api: &ApiServer, group: &str, version: &str) -> Option<Value> {
     if resources.is_empty() {
         return None;
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    )
 }
 
 #[cfg(test)]
@@ -671,7 +821,12 @@ mod tests {
 
     #[test]
     fn fake_k8s_routes() {
-        let r = |ns: Option<&str>, plural: &str, name: Option<&str>, sub: Option<&str>, g: &str, v: &str| {
+        let r = |ns: Option<&str>,
+                 plural: &str,
+                 name: Option<&str>,
+                 sub: Option<&str>,
+                 g: &str,
+                 v: &str| {
             Route::Resource(ResReq {
                 group: g.into(),
                 version: v.into(),
@@ -681,15 +836,37 @@ mod tests {
                 sub: sub.map(Into::into),
             })
         };
-        assert_eq!(route("/api/v1/namespaces/d/configmaps"), r(Some("d"), "configmaps", None, None, "", "v1"));
-        assert_eq!(route("/api/v1/namespaces/d"), r(None, "namespaces", Some("d"), None, "", "v1"));
-        assert_eq!(route("/api/v1/namespaces/d/status"), r(None, "namespaces", Some("d"), Some("status"), "", "v1"));
-        assert_eq!(route("/api/v1/nodes/n1"), r(None, "nodes", Some("n1"), None, "", "v1"));
+        assert_eq!(
+            route("/api/v1/namespaces/d/configmaps"),
+            r(Some("d"), "configmaps", None, None, "", "v1")
+        );
+        assert_eq!(
+            route("/api/v1/namespaces/d"),
+            r(None, "namespaces", Some("d"), None, "", "v1")
+        );
+        assert_eq!(
+            route("/api/v1/namespaces/d/status"),
+            r(None, "namespaces", Some("d"), Some("status"), "", "v1")
+        );
+        assert_eq!(
+            route("/api/v1/nodes/n1"),
+            r(None, "nodes", Some("n1"), None, "", "v1")
+        );
         assert_eq!(
             route("/apis/shipstream.io/v1alpha1/namespaces/d/mysqlfailovergroups/g/status"),
-            r(Some("d"), "mysqlfailovergroups", Some("g"), Some("status"), "shipstream.io", "v1alpha1")
+            r(
+                Some("d"),
+                "mysqlfailovergroups",
+                Some("g"),
+                Some("status"),
+                "shipstream.io",
+                "v1alpha1"
+            )
         );
-        assert_eq!(route("/apis/apps/v1"), Route::ResourceList("apps".into(), "v1".into()));
+        assert_eq!(
+            route("/apis/apps/v1"),
+            Route::ResourceList("apps".into(), "v1".into())
+        );
         assert_eq!(route("/api"), Route::ApiVersions);
         assert_eq!(route("/version"), Route::Version);
     }

@@ -21,8 +21,8 @@ use serde_json::{json, Value};
 
 use crate::trace::Trace;
 
-pub use store::{PatchKind, ResourceDef};
 use store::Store;
+pub use store::{PatchKind, ResourceDef};
 
 /// Whole-apiserver outage modes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,13 +53,26 @@ impl std::error::Error for ApiError {}
 
 impl ApiError {
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        Self { code, reason, message: message.into(), causes: Vec::new() }
+        Self {
+            code,
+            reason,
+            message: message.into(),
+            causes: Vec::new(),
+        }
     }
     pub fn not_found(def: &ResourceDef, name: &str) -> Self {
-        Self::new(404, "NotFound", format!("{} \"{name}\" not found", def.qualified()))
+        Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", def.qualified()),
+        )
     }
     pub fn already_exists(def: &ResourceDef, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", def.qualified()))
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", def.qualified()),
+        )
     }
     pub fn conflict(def: &ResourceDef, name: &str) -> Self {
         Self::conflict_msg(format!(
@@ -120,15 +133,30 @@ impl ApiServer {
     /// A server with the built-in resources and the namespaces `default`, `kube-system`,
     /// `kube-public` and `kube-node-lease`. `clock` stamps creationTimestamp and friends.
     pub fn new(clock: Arc<dyn WallClock>, trace: Trace) -> Self {
-        Self { inner: Arc::new(Mutex::new(Store::new(clock))), trace }
+        Self {
+            inner: Arc::new(Mutex::new(Store::new(clock))),
+            trace,
+        }
     }
 
     /// Like [`ApiServer::new`], with the Bloodraven CRDs pre-registered
     /// (`mysqlfailovergroups.shipstream.io`, `dnsendpoints.externaldns.k8s.io`).
     pub fn with_bloodraven_crds(clock: Arc<dyn WallClock>, trace: Trace) -> Self {
         let s = Self::new(clock, trace);
-        s.register_crd("shipstream.io", "v1alpha1", "mysqlfailovergroups", "MysqlFailoverGroup", true);
-        s.register_crd("externaldns.k8s.io", "v1alpha1", "dnsendpoints", "DNSEndpoint", true);
+        s.register_crd(
+            "shipstream.io",
+            "v1alpha1",
+            "mysqlfailovergroups",
+            "MysqlFailoverGroup",
+            true,
+        );
+        s.register_crd(
+            "externaldns.k8s.io",
+            "v1alpha1",
+            "dnsendpoints",
+            "DNSEndpoint",
+            true,
+        );
         s
     }
 
@@ -147,7 +175,14 @@ impl ApiServer {
 
     /// Registers a custom resource type (with a `/status` subresource) and stores a matching
     /// CustomResourceDefinition object, so discovery and `kubectl get crd` see it.
-    pub fn register_crd(&self, group: &str, version: &str, plural: &str, kind: &str, namespaced: bool) {
+    pub fn register_crd(
+        &self,
+        group: &str,
+        version: &str,
+        plural: &str,
+        kind: &str,
+        namespaced: bool,
+    ) {
         let crd = json!({
             "apiVersion": "apiextensions.k8s.io/v1",
             "kind": "CustomResourceDefinition",
@@ -164,10 +199,16 @@ impl ApiServer {
             }
         });
         let mut st = self.lock();
-        let def = st.def("apiextensions.k8s.io", "customresourcedefinitions").expect("builtin");
-        let w = store::Writer { manager: "fake-apiserver".into(), dry_run: false };
+        let def = st
+            .def("apiextensions.k8s.io", "customresourcedefinitions")
+            .expect("builtin");
+        let w = store::Writer {
+            manager: "fake-apiserver".into(),
+            dry_run: false,
+        };
         if st.get(&def, "", &format!("{plural}.{group}")).is_none() {
-            st.create(&def, None, crd, &w).expect("a well-formed CRD registers");
+            st.create(&def, None, crd, &w)
+                .expect("a well-formed CRD registers");
         }
     }
 
@@ -204,13 +245,21 @@ impl ApiServer {
     /// Watches see it; no faults, no admission rules, no trace.
     pub fn put_raw(&self, resource: &str, obj: Value) -> Result<Value, ApiError> {
         let mut st = self.lock();
-        let def = st.resolve(resource).ok_or_else(|| ApiError::new(404, "NotFound", format!("unknown resource {resource}")))?;
+        let def = st.resolve(resource).ok_or_else(|| {
+            ApiError::new(404, "NotFound", format!("unknown resource {resource}"))
+        })?;
         st.put_raw(&def, obj)
     }
 
     /// Edits an object in place (any field, status included) with a new resourceVersion;
     /// an object being deleted whose finalizers become empty is removed. None if absent.
-    pub fn modify(&self, resource: &str, ns: &str, name: &str, f: impl FnOnce(&mut Value)) -> Option<Value> {
+    pub fn modify(
+        &self,
+        resource: &str,
+        ns: &str,
+        name: &str,
+        f: impl FnOnce(&mut Value),
+    ) -> Option<Value> {
         let mut st = self.lock();
         let def = st.resolve(resource)?;
         st.modify(&def, ns, name, f)
@@ -240,12 +289,16 @@ impl ApiServer {
     /// None every write to the resource (subresources included), with `Some("status")` only
     /// writes to `/status`. `resource` is the plural (`mysqlfailovergroups`).
     pub fn deny(&self, resource: &str, subresource: Option<&str>) {
-        self.lock().denied.insert((resource.to_string(), subresource.map(str::to_string)));
+        self.lock()
+            .denied
+            .insert((resource.to_string(), subresource.map(str::to_string)));
     }
 
     /// Undoes one [`ApiServer::deny`].
     pub fn allow(&self, resource: &str, subresource: Option<&str>) {
-        self.lock().denied.remove(&(resource.to_string(), subresource.map(str::to_string)));
+        self.lock()
+            .denied
+            .remove(&(resource.to_string(), subresource.map(str::to_string)));
     }
 
     /// Every request waits this long (virtual time) before it is handled.

@@ -32,7 +32,8 @@ fn merge_key(cur: &[Value], patch: &[Value]) -> Option<&'static str> {
     ["name", "type", "uid"].into_iter().find(|k| {
         !patch.is_empty()
             && cur.iter().chain(patch.iter()).all(|e| {
-                e.get(k).is_some_and(Value::is_string) || e.get("$patch").is_some() && e.get(k).is_some()
+                e.get(k).is_some_and(Value::is_string)
+                    || e.get("$patch").is_some() && e.get(k).is_some()
             })
     })
 }
@@ -40,7 +41,10 @@ fn merge_key(cur: &[Value], patch: &[Value]) -> Option<&'static str> {
 fn strip_directives(v: &Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
-            m.iter().filter(|(k, _)| !k.starts_with('$')).map(|(k, v)| (k.clone(), strip_directives(v))).collect(),
+            m.iter()
+                .filter(|(k, _)| !k.starts_with('$'))
+                .map(|(k, v)| (k.clone(), strip_directives(v)))
+                .collect(),
         ),
         Value::Array(a) => Value::Array(a.iter().map(strip_directives).collect()),
         other => other.clone(),
@@ -75,7 +79,8 @@ pub fn strategic_merge_patch(target: &mut Value, patch: &Value) {
                             for item in items {
                                 let id = item.get(key).cloned();
                                 let pos = cur.iter().position(|e| e.get(key) == id.as_ref());
-                                let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
+                                let delete =
+                                    item.get("$patch").and_then(Value::as_str) == Some("delete");
                                 match (pos, delete) {
                                     (Some(i), true) => {
                                         cur.remove(i);
@@ -103,16 +108,27 @@ fn pointer_tokens(ptr: &str) -> Result<Vec<String>, String> {
     if ptr.is_empty() {
         return Ok(Vec::new());
     }
-    let rest = ptr.strip_prefix('/').ok_or_else(|| format!("invalid JSON pointer {ptr:?}"))?;
-    Ok(rest.split('/').map(|t| t.replace("~1", "/").replace("~0", "~")).collect())
+    let rest = ptr
+        .strip_prefix('/')
+        .ok_or_else(|| format!("invalid JSON pointer {ptr:?}"))?;
+    Ok(rest
+        .split('/')
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect())
 }
 
 fn array_index(tok: &str, len: usize, allow_end: bool) -> Result<usize, String> {
     if allow_end && tok == "-" {
         return Ok(len);
     }
-    let i: usize = tok.parse().map_err(|_| format!("invalid array index {tok:?}"))?;
-    let max = if allow_end { len } else { len.saturating_sub(1) };
+    let i: usize = tok
+        .parse()
+        .map_err(|_| format!("invalid array index {tok:?}"))?;
+    let max = if allow_end {
+        len
+    } else {
+        len.saturating_sub(1)
+    };
     if i > max || (!allow_end && len == 0) {
         return Err(format!("array index {i} out of bounds"));
     }
@@ -123,7 +139,9 @@ fn walk_mut<'a>(doc: &'a mut Value, toks: &[String]) -> Result<&'a mut Value, St
     let mut cur = doc;
     for t in toks {
         cur = match cur {
-            Value::Object(m) => m.get_mut(t).ok_or_else(|| format!("path element {t:?} not found"))?,
+            Value::Object(m) => m
+                .get_mut(t)
+                .ok_or_else(|| format!("path element {t:?} not found"))?,
             Value::Array(a) => {
                 let i = array_index(t, a.len(), false)?;
                 &mut a[i]
@@ -135,7 +153,9 @@ fn walk_mut<'a>(doc: &'a mut Value, toks: &[String]) -> Result<&'a mut Value, St
 }
 
 fn json_get(doc: &Value, ptr: &str) -> Result<Value, String> {
-    doc.pointer(ptr).cloned().ok_or_else(|| format!("path {ptr:?} not found"))
+    doc.pointer(ptr)
+        .cloned()
+        .ok_or_else(|| format!("path {ptr:?} not found"))
 }
 
 fn json_add(doc: &mut Value, ptr: &str, value: Value) -> Result<(), String> {
@@ -159,9 +179,13 @@ fn json_add(doc: &mut Value, ptr: &str, value: Value) -> Result<(), String> {
 
 fn json_remove(doc: &mut Value, ptr: &str) -> Result<Value, String> {
     let toks = pointer_tokens(ptr)?;
-    let (last, parent) = toks.split_last().ok_or("cannot remove the whole document")?;
+    let (last, parent) = toks
+        .split_last()
+        .ok_or("cannot remove the whole document")?;
     match walk_mut(doc, parent)? {
-        Value::Object(m) => m.remove(last).ok_or_else(|| format!("path {ptr:?} not found")),
+        Value::Object(m) => m
+            .remove(last)
+            .ok_or_else(|| format!("path {ptr:?} not found")),
         Value::Array(a) => {
             let i = array_index(last, a.len(), false)?;
             Ok(a.remove(i))
@@ -172,12 +196,28 @@ fn json_remove(doc: &mut Value, ptr: &str) -> Result<Value, String> {
 
 /// RFC 6902 JSON patch (add, remove, replace, move, copy, test).
 pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), String> {
-    let ops = ops.as_array().ok_or("a JSON patch must be an array of operations")?;
+    let ops = ops
+        .as_array()
+        .ok_or("a JSON patch must be an array of operations")?;
     for op in ops {
-        let name = op.get("op").and_then(Value::as_str).ok_or("operation without \"op\"")?;
-        let path = op.get("path").and_then(Value::as_str).ok_or("operation without \"path\"")?;
-        let value = || op.get("value").cloned().ok_or_else(|| format!("{name} operation without \"value\""));
-        let from = || op.get("from").and_then(Value::as_str).ok_or_else(|| format!("{name} operation without \"from\""));
+        let name = op
+            .get("op")
+            .and_then(Value::as_str)
+            .ok_or("operation without \"op\"")?;
+        let path = op
+            .get("path")
+            .and_then(Value::as_str)
+            .ok_or("operation without \"path\"")?;
+        let value = || {
+            op.get("value")
+                .cloned()
+                .ok_or_else(|| format!("{name} operation without \"value\""))
+        };
+        let from = || {
+            op.get("from")
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("{name} operation without \"from\""))
+        };
         match name {
             "add" => json_add(doc, path, value()?)?,
             "remove" => {
@@ -199,7 +239,9 @@ pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), String> {
                 let want = value()?;
                 let got = json_get(doc, path)?;
                 if got != want {
-                    return Err(format!("test operation failed at {path:?}: {got} != {want}"));
+                    return Err(format!(
+                        "test operation failed at {path:?}: {got} != {want}"
+                    ));
                 }
             }
             other => return Err(format!("unsupported JSON patch operation {other:?}")),
@@ -257,7 +299,9 @@ pub fn get_path<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
 
 /// Removes the field at `path` (if present).
 pub fn remove_path(v: &mut Value, path: &[String]) {
-    let Some((last, parent)) = path.split_last() else { return };
+    let Some((last, parent)) = path.split_last() else {
+        return;
+    };
     let mut cur = v;
     for p in parent {
         match cur.get_mut(p) {
@@ -307,12 +351,18 @@ mod tests {
     #[test]
     fn fake_k8s_strategic_merges_keyed_lists() {
         let mut t = json!({"status": {"conditions": [{"type": "A", "status": "True"}, {"type": "B", "status": "False"}]}});
-        strategic_merge_patch(&mut t, &json!({"status": {"conditions": [{"type": "B", "status": "True"}, {"type": "C", "status": "True"}]}}));
+        strategic_merge_patch(
+            &mut t,
+            &json!({"status": {"conditions": [{"type": "B", "status": "True"}, {"type": "C", "status": "True"}]}}),
+        );
         assert_eq!(
             t["status"]["conditions"],
             json!([{"type": "A", "status": "True"}, {"type": "B", "status": "True"}, {"type": "C", "status": "True"}])
         );
-        strategic_merge_patch(&mut t, &json!({"status": {"conditions": [{"type": "A", "$patch": "delete"}]}}));
+        strategic_merge_patch(
+            &mut t,
+            &json!({"status": {"conditions": [{"type": "A", "$patch": "delete"}]}}),
+        );
         assert_eq!(t["status"]["conditions"].as_array().unwrap().len(), 2);
     }
 
@@ -333,10 +383,17 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(d, json!({"a": {"b": [0, 2, 3]}, "c": 2, "a/x": "slash", "e": 2}));
+        assert_eq!(
+            d,
+            json!({"a": {"b": [0, 2, 3]}, "c": 2, "a/x": "slash", "e": 2})
+        );
         assert!(json_patch(&mut d, &json!([{"op": "test", "path": "/c", "value": 1}])).is_err());
         assert!(json_patch(&mut d, &json!([{"op": "remove", "path": "/nope"}])).is_err());
-        assert!(json_patch(&mut d, &json!([{"op": "replace", "path": "/a/b/9", "value": 1}])).is_err());
+        assert!(json_patch(
+            &mut d,
+            &json!([{"op": "replace", "path": "/a/b/9", "value": 1}])
+        )
+        .is_err());
     }
 
     #[test]

@@ -22,7 +22,9 @@ pub fn pct_decode(s: &str) -> String {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&b[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(v) => {
                         out.push(v);
@@ -72,7 +74,11 @@ fn split_top(s: &str) -> Vec<String> {
         }
     }
     parts.push(cur);
-    parts.into_iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()
+    parts
+        .into_iter()
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 fn parse_set(s: &str) -> Result<Vec<String>, String> {
@@ -81,7 +87,11 @@ fn parse_set(s: &str) -> Result<Vec<String>, String> {
         .strip_prefix('(')
         .and_then(|r| r.strip_suffix(')'))
         .ok_or_else(|| format!("expected a parenthesised set, got {s:?}"))?;
-    Ok(inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect())
+    Ok(inner
+        .split(',')
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect())
 }
 
 impl LabelSelector {
@@ -100,7 +110,10 @@ impl LabelSelector {
                 Req::In(part[..idx].trim().into(), parse_set(&part[idx + 4..])?)
             } else if let Some(k) = part.strip_prefix('!') {
                 Req::NotExists(k.trim().into())
-            } else if part.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) {
+            } else if part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+            {
                 Req::Exists(part)
             } else {
                 return Err(format!("unable to parse requirement: {part:?}"));
@@ -176,7 +189,9 @@ mod tests {
         assert!(!LabelSelector::parse("app=db,site!=a").unwrap().matches(&o));
         assert!(LabelSelector::parse("app").unwrap().matches(&o));
         assert!(!LabelSelector::parse("!app").unwrap().matches(&o));
-        assert!(LabelSelector::parse("site in (a,b),app notin (web)").unwrap().matches(&o));
+        assert!(LabelSelector::parse("site in (a,b),app notin (web)")
+            .unwrap()
+            .matches(&o));
         assert!(!LabelSelector::parse("site in (b,c)").unwrap().matches(&o));
         assert!(LabelSelector::parse("").unwrap().matches(&o));
     }
@@ -184,9 +199,15 @@ mod tests {
     #[test]
     fn fake_k8s_field_selectors_and_query() {
         let o = json!({"metadata": {"name": "x", "namespace": "ns"}});
-        assert!(FieldSelector::parse("metadata.name=x,metadata.namespace=ns").unwrap().matches(&o));
+        assert!(
+            FieldSelector::parse("metadata.name=x,metadata.namespace=ns")
+                .unwrap()
+                .matches(&o)
+        );
         assert!(!FieldSelector::parse("metadata.name=y").unwrap().matches(&o));
-        assert!(FieldSelector::parse("metadata.name!=y").unwrap().matches(&o));
+        assert!(FieldSelector::parse("metadata.name!=y")
+            .unwrap()
+            .matches(&o));
         let q = parse_query(Some("labelSelector=app%3Ddb%2Csite%21%3Da&watch=1&x=a+b"));
         assert_eq!(q["labelSelector"], "app=db,site!=a");
         assert_eq!(q["x"], "a b");

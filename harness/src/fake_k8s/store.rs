@@ -32,7 +32,14 @@ pub struct ResourceDef {
 }
 
 impl ResourceDef {
-    pub fn new(group: &str, version: &str, plural: &str, kind: &str, namespaced: bool, status: bool) -> Self {
+    pub fn new(
+        group: &str,
+        version: &str,
+        plural: &str,
+        kind: &str,
+        namespaced: bool,
+        status: bool,
+    ) -> Self {
         Self {
             group: group.into(),
             versions: vec![version.into()],
@@ -164,11 +171,15 @@ fn meta(v: &mut Value) -> &mut Map<String, Value> {
 }
 
 fn meta_str<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
-    v.get("metadata").and_then(|m| m.get(k)).and_then(Value::as_str)
+    v.get("metadata")
+        .and_then(|m| m.get(k))
+        .and_then(Value::as_str)
 }
 
 fn finalizers_empty(v: &Value) -> bool {
-    v.pointer("/metadata/finalizers").and_then(Value::as_array).is_none_or(|a| a.is_empty())
+    v.pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .is_none_or(|a| a.is_empty())
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -176,7 +187,11 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 fn base64(data: &[u8]) -> String {
     let mut out = String::new();
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -213,7 +228,10 @@ impl Store {
         }
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let def = s.def("", "namespaces").expect("builtin");
-            let _ = s.put_raw(&def, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}));
+            let _ = s.put_raw(
+                &def,
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+            );
         }
         s
     }
@@ -232,7 +250,9 @@ impl Store {
     }
 
     pub fn def(&self, group: &str, plural: &str) -> Option<ResourceDef> {
-        self.defs.get(&(group.to_string(), plural.to_string())).cloned()
+        self.defs
+            .get(&(group.to_string(), plural.to_string()))
+            .cloned()
     }
 
     /// Resolves `plural`, `plural.group` (kubectl style) or a short name.
@@ -249,7 +269,11 @@ impl Store {
                     && (group.is_empty() || d.group == group)
             })
             .collect();
-        cands.iter().find(|d| d.group.is_empty()).or(cands.first()).map(|d| (*d).clone())
+        cands
+            .iter()
+            .find(|d| d.group.is_empty())
+            .or(cands.first())
+            .map(|d| (*d).clone())
     }
 
     pub fn rv(&self) -> u64 {
@@ -289,7 +313,13 @@ impl Store {
     }
 
     fn emit(&mut self, def: &ResourceDef, ns: &str, etype: &'static str, object: Value) {
-        self.history.push_back(Change { rv: self.rv, res: def.key(), ns: ns.to_string(), etype, object });
+        self.history.push_back(Change {
+            rv: self.rv,
+            res: def.key(),
+            ns: ns.to_string(),
+            etype,
+            object,
+        });
         while self.history.len() > self.history_limit {
             if let Some(c) = self.history.pop_front() {
                 self.floor = c.rv;
@@ -315,7 +345,12 @@ impl Store {
     }
 
     /// Changes of `res` (optionally in `ns`) after `since`; Err(()) when `since` is too old.
-    pub fn changes_since(&self, res: &ResKey, ns: Option<&str>, since: u64) -> Result<Vec<Change>, ()> {
+    pub fn changes_since(
+        &self,
+        res: &ResKey,
+        ns: Option<&str>,
+        since: u64,
+    ) -> Result<Vec<Change>, ()> {
         if since < self.floor {
             return Err(());
         }
@@ -329,7 +364,10 @@ impl Store {
 
     pub fn get(&self, def: &ResourceDef, ns: &str, name: &str) -> Option<Value> {
         let ns = if def.namespaced { ns } else { "" };
-        self.objects.get(&def.key())?.get(&(ns.to_string(), name.to_string())).map(|o| o.value.clone())
+        self.objects
+            .get(&def.key())?
+            .get(&(ns.to_string(), name.to_string()))
+            .map(|o| o.value.clone())
     }
 
     /// Objects of `def` (in `ns` if given), sorted by namespace then name.
@@ -360,13 +398,25 @@ impl Store {
         if !obj.is_object() {
             return Err(ApiError::bad_request("object must be a JSON object"));
         }
-        let name = meta_str(&obj, "name").ok_or_else(|| ApiError::invalid("metadata.name is required"))?.to_string();
-        let ns = if def.namespaced { meta_str(&obj, "namespace").unwrap_or("default").to_string() } else { String::new() };
+        let name = meta_str(&obj, "name")
+            .ok_or_else(|| ApiError::invalid("metadata.name is required"))?
+            .to_string();
+        let ns = if def.namespaced {
+            meta_str(&obj, "namespace").unwrap_or("default").to_string()
+        } else {
+            String::new()
+        };
         self.normalize_new(def, &mut obj);
-        let old = self.objects.get(&def.key()).and_then(|m| m.get(&(ns.clone(), name.clone()))).cloned();
+        let old = self
+            .objects
+            .get(&def.key())
+            .and_then(|m| m.get(&(ns.clone(), name.clone())))
+            .cloned();
         let uid = match old.as_ref().and_then(|o| meta_str(&o.value, "uid")) {
             Some(u) => u.to_string(),
-            None => meta_str(&obj, "uid").map(str::to_string).unwrap_or_else(|| self.next_uid()),
+            None => meta_str(&obj, "uid")
+                .map(str::to_string)
+                .unwrap_or_else(|| self.next_uid()),
         };
         let now = self.now();
         let rv = self.next_rv();
@@ -382,8 +432,16 @@ impl Store {
         if !m.contains_key("generation") {
             let generation = match &old {
                 Some(o) => {
-                    let g = o.value.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
-                    if o.value.get("spec") != obj_spec.as_ref() { g + 1 } else { g }
+                    let g = o
+                        .value
+                        .pointer("/metadata/generation")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(1);
+                    if o.value.get("spec") != obj_spec.as_ref() {
+                        g + 1
+                    } else {
+                        g
+                    }
                 }
                 None => 1,
             };
@@ -392,16 +450,25 @@ impl Store {
         m.insert("resourceVersion".into(), json!(rv.to_string()));
         let etype = if old.is_some() { "MODIFIED" } else { "ADDED" };
         let managers = old.map(|o| o.managers).unwrap_or_default();
-        self.objects
-            .entry(def.key())
-            .or_default()
-            .insert((ns.clone(), name), Obj { value: obj.clone(), managers });
+        self.objects.entry(def.key()).or_default().insert(
+            (ns.clone(), name),
+            Obj {
+                value: obj.clone(),
+                managers,
+            },
+        );
         self.emit(def, &ns, etype, obj.clone());
         Ok(obj)
     }
 
     /// Changes a stored object with `f` and bumps its resourceVersion (no admission rules).
-    pub fn modify(&mut self, def: &ResourceDef, ns: &str, name: &str, f: impl FnOnce(&mut Value)) -> Option<Value> {
+    pub fn modify(
+        &mut self,
+        def: &ResourceDef,
+        ns: &str,
+        name: &str,
+        f: impl FnOnce(&mut Value),
+    ) -> Option<Value> {
         let ns = if def.namespaced { ns } else { "" };
         let key = (ns.to_string(), name.to_string());
         let mut obj = self.objects.get(&def.key())?.get(&key)?.clone();
@@ -425,7 +492,12 @@ impl Store {
     /// Removes an object at once, ignoring finalizers (like a forced etcd delete).
     pub fn delete_raw(&mut self, def: &ResourceDef, ns: &str, name: &str) -> Option<Value> {
         let ns = if def.namespaced { ns } else { "" };
-        let obj = self.objects.get(&def.key())?.get(&(ns.to_string(), name.to_string()))?.value.clone();
+        let obj = self
+            .objects
+            .get(&def.key())?
+            .get(&(ns.to_string(), name.to_string()))?
+            .value
+            .clone();
         self.next_rv();
         let mut v = obj;
         meta(&mut v).insert("resourceVersion".into(), json!(self.rv.to_string()));
@@ -457,10 +529,17 @@ impl Store {
         let mut victims = Vec::new();
         for (rk, m) in &self.objects {
             for ((ns, name), o) in m {
-                let Some(refs) = o.value.pointer("/metadata/ownerReferences").and_then(Value::as_array) else {
+                let Some(refs) = o
+                    .value
+                    .pointer("/metadata/ownerReferences")
+                    .and_then(Value::as_array)
+                else {
                     continue;
                 };
-                let uids: Vec<&str> = refs.iter().filter_map(|r| r.get("uid").and_then(Value::as_str)).collect();
+                let uids: Vec<&str> = refs
+                    .iter()
+                    .filter_map(|r| r.get("uid").and_then(Value::as_str))
+                    .collect();
                 if uids.contains(&removed_uid.as_str()) && uids.iter().all(|u| !live.contains(*u)) {
                     victims.push((rk.clone(), ns.clone(), name.clone()));
                 }
@@ -481,7 +560,9 @@ impl Store {
             return;
         };
         let key = (group.to_string(), plural.to_string());
-        let Some(def) = self.defs.remove(&key) else { return };
+        let Some(def) = self.defs.remove(&key) else {
+            return;
+        };
         let objs = self.objects.remove(&key).unwrap_or_default();
         for ((ns, _), o) in objs {
             self.next_rv();
@@ -491,9 +572,12 @@ impl Store {
 
     fn register_crd_object(&mut self, crd: &mut Value) -> Result<(), ApiError> {
         let s = |p: &str| crd.pointer(p).and_then(Value::as_str).map(str::to_string);
-        let group = s("/spec/group").ok_or_else(|| ApiError::invalid("spec.group: Required value"))?;
-        let plural = s("/spec/names/plural").ok_or_else(|| ApiError::invalid("spec.names.plural: Required value"))?;
-        let kind = s("/spec/names/kind").ok_or_else(|| ApiError::invalid("spec.names.kind: Required value"))?;
+        let group =
+            s("/spec/group").ok_or_else(|| ApiError::invalid("spec.group: Required value"))?;
+        let plural = s("/spec/names/plural")
+            .ok_or_else(|| ApiError::invalid("spec.names.plural: Required value"))?;
+        let kind = s("/spec/names/kind")
+            .ok_or_else(|| ApiError::invalid("spec.names.kind: Required value"))?;
         let expected = format!("{plural}.{group}");
         if meta_str(crd, "name") != Some(expected.as_str()) {
             return Err(ApiError::invalid(format!("metadata.name: Invalid value: must be spec.names.plural+\".\"+spec.group ({expected})")));
@@ -502,20 +586,40 @@ impl Store {
         let versions: Vec<&Value> = crd
             .pointer("/spec/versions")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter(|v| v.get("served").and_then(Value::as_bool).unwrap_or(true)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter(|v| v.get("served").and_then(Value::as_bool).unwrap_or(true))
+                    .collect()
+            })
             .unwrap_or_default();
         if versions.is_empty() {
             return Err(ApiError::invalid("spec.versions: Invalid value: must have exactly one version marked as storage version"));
         }
         let mut names: Vec<String> = Vec::new();
-        let storage = versions.iter().position(|v| v.get("storage").and_then(Value::as_bool) == Some(true)).unwrap_or(0);
-        names.push(versions[storage].get("name").and_then(Value::as_str).unwrap_or("v1").to_string());
+        let storage = versions
+            .iter()
+            .position(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+            .unwrap_or(0);
+        names.push(
+            versions[storage]
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("v1")
+                .to_string(),
+        );
         for (i, v) in versions.iter().enumerate() {
             if i != storage {
-                names.push(v.get("name").and_then(Value::as_str).unwrap_or("v1").to_string());
+                names.push(
+                    v.get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("v1")
+                        .to_string(),
+                );
             }
         }
-        let status = versions.iter().any(|v| v.pointer("/subresources/status").is_some());
+        let status = versions
+            .iter()
+            .any(|v| v.pointer("/subresources/status").is_some());
         let mut def = ResourceDef::new(&group, &names[0], &plural, &kind, namespaced, status);
         def.versions = names;
         def.custom = true;
@@ -525,20 +629,25 @@ impl Store {
         def.short_names = crd
             .pointer("/spec/names/shortNames")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default();
         if let Some(existing) = self.defs.get(&def.key()) {
             if !existing.custom {
-                return Err(ApiError::invalid(format!("spec.names.plural: {plural}.{group} is a built-in resource")));
+                return Err(ApiError::invalid(format!(
+                    "spec.names.plural: {plural}.{group} is a built-in resource"
+                )));
             }
         }
         let def_version = def.versions[0].clone();
         self.register(def);
         let now = self.now();
         let names = crd.pointer("/spec/names").cloned().unwrap_or(json!({}));
-        let cond = |t: &str, reason: &str| {
-            json!({"type": t, "status": "True", "reason": reason, "message": "", "lastTransitionTime": now})
-        };
+        let cond = |t: &str, reason: &str| json!({"type": t, "status": "True", "reason": reason, "message": "", "lastTransitionTime": now});
         let stored = json!([def_version]);
         crd.as_object_mut().expect("object").insert(
             "status".into(),
@@ -556,12 +665,22 @@ impl Store {
     }
 
     /// POST.
-    pub fn create(&mut self, def: &ResourceDef, ns: Option<&str>, mut body: Value, w: &Writer) -> Result<Value, ApiError> {
+    pub fn create(
+        &mut self,
+        def: &ResourceDef,
+        ns: Option<&str>,
+        mut body: Value,
+        w: &Writer,
+    ) -> Result<Value, ApiError> {
         if !body.is_object() {
-            return Err(ApiError::bad_request("the body of the request was in an unknown format"));
+            return Err(ApiError::bad_request(
+                "the body of the request was in an unknown format",
+            ));
         }
         let ns = if def.namespaced {
-            let ns = ns.ok_or_else(|| ApiError::method_not_allowed("a namespaced resource is created in a namespace"))?;
+            let ns = ns.ok_or_else(|| {
+                ApiError::method_not_allowed("a namespaced resource is created in a namespace")
+            })?;
             if let Some(bns) = meta_str(&body, "namespace") {
                 if !bns.is_empty() && bns != ns {
                     return Err(ApiError::bad_request(
@@ -585,7 +704,11 @@ impl Store {
                         }
                     }
                 }
-                None => return Err(ApiError::invalid("metadata.name: Required value: name or generateName is required")),
+                None => {
+                    return Err(ApiError::invalid(
+                        "metadata.name: Required value: name or generateName is required",
+                    ))
+                }
             },
         };
         if self.get(def, &ns, &name).is_some() {
@@ -596,7 +719,9 @@ impl Store {
             body.as_object_mut().expect("object").remove("status");
         }
         if def.kind == "Namespace" && def.group.is_empty() {
-            body.as_object_mut().expect("object").insert("status".into(), json!({"phase": "Active"}));
+            body.as_object_mut()
+                .expect("object")
+                .insert("status".into(), json!({"phase": "Active"}));
         }
         if Self::is_crd(def) && !w.dry_run {
             let mut probe = body.clone();
@@ -616,13 +741,22 @@ impl Store {
         m.insert("uid".into(), json!(uid));
         m.insert("creationTimestamp".into(), json!(now));
         m.insert("generation".into(), json!(1));
-        for k in ["deletionTimestamp", "deletionGracePeriodSeconds", "managedFields", "selfLink"] {
+        for k in [
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "managedFields",
+            "selfLink",
+        ] {
             m.remove(k);
         }
         let mut managers = BTreeMap::new();
         managers.insert(
             (w.manager.clone(), "Update".to_string(), String::new()),
-            ManagerEntry { time: now, api_version: def.storage_api_version(), fields: patch::leaf_paths(&body) },
+            ManagerEntry {
+                time: now,
+                api_version: def.storage_api_version(),
+                fields: patch::leaf_paths(&body),
+            },
         );
         if w.dry_run {
             render_managed(&mut body, &managers);
@@ -631,10 +765,13 @@ impl Store {
         let rv = self.next_rv();
         meta(&mut body).insert("resourceVersion".into(), json!(rv.to_string()));
         render_managed(&mut body, &managers);
-        self.objects
-            .entry(def.key())
-            .or_default()
-            .insert((ns.clone(), name), Obj { value: body.clone(), managers });
+        self.objects.entry(def.key()).or_default().insert(
+            (ns.clone(), name),
+            Obj {
+                value: body.clone(),
+                managers,
+            },
+        );
         self.emit(def, &ns, "ADDED", body.clone());
         Ok(body)
     }
@@ -659,13 +796,19 @@ impl Store {
         w: &Writer,
     ) -> Result<Value, ApiError> {
         if !body.is_object() {
-            return Err(ApiError::bad_request("the body of the request was in an unknown format"));
+            return Err(ApiError::bad_request(
+                "the body of the request was in an unknown format",
+            ));
         }
         if meta_str(&body, "name").is_some_and(|n| n != name) {
-            return Err(ApiError::bad_request("the name of the object does not match the name on the URL"));
+            return Err(ApiError::bad_request(
+                "the name of the object does not match the name on the URL",
+            ));
         }
         let old = self.existing(def, ns, name)?;
-        let rv_given = meta_str(&body, "resourceVersion").filter(|r| !r.is_empty()).is_some();
+        let rv_given = meta_str(&body, "resourceVersion")
+            .filter(|r| !r.is_empty())
+            .is_some();
         if def.custom && !rv_given {
             return Err(ApiError::invalid(format!(
                 "{} \"{name}\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update",
@@ -705,7 +848,8 @@ impl Store {
             PatchKind::Json => patch::json_patch(&mut cand, body).map_err(ApiError::invalid)?,
             PatchKind::Apply { .. } => unreachable!("handled above"),
         }
-        self.commit(def, ns, name, old, cand, sub, w, "Update").map(|v| (200, v))
+        self.commit(def, ns, name, old, cand, sub, w, "Update")
+            .map(|v| (200, v))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -720,21 +864,38 @@ impl Store {
         force: bool,
     ) -> Result<(u16, Value), ApiError> {
         if !body.is_object() {
-            return Err(ApiError::bad_request("the body of the request was in an unknown format"));
+            return Err(ApiError::bad_request(
+                "the body of the request was in an unknown format",
+            ));
         }
         if w.manager.is_empty() || w.manager == "unknown" {
-            return Err(ApiError::bad_request("PATCH, application/apply-patch+yaml: fieldManager must be set"));
+            return Err(ApiError::bad_request(
+                "PATCH, application/apply-patch+yaml: fieldManager must be set",
+            ));
         }
-        if body.get("apiVersion").and_then(Value::as_str).is_none_or(str::is_empty)
-            || body.get("kind").and_then(Value::as_str).is_none_or(str::is_empty)
+        if body
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+            || body
+                .get("kind")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
         {
-            return Err(ApiError::bad_request("invalid object: apiVersion and kind must be set"));
+            return Err(ApiError::bad_request(
+                "invalid object: apiVersion and kind must be set",
+            ));
         }
-        if body.pointer("/metadata/managedFields").is_some_and(|m| !m.is_null()) {
+        if body
+            .pointer("/metadata/managedFields")
+            .is_some_and(|m| !m.is_null())
+        {
             return Err(ApiError::bad_request("metadata.managedFields must be nil"));
         }
         if meta_str(body, "name").is_some_and(|n| n != name) {
-            return Err(ApiError::bad_request("the name of the object does not match the name on the URL"));
+            return Err(ApiError::bad_request(
+                "the name of the object does not match the name on the URL",
+            ));
         }
         let sub_s = sub.unwrap_or("").to_string();
         let mine_key = (w.manager.clone(), "Apply".to_string(), sub_s.clone());
@@ -742,20 +903,42 @@ impl Store {
             Some("status") => p.first().map(String::as_str) == Some("status"),
             _ => !(def.status && p.first().map(String::as_str) == Some("status")),
         };
-        let applied: BTreeSet<FieldPath> = patch::leaf_paths(body).into_iter().filter(|p| scope(p)).collect();
+        let applied: BTreeSet<FieldPath> = patch::leaf_paths(body)
+            .into_iter()
+            .filter(|p| scope(p))
+            .collect();
         let Ok(old) = self.existing(def, ns, name) else {
             if sub.is_some() {
                 return Err(ApiError::not_found(def, name));
             }
             let mut b = body.clone();
             meta(&mut b).insert("name".into(), json!(name));
-            let created = self.create(def, def.namespaced.then_some(ns), b, &Writer { manager: w.manager.clone(), dry_run: true })?;
+            let created = self.create(
+                def,
+                def.namespaced.then_some(ns),
+                b,
+                &Writer {
+                    manager: w.manager.clone(),
+                    dry_run: true,
+                },
+            )?;
             // Re-create for real with Apply ownership.
             let mut v = created;
             let now = self.now();
             let mut managers = BTreeMap::new();
-            let fields: BTreeSet<FieldPath> = applied.iter().filter(|p| patch::get_path(&v, p).is_some()).cloned().collect();
-            managers.insert(mine_key, ManagerEntry { time: now, api_version: def.storage_api_version(), fields });
+            let fields: BTreeSet<FieldPath> = applied
+                .iter()
+                .filter(|p| patch::get_path(&v, p).is_some())
+                .cloned()
+                .collect();
+            managers.insert(
+                mine_key,
+                ManagerEntry {
+                    time: now,
+                    api_version: def.storage_api_version(),
+                    fields,
+                },
+            );
             if w.dry_run {
                 render_managed(&mut v, &managers);
                 return Ok((201, v));
@@ -766,8 +949,21 @@ impl Store {
             let rv = self.next_rv();
             meta(&mut v).insert("resourceVersion".into(), json!(rv.to_string()));
             render_managed(&mut v, &managers);
-            let okey = (if def.namespaced { ns.to_string() } else { String::new() }, name.to_string());
-            self.objects.entry(def.key()).or_default().insert(okey.clone(), Obj { value: v.clone(), managers });
+            let okey = (
+                if def.namespaced {
+                    ns.to_string()
+                } else {
+                    String::new()
+                },
+                name.to_string(),
+            );
+            self.objects.entry(def.key()).or_default().insert(
+                okey.clone(),
+                Obj {
+                    value: v.clone(),
+                    managers,
+                },
+            );
             self.emit(def, &okey.0, "ADDED", v.clone());
             return Ok((201, v));
         };
@@ -800,7 +996,8 @@ impl Store {
         if force {
             for (k, e) in managers.iter_mut() {
                 if *k != mine_key {
-                    e.fields.retain(|f| !applied.iter().any(|p| patch::overlaps(f, p)));
+                    e.fields
+                        .retain(|f| !applied.iter().any(|p| patch::overlaps(f, p)));
                 }
             }
         }
@@ -808,8 +1005,9 @@ impl Store {
         // Fields this manager applied before and no longer applies, and nobody else owns: removed.
         if let Some(prev) = old.managers.get(&mine_key) {
             for p in prev.fields.difference(&applied) {
-                let owned_by_other =
-                    managers.iter().any(|(k, e)| *k != mine_key && e.fields.iter().any(|f| patch::overlaps(f, p)));
+                let owned_by_other = managers
+                    .iter()
+                    .any(|(k, e)| *k != mine_key && e.fields.iter().any(|f| patch::overlaps(f, p)));
                 if !owned_by_other {
                     patch::remove_path(&mut cand, p);
                 }
@@ -827,7 +1025,8 @@ impl Store {
             entry.time = self.now();
         }
         entry.api_version = def.storage_api_version();
-        self.commit_with_managers(def, ns, name, old, cand, sub, w.dry_run, managers).map(|v| (200, v))
+        self.commit_with_managers(def, ns, name, old, cand, sub, w.dry_run, managers)
+            .map(|v| (200, v))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -853,15 +1052,25 @@ impl Store {
             .collect();
         let mut managers = old.managers.clone();
         if !changed.is_empty() {
-            let key = (w.manager.clone(), op.to_string(), sub.unwrap_or("").to_string());
+            let key = (
+                w.manager.clone(),
+                op.to_string(),
+                sub.unwrap_or("").to_string(),
+            );
             for (k, e) in managers.iter_mut() {
                 if *k != key {
-                    e.fields.retain(|f| !changed.iter().any(|c| patch::overlaps(f, c)));
+                    e.fields
+                        .retain(|f| !changed.iter().any(|c| patch::overlaps(f, c)));
                 }
             }
             let now = self.now();
             let e = managers.entry(key).or_default();
-            e.fields.extend(changed.iter().filter(|p| patch::get_path(&iso, p).is_some()).cloned());
+            e.fields.extend(
+                changed
+                    .iter()
+                    .filter(|p| patch::get_path(&iso, p).is_some())
+                    .cloned(),
+            );
             e.time = now;
             e.api_version = def.storage_api_version();
         }
@@ -869,7 +1078,13 @@ impl Store {
     }
 
     /// Applies status-subresource isolation; returns the candidate and whether spec changed.
-    fn isolate(&self, def: &ResourceDef, old: &Value, cand: Value, sub: Option<&str>) -> (Value, bool) {
+    fn isolate(
+        &self,
+        def: &ResourceDef,
+        old: &Value,
+        cand: Value,
+        sub: Option<&str>,
+    ) -> (Value, bool) {
         let mut out = match sub {
             Some(_) => {
                 let mut n = old.clone();
@@ -914,7 +1129,15 @@ impl Store {
         // System metadata cannot be changed by clients.
         let om = old.get("metadata").cloned().unwrap_or(json!({}));
         let m = meta(&mut out);
-        for k in ["name", "namespace", "uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds"] {
+        for k in [
+            "name",
+            "namespace",
+            "uid",
+            "creationTimestamp",
+            "generation",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        ] {
             match om.get(k) {
                 Some(v) => {
                     m.insert(k.into(), v.clone());
@@ -942,7 +1165,9 @@ impl Store {
         managers: BTreeMap<ManagerKey, ManagerEntry>,
     ) -> Result<Value, ApiError> {
         let ns = if def.namespaced { ns } else { "" };
-        let old_rv = meta_str(&old.value, "resourceVersion").unwrap_or("").to_string();
+        let old_rv = meta_str(&old.value, "resourceVersion")
+            .unwrap_or("")
+            .to_string();
         let (mut new, spec_changed) = self.isolate(def, &old.value, cand, sub);
         if let Some(rv) = meta_str(&new, "resourceVersion") {
             if !rv.is_empty() && rv != old_rv {
@@ -964,7 +1189,11 @@ impl Store {
             }
         }
         if spec_changed {
-            let g = old.value.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+            let g = old
+                .value
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
             meta(&mut new).insert("generation".into(), json!(g + 1));
         }
         if Self::is_crd(def) && sub.is_none() {
@@ -983,10 +1212,13 @@ impl Store {
         if meta_str(&new, "deletionTimestamp").is_some() && finalizers_empty(&new) {
             self.remove_final(def, ns, name, new.clone());
         } else {
-            self.objects
-                .entry(def.key())
-                .or_default()
-                .insert((ns.to_string(), name.to_string()), Obj { value: new.clone(), managers });
+            self.objects.entry(def.key()).or_default().insert(
+                (ns.to_string(), name.to_string()),
+                Obj {
+                    value: new.clone(),
+                    managers,
+                },
+            );
             self.emit(def, ns, "MODIFIED", new.clone());
         }
         Ok(new)
@@ -1029,10 +1261,13 @@ impl Store {
             m.insert("deletionTimestamp".into(), json!(now));
             m.insert("deletionGracePeriodSeconds".into(), json!(0));
             m.insert("resourceVersion".into(), json!(rv.to_string()));
-            self.objects
-                .entry(def.key())
-                .or_default()
-                .insert((ns.to_string(), name.to_string()), Obj { value: v.clone(), managers: old.managers });
+            self.objects.entry(def.key()).or_default().insert(
+                (ns.to_string(), name.to_string()),
+                Obj {
+                    value: v.clone(),
+                    managers: old.managers,
+                },
+            );
             self.emit(def, ns, "MODIFIED", v.clone());
             return Ok(v);
         }
@@ -1046,7 +1281,12 @@ impl Store {
 fn string_list(v: &Value, ptr: &str) -> BTreeSet<String> {
     v.pointer(ptr)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -1080,7 +1320,9 @@ fn render_managed(v: &mut Value, managers: &BTreeMap<ManagerKey, ManagerEntry>) 
 /// Secrets: `stringData` is merged into `data` (base64) on write, as the real apiserver does.
 fn secret_string_data(v: &mut Value) {
     let Some(o) = v.as_object_mut() else { return };
-    let Some(Value::Object(sd)) = o.remove("stringData") else { return };
+    let Some(Value::Object(sd)) = o.remove("stringData") else {
+        return;
+    };
     let data = o.entry("data").or_insert_with(|| json!({}));
     if let Some(d) = data.as_object_mut() {
         for (k, val) in sd {
@@ -1103,13 +1345,28 @@ fn builtin_defs() -> Vec<ResourceDef> {
         d("", "v1", "secrets", "Secret", true, false),
         d("", "v1", "serviceaccounts", "ServiceAccount", true, false).short(&["sa"]),
         d("", "v1", "nodes", "Node", false, true).short(&["no"]),
-        d("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true, true).short(&["pvc"]),
+        d(
+            "",
+            "v1",
+            "persistentvolumeclaims",
+            "PersistentVolumeClaim",
+            true,
+            true,
+        )
+        .short(&["pvc"]),
         d("events.k8s.io", "v1", "events", "Event", true, false).short(&["ev"]),
         d("apps", "v1", "deployments", "Deployment", true, true).short(&["deploy"]),
         d("apps", "v1", "statefulsets", "StatefulSet", true, true).short(&["sts"]),
         d("coordination.k8s.io", "v1", "leases", "Lease", true, false),
-        d("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false, true)
-            .short(&["crd", "crds"]),
+        d(
+            "apiextensions.k8s.io",
+            "v1",
+            "customresourcedefinitions",
+            "CustomResourceDefinition",
+            false,
+            true,
+        )
+        .short(&["crd", "crds"]),
     ]
 }
 

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Event, ObjectReference};
 use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
-    WatchEvent, WatchParams,
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
+    PatchParams, PostParams, WatchEvent, WatchParams,
 };
 use serde_json::{json, Value};
 
@@ -26,7 +26,8 @@ struct SimClock;
 impl WallClock for SimClock {
     fn now(&self) -> DateTime<Utc> {
         let base = DateTime::from_timestamp(1_750_000_000, 0).expect("valid epoch");
-        base + chrono::Duration::from_std(turmoil::sim_elapsed().unwrap_or_default()).expect("small")
+        base + chrono::Duration::from_std(turmoil::sim_elapsed().unwrap_or_default())
+            .expect("small")
     }
 }
 
@@ -53,7 +54,8 @@ where
         }
     });
     sim.client("test", async move {
-        let client = bloodraven::kube_client::client_over(Arc::new(SimDialer), "apiserver", 6443, "default");
+        let client =
+            bloodraven::kube_client::client_over(Arc::new(SimDialer), "apiserver", 6443, "default");
         body(client, api).await
     });
     sim.run().unwrap();
@@ -67,7 +69,8 @@ fn api_code(r: Result<impl std::fmt::Debug, kube::Error>) -> (u16, String) {
 }
 
 fn cm(name: &str, labels: Value, data: Value) -> ConfigMap {
-    serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}, "data": data})).unwrap()
+    serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}, "data": data}))
+        .unwrap()
 }
 
 fn mfg_resource() -> ApiResource {
@@ -78,7 +81,10 @@ fn mfg_resource() -> ApiResource {
 }
 
 fn dns_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("externaldns.k8s.io", "v1alpha1", "DNSEndpoint"), "dnsendpoints")
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("externaldns.k8s.io", "v1alpha1", "DNSEndpoint"),
+        "dnsendpoints",
+    )
 }
 
 fn dynobj(ar: &ApiResource, v: Value) -> DynamicObject {
@@ -98,7 +104,10 @@ fn json_patch_request(name: &str, ops: &Value) -> http::Request<Vec<u8>> {
 }
 
 fn names(items: &[ConfigMap]) -> Vec<String> {
-    items.iter().map(|c| c.metadata.name.clone().unwrap()).collect()
+    items
+        .iter()
+        .map(|c| c.metadata.name.clone().unwrap())
+        .collect()
 }
 
 #[test]
@@ -108,45 +117,70 @@ fn fake_k8s_create_get_list_with_selectors() {
     run(api.clone(), |client, _api| async move {
         let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
         let pp = PostParams::default();
-        cms.create(&pp, &cm("c", json!({"app": "db", "site": "b"}), json!({}))).await?;
-        cms.create(&pp, &cm("a", json!({"app": "db", "site": "a"}), json!({"k": "v"}))).await?;
-        cms.create(&pp, &cm("b", json!({"app": "web"}), json!({}))).await?;
+        cms.create(&pp, &cm("c", json!({"app": "db", "site": "b"}), json!({})))
+            .await?;
+        cms.create(
+            &pp,
+            &cm("a", json!({"app": "db", "site": "a"}), json!({"k": "v"})),
+        )
+        .await?;
+        cms.create(&pp, &cm("b", json!({"app": "web"}), json!({})))
+            .await?;
         let other: Api<ConfigMap> = Api::namespaced(client.clone(), "other");
-        other.create(&pp, &cm("z", json!({"app": "db"}), json!({}))).await?;
+        other
+            .create(&pp, &cm("z", json!({"app": "db"}), json!({})))
+            .await?;
 
         let a = cms.get("a").await?;
         assert_eq!(a.data.unwrap()["k"], "v");
         let uid = a.metadata.uid.unwrap();
         assert_eq!(uid.len(), 36);
-        assert_eq!(a.metadata.creation_timestamp.unwrap().0.as_second(), 1_750_000_000);
+        assert_eq!(
+            a.metadata.creation_timestamp.unwrap().0.as_second(),
+            1_750_000_000
+        );
         assert!(a.metadata.resource_version.unwrap().parse::<u64>().unwrap() > 1);
 
         let all = cms.list(&ListParams::default()).await?;
         assert_eq!(names(&all.items), ["a", "b", "c"]);
         let db = cms.list(&ListParams::default().labels("app=db")).await?;
         assert_eq!(names(&db.items), ["a", "c"]);
-        let db_not_a = cms.list(&ListParams::default().labels("app=db,site!=a")).await?;
+        let db_not_a = cms
+            .list(&ListParams::default().labels("app=db,site!=a"))
+            .await?;
         assert_eq!(names(&db_not_a.items), ["c"]);
         let has_site = cms.list(&ListParams::default().labels("site")).await?;
         assert_eq!(names(&has_site.items), ["a", "c"]);
-        let by_name = cms.list(&ListParams::default().fields("metadata.name=b")).await?;
+        let by_name = cms
+            .list(&ListParams::default().fields("metadata.name=b"))
+            .await?;
         assert_eq!(names(&by_name.items), ["b"]);
         let everywhere: Api<ConfigMap> = Api::all(client.clone());
-        let db_all = everywhere.list(&ListParams::default().labels("app=db")).await?;
+        let db_all = everywhere
+            .list(&ListParams::default().labels("app=db"))
+            .await?;
         assert_eq!(names(&db_all.items), ["a", "c", "z"]);
-        let in_other = everywhere.list(&ListParams::default().fields("metadata.namespace=other")).await?;
+        let in_other = everywhere
+            .list(&ListParams::default().fields("metadata.namespace=other"))
+            .await?;
         assert_eq!(names(&in_other.items), ["z"]);
         // Paging: limit + continue.
         let page1 = cms.list(&ListParams::default().limit(2)).await?;
         assert_eq!(names(&page1.items), ["a", "b"]);
         let token = page1.metadata.continue_.clone().unwrap();
-        let page2 = cms.list(&ListParams::default().limit(2).continue_token(&token)).await?;
+        let page2 = cms
+            .list(&ListParams::default().limit(2).continue_token(&token))
+            .await?;
         assert_eq!(names(&page2.items), ["c"]);
 
-        assert_eq!(api_code(cms.create(&pp, &cm("a", json!({}), json!({}))).await), (409, "AlreadyExists".into()));
+        assert_eq!(
+            api_code(cms.create(&pp, &cm("a", json!({}), json!({}))).await),
+            (409, "AlreadyExists".into())
+        );
         assert_eq!(api_code(cms.get("nope").await), (404, "NotFound".into()));
 
-        let mut gen: ConfigMap = serde_json::from_value(json!({"metadata": {"generateName": "gen-"}})).unwrap();
+        let mut gen: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"generateName": "gen-"}})).unwrap();
         gen = cms.create(&pp, &gen).await?;
         let gname = gen.metadata.name.unwrap();
         assert!(gname.starts_with("gen-") && gname.len() == 9, "{gname}");
@@ -156,13 +190,25 @@ fn fake_k8s_create_get_list_with_selectors() {
         .events()
         .into_iter()
         .filter_map(|e| match e.kind {
-            EventKind::ApiWrite { verb, resource, name, ok, .. } if verb == "create" => Some((resource, name, ok)),
+            EventKind::ApiWrite {
+                verb,
+                resource,
+                name,
+                ok,
+                ..
+            } if verb == "create" => Some((resource, name, ok)),
             _ => None,
         })
         .collect();
     assert_eq!(creates.len(), 6);
-    assert_eq!(creates[0], ("configmaps".to_string(), "c".to_string(), true));
-    assert_eq!(creates[4], ("configmaps".to_string(), "a".to_string(), false));
+    assert_eq!(
+        creates[0],
+        ("configmaps".to_string(), "c".to_string(), true)
+    );
+    assert_eq!(
+        creates[4],
+        ("configmaps".to_string(), "a".to_string(), false)
+    );
     assert!(creates[5].1.starts_with("gen-") && creates[5].2);
 }
 
@@ -171,12 +217,18 @@ fn fake_k8s_stale_replace_conflicts_and_patches() {
     run(new_api(), |client, _api| async move {
         let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
         let pp = PostParams::default();
-        let created = cms.create(&pp, &cm("x", json!({}), json!({"a": "1", "b": "2"}))).await?;
+        let created = cms
+            .create(&pp, &cm("x", json!({}), json!({"a": "1", "b": "2"})))
+            .await?;
         let rv0 = created.metadata.resource_version.clone().unwrap();
 
         // Merge patch (RFC 7386): set one key, delete another.
         let merged = cms
-            .patch("x", &PatchParams::default(), &Patch::Merge(json!({"data": {"a": "10", "b": null}})))
+            .patch(
+                "x",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"data": {"a": "10", "b": null}})),
+            )
             .await?;
         let data = merged.data.clone().unwrap();
         assert_eq!(data.get("a").map(String::as_str), Some("10"));
@@ -193,7 +245,13 @@ fn fake_k8s_stale_replace_conflicts_and_patches() {
 
         // A no-op patch does not bump the resourceVersion.
         let before = cms.get("x").await?.metadata.resource_version.unwrap();
-        let same = cms.patch("x", &PatchParams::default(), &Patch::Merge(json!({"data": {"a": "10"}}))).await?;
+        let same = cms
+            .patch(
+                "x",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"data": {"a": "10"}})),
+            )
+            .await?;
         assert_eq!(same.metadata.resource_version.unwrap(), before);
 
         // JSON patch (RFC 6902), sent raw (kube's Patch::Json needs a feature we do not enable).
@@ -209,14 +267,33 @@ fn fake_k8s_stale_replace_conflicts_and_patches() {
         assert_eq!(data.get("d").map(String::as_str), Some("4"));
         assert!(!data.contains_key("c"));
         let failing = json!([{"op": "test", "path": "/data/a", "value": "nope"}]);
-        assert_eq!(api_code(client.request::<ConfigMap>(json_patch_request("x", &failing)).await).0, 422);
+        assert_eq!(
+            api_code(
+                client
+                    .request::<ConfigMap>(json_patch_request("x", &failing))
+                    .await
+            )
+            .0,
+            422
+        );
 
         // A merge patch carrying a stale resourceVersion is a precondition: 409.
         let stale = cms
-            .patch("x", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"resourceVersion": rv0}, "data": {"a": "x"}})))
+            .patch(
+                "x",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"resourceVersion": rv0}, "data": {"a": "x"}})),
+            )
             .await;
         assert_eq!(api_code(stale).0, 409);
-        assert_eq!(api_code(cms.patch("nope", &PatchParams::default(), &Patch::Merge(json!({}))).await).0, 404);
+        assert_eq!(
+            api_code(
+                cms.patch("nope", &PatchParams::default(), &Patch::Merge(json!({})))
+                    .await
+            )
+            .0,
+            404
+        );
         Ok(())
     });
 }
@@ -228,7 +305,10 @@ fn fake_k8s_server_side_apply() {
         let ar = mfg_resource();
         let groups: Api<DynamicObject> = Api::namespaced_with(client, "default", &ar);
         let pp = PatchParams::apply("bloodraven").force();
-        let first = dynobj(&ar, json!({"metadata": {"name": "g", "labels": {"a": "1", "b": "2"}}, "spec": {"sites": ["a", "b"], "primary": "a"}}));
+        let first = dynobj(
+            &ar,
+            json!({"metadata": {"name": "g", "labels": {"a": "1", "b": "2"}}, "spec": {"sites": ["a", "b"], "primary": "a"}}),
+        );
         let created = groups.patch("g", &pp, &Patch::Apply(&first)).await?;
         assert_eq!(created.data["spec"]["primary"], "a");
         assert_eq!(created.metadata.generation, Some(1));
@@ -238,10 +318,16 @@ fn fake_k8s_server_side_apply() {
 
         // Same apply again: nothing changes.
         let again = groups.patch("g", &pp, &Patch::Apply(&first)).await?;
-        assert_eq!(again.metadata.resource_version, created.metadata.resource_version);
+        assert_eq!(
+            again.metadata.resource_version,
+            created.metadata.resource_version
+        );
 
         // Update: change a field, drop label b (owned only by us: removed).
-        let second = dynobj(&ar, json!({"metadata": {"name": "g", "labels": {"a": "1"}}, "spec": {"sites": ["a", "b"], "primary": "b"}}));
+        let second = dynobj(
+            &ar,
+            json!({"metadata": {"name": "g", "labels": {"a": "1"}}, "spec": {"sites": ["a", "b"], "primary": "b"}}),
+        );
         let updated = groups.patch("g", &pp, &Patch::Apply(&second)).await?;
         assert_eq!(updated.data["spec"]["primary"], "b");
         assert_eq!(updated.metadata.generation, Some(2));
@@ -250,17 +336,34 @@ fn fake_k8s_server_side_apply() {
         assert!(!labels.contains_key("b"), "{labels:?}");
 
         // Another manager applying a different value conflicts unless forced.
-        let other = dynobj(&ar, json!({"metadata": {"name": "g"}, "spec": {"primary": "c"}}));
-        let r = groups.patch("g", &PatchParams::apply("kubectl"), &Patch::Apply(&other)).await;
+        let other = dynobj(
+            &ar,
+            json!({"metadata": {"name": "g"}, "spec": {"primary": "c"}}),
+        );
+        let r = groups
+            .patch("g", &PatchParams::apply("kubectl"), &Patch::Apply(&other))
+            .await;
         assert_eq!(api_code(r), (409, "Conflict".into()));
-        let forced = groups.patch("g", &PatchParams::apply("kubectl").force(), &Patch::Apply(&other)).await?;
+        let forced = groups
+            .patch(
+                "g",
+                &PatchParams::apply("kubectl").force(),
+                &Patch::Apply(&other),
+            )
+            .await?;
         assert_eq!(forced.data["spec"]["primary"], "c");
         assert_eq!(forced.data["spec"]["sites"], json!(["a", "b"]));
         Ok(())
     });
-    let g = api.get("mysqlfailovergroups.shipstream.io", "default", "g").unwrap();
-    let managers: Vec<&str> =
-        g["metadata"]["managedFields"].as_array().unwrap().iter().map(|m| m["manager"].as_str().unwrap()).collect();
+    let g = api
+        .get("mysqlfailovergroups.shipstream.io", "default", "g")
+        .unwrap();
+    let managers: Vec<&str> = g["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["manager"].as_str().unwrap())
+        .collect();
     assert_eq!(managers, ["bloodraven", "kubectl"]);
 }
 
@@ -269,14 +372,24 @@ fn fake_k8s_status_subresource_isolation_and_generation() {
     run(new_api(), |client, _api| async move {
         let ar = mfg_resource();
         let groups: Api<DynamicObject> = Api::namespaced_with(client, "default", &ar);
-        let obj = dynobj(&ar, json!({"metadata": {"name": "g"}, "spec": {"primary": "a"}, "status": {"phase": "Bogus"}}));
+        let obj = dynobj(
+            &ar,
+            json!({"metadata": {"name": "g"}, "spec": {"primary": "a"}, "status": {"phase": "Bogus"}}),
+        );
         let created = groups.create(&PostParams::default(), &obj).await?;
-        assert!(created.data.get("status").is_none(), "status is dropped on create");
+        assert!(
+            created.data.get("status").is_none(),
+            "status is dropped on create"
+        );
         assert_eq!(created.metadata.generation, Some(1));
 
         // patch_status changes only status (spec in the patch is ignored), generation unchanged.
         let st = groups
-            .patch_status("g", &PatchParams::default(), &Patch::Merge(json!({"spec": {"primary": "zzz"}, "status": {"phase": "Healthy"}})))
+            .patch_status(
+                "g",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"primary": "zzz"}, "status": {"phase": "Healthy"}})),
+            )
             .await?;
         assert_eq!(st.data["status"]["phase"], "Healthy");
         assert_eq!(st.data["spec"]["primary"], "a");
@@ -284,22 +397,36 @@ fn fake_k8s_status_subresource_isolation_and_generation() {
 
         // Main patch ignores status; spec change bumps generation.
         let main = groups
-            .patch("g", &PatchParams::default(), &Patch::Merge(json!({"spec": {"primary": "b"}, "status": {"phase": "Hacked"}})))
+            .patch(
+                "g",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"primary": "b"}, "status": {"phase": "Hacked"}})),
+            )
             .await?;
         assert_eq!(main.data["status"]["phase"], "Healthy");
         assert_eq!(main.data["spec"]["primary"], "b");
         assert_eq!(main.metadata.generation, Some(2));
 
         // Metadata-only change: no generation bump.
-        let labelled =
-            groups.patch("g", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}}))).await?;
+        let labelled = groups
+            .patch(
+                "g",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}})),
+            )
+            .await?;
         assert_eq!(labelled.metadata.generation, Some(2));
-        assert_ne!(labelled.metadata.resource_version, main.metadata.resource_version);
+        assert_ne!(
+            labelled.metadata.resource_version,
+            main.metadata.resource_version
+        );
 
         // replace_status with a fresh object changes status; replace ignores status.
         let mut cur = groups.get("g").await?;
         cur.data["status"] = json!({"phase": "Failover"});
-        let rs = groups.replace_status("g", &PostParams::default(), &cur).await?;
+        let rs = groups
+            .replace_status("g", &PostParams::default(), &cur)
+            .await?;
         assert_eq!(rs.data["status"]["phase"], "Failover");
         let mut cur = groups.get("g").await?;
         cur.data["status"] = json!({"phase": "Nope"});
@@ -308,8 +435,16 @@ fn fake_k8s_status_subresource_isolation_and_generation() {
 
         // Configmaps have no status subresource.
         let cms: Api<ConfigMap> = Api::namespaced(groups.clone().into_client(), "default");
-        cms.create(&PostParams::default(), &cm("c", json!({}), json!({}))).await?;
-        assert_eq!(api_code(cms.patch_status("c", &PatchParams::default(), &Patch::Merge(json!({}))).await).0, 404);
+        cms.create(&PostParams::default(), &cm("c", json!({}), json!({})))
+            .await?;
+        assert_eq!(
+            api_code(
+                cms.patch_status("c", &PatchParams::default(), &Patch::Merge(json!({})))
+                    .await
+            )
+            .0,
+            404
+        );
         Ok(())
     });
 }
@@ -321,29 +456,66 @@ fn fake_k8s_denied_writes_are_forbidden_and_traced() {
     run(api.clone(), |client, api| async move {
         let ar = mfg_resource();
         let groups: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &ar);
-        groups.create(&PostParams::default(), &dynobj(&ar, json!({"metadata": {"name": "g"}, "spec": {"primary": "a"}}))).await?;
+        groups
+            .create(
+                &PostParams::default(),
+                &dynobj(
+                    &ar,
+                    json!({"metadata": {"name": "g"}, "spec": {"primary": "a"}}),
+                ),
+            )
+            .await?;
 
         api.deny("mysqlfailovergroups", Some("status"));
-        let r = groups.patch_status("g", &PatchParams::default(), &Patch::Merge(json!({"status": {"phase": "x"}}))).await;
+        let r = groups
+            .patch_status(
+                "g",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": {"phase": "x"}})),
+            )
+            .await;
         match r {
             Err(kube::Error::Api(s)) => {
                 assert_eq!((s.code, s.reason.as_str()), (403, "Forbidden"));
-                assert!(s.message.contains("cannot patch resource \"mysqlfailovergroups/status\""), "{}", s.message);
+                assert!(
+                    s.message
+                        .contains("cannot patch resource \"mysqlfailovergroups/status\""),
+                    "{}",
+                    s.message
+                );
             }
             other => panic!("expected 403, got {other:?}"),
         }
         // The main resource stays writable, and reads work.
-        groups.patch("g", &PatchParams::default(), &Patch::Merge(json!({"spec": {"primary": "b"}}))).await?;
+        groups
+            .patch(
+                "g",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"primary": "b"}})),
+            )
+            .await?;
         assert!(groups.get("g").await?.data.get("status").is_none());
         api.allow("mysqlfailovergroups", Some("status"));
-        let ok = groups.patch_status("g", &PatchParams::default(), &Patch::Merge(json!({"status": {"phase": "x"}}))).await?;
+        let ok = groups
+            .patch_status(
+                "g",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": {"phase": "x"}})),
+            )
+            .await?;
         assert_eq!(ok.data["status"]["phase"], "x");
 
         let dar = dns_resource();
         let dns: Api<DynamicObject> = Api::namespaced_with(client, "default", &dar);
         api.deny("dnsendpoints", None);
-        let ep = dynobj(&dar, json!({"metadata": {"name": "db"}, "spec": {"endpoints": [{"dnsName": "db.example", "targets": ["a"]}]}}));
-        assert_eq!(api_code(dns.create(&PostParams::default(), &ep).await), (403, "Forbidden".into()));
+        let ep = dynobj(
+            &dar,
+            json!({"metadata": {"name": "db"}, "spec": {"endpoints": [{"dnsName": "db.example", "targets": ["a"]}]}}),
+        );
+        assert_eq!(
+            api_code(dns.create(&PostParams::default(), &ep).await),
+            (403, "Forbidden".into())
+        );
         assert!(dns.list(&ListParams::default()).await?.items.is_empty());
         api.allow("dnsendpoints", None);
         dns.create(&PostParams::default(), &ep).await?;
@@ -353,7 +525,13 @@ fn fake_k8s_denied_writes_are_forbidden_and_traced() {
         .events()
         .into_iter()
         .filter_map(|e| match e.kind {
-            EventKind::ApiWrite { verb, resource, subresource, ok, .. } => Some((verb, resource, subresource, ok)),
+            EventKind::ApiWrite {
+                verb,
+                resource,
+                subresource,
+                ok,
+                ..
+            } => Some((verb, resource, subresource, ok)),
             _ => None,
         })
         .collect();
@@ -362,15 +540,30 @@ fn fake_k8s_denied_writes_are_forbidden_and_traced() {
         writes,
         [
             (s("create"), s("mysqlfailovergroups"), None, true),
-            (s("patch"), s("mysqlfailovergroups"), Some(s("status")), false),
+            (
+                s("patch"),
+                s("mysqlfailovergroups"),
+                Some(s("status")),
+                false
+            ),
             (s("patch"), s("mysqlfailovergroups"), None, true),
-            (s("patch"), s("mysqlfailovergroups"), Some(s("status")), true),
+            (
+                s("patch"),
+                s("mysqlfailovergroups"),
+                Some(s("status")),
+                true
+            ),
             (s("create"), s("dnsendpoints"), None, false),
             (s("create"), s("dnsendpoints"), None, true),
         ]
     );
     let patch_detail = trace.events().into_iter().find_map(|e| match e.kind {
-        EventKind::ApiWrite { verb, ok: true, detail, .. } if verb == "patch" => Some(detail),
+        EventKind::ApiWrite {
+            verb,
+            ok: true,
+            detail,
+            ..
+        } if verb == "patch" => Some(detail),
         _ => None,
     });
     assert!(patch_detail.unwrap().contains("\"primary\":\"b\""));
@@ -380,10 +573,21 @@ fn fake_k8s_denied_writes_are_forbidden_and_traced() {
 fn fake_k8s_outages_and_latency() {
     run(new_api(), |client, api| async move {
         let cms: Api<ConfigMap> = Api::namespaced(client, "default");
-        cms.create(&PostParams::default(), &cm("c", json!({}), json!({}))).await?;
+        cms.create(&PostParams::default(), &cm("c", json!({}), json!({})))
+            .await?;
         api.set_outage(Some(OutageMode::Refuse503));
-        assert_eq!(api_code(cms.get("c").await), (503, "ServiceUnavailable".into()));
-        assert_eq!(api_code(cms.create(&PostParams::default(), &cm("d", json!({}), json!({}))).await).0, 503);
+        assert_eq!(
+            api_code(cms.get("c").await),
+            (503, "ServiceUnavailable".into())
+        );
+        assert_eq!(
+            api_code(
+                cms.create(&PostParams::default(), &cm("d", json!({}), json!({})))
+                    .await
+            )
+            .0,
+            503
+        );
         api.set_outage(Some(OutageMode::Hang));
         let t0 = tokio::time::Instant::now();
         match cms.get("c").await {
@@ -391,7 +595,10 @@ fn fake_k8s_outages_and_latency() {
             Err(_) => {}
             Ok(_) => panic!("a hang must not answer"),
         }
-        assert!(t0.elapsed() >= Duration::from_secs(10), "the client's own timeout fired");
+        assert!(
+            t0.elapsed() >= Duration::from_secs(10),
+            "the client's own timeout fired"
+        );
         api.set_outage(None);
         cms.get("c").await?;
         api.set_latency(Duration::from_secs(3));
@@ -406,20 +613,44 @@ fn fake_k8s_outages_and_latency() {
 fn fake_k8s_watch_events_and_gone() {
     run(new_api(), |client, api| async move {
         let cms: Api<ConfigMap> = Api::namespaced(client, "default");
-        let c = cms.create(&PostParams::default(), &cm("c", json!({"app": "db"}), json!({}))).await?;
+        let c = cms
+            .create(
+                &PostParams::default(),
+                &cm("c", json!({"app": "db"}), json!({})),
+            )
+            .await?;
         let rv = c.metadata.resource_version.unwrap();
-        let stream = cms.watch(&WatchParams::default().labels("app=db").timeout(60), &rv).await?;
+        let stream = cms
+            .watch(&WatchParams::default().labels("app=db").timeout(60), &rv)
+            .await?;
         let mut stream = stream.boxed();
-        cms.patch("c", &PatchParams::default(), &Patch::Merge(json!({"data": {"k": "v"}}))).await?;
-        cms.create(&PostParams::default(), &cm("other", json!({"app": "web"}), json!({}))).await?;
-        cms.create(&PostParams::default(), &cm("d", json!({"app": "db"}), json!({}))).await?;
+        cms.patch(
+            "c",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"k": "v"}})),
+        )
+        .await?;
+        cms.create(
+            &PostParams::default(),
+            &cm("other", json!({"app": "web"}), json!({})),
+        )
+        .await?;
+        cms.create(
+            &PostParams::default(),
+            &cm("d", json!({"app": "db"}), json!({})),
+        )
+        .await?;
         cms.delete("c", &DeleteParams::default()).await?;
         let mut seen = Vec::new();
         while seen.len() < 3 {
             match stream.try_next().await?.expect("stream open") {
                 WatchEvent::Added(o) => seen.push(format!("ADDED {}", o.metadata.name.unwrap())),
-                WatchEvent::Modified(o) => seen.push(format!("MODIFIED {}", o.metadata.name.unwrap())),
-                WatchEvent::Deleted(o) => seen.push(format!("DELETED {}", o.metadata.name.unwrap())),
+                WatchEvent::Modified(o) => {
+                    seen.push(format!("MODIFIED {}", o.metadata.name.unwrap()))
+                }
+                WatchEvent::Deleted(o) => {
+                    seen.push(format!("DELETED {}", o.metadata.name.unwrap()))
+                }
                 WatchEvent::Bookmark(_) => {}
                 WatchEvent::Error(e) => panic!("unexpected error {e:?}"),
             }
@@ -432,7 +663,10 @@ fn fake_k8s_watch_events_and_gone() {
         }
 
         // Watch from scratch ("0"): synthetic ADDED for the current state.
-        let mut all = cms.watch(&WatchParams::default().timeout(5), "0").await?.boxed();
+        let mut all = cms
+            .watch(&WatchParams::default().timeout(5), "0")
+            .await?
+            .boxed();
         match all.try_next().await? {
             Some(WatchEvent::Added(o)) => assert_eq!(o.metadata.name.as_deref(), Some("d")),
             other => panic!("expected ADDED d, got {other:?}"),
@@ -454,10 +688,17 @@ fn fake_k8s_watch_events_and_gone() {
         assert!(old.try_next().await?.is_none());
 
         // drop_watches ends open streams.
-        let now = cms.list(&ListParams::default()).await?.metadata.resource_version.unwrap();
+        let now = cms
+            .list(&ListParams::default())
+            .await?
+            .metadata
+            .resource_version
+            .unwrap();
         let mut w = cms.watch(&WatchParams::default(), &now).await?.boxed();
         api.drop_watches();
-        assert!(tokio::time::timeout(Duration::from_secs(5), w.try_next()).await??.is_none());
+        assert!(tokio::time::timeout(Duration::from_secs(5), w.try_next())
+            .await??
+            .is_none());
         Ok(())
     });
 }
@@ -468,7 +709,10 @@ fn fake_k8s_events_and_finalizers() {
     run(api.clone(), |client, _api| async move {
         let events: Api<Event> = Api::namespaced(client.clone(), "default");
         let ev = Event {
-            metadata: kube::api::ObjectMeta { generate_name: Some("g.".into()), ..Default::default() },
+            metadata: kube::api::ObjectMeta {
+                generate_name: Some("g.".into()),
+                ..Default::default()
+            },
             involved_object: ObjectReference {
                 kind: Some("MysqlFailoverGroup".into()),
                 name: Some("g".into()),
@@ -482,18 +726,24 @@ fn fake_k8s_events_and_finalizers() {
         };
         let created = events.create(&PostParams::default(), &ev).await?;
         assert!(created.metadata.name.unwrap().starts_with("g."));
-        let listed = events.list(&ListParams::default().fields("involvedObject.name=g")).await?;
+        let listed = events
+            .list(&ListParams::default().fields("involvedObject.name=g"))
+            .await?;
         assert_eq!(listed.items.len(), 1);
         assert_eq!(listed.items[0].reason.as_deref(), Some("Failover"));
 
         // events.k8s.io/v1 too.
-        let new_events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), "default");
+        let new_events: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(client.clone(), "default");
         let ne: k8s_openapi::api::events::v1::Event = serde_json::from_value(json!({
             "metadata": {"name": "e1"}, "eventTime": "2025-06-15T00:00:00.000000Z", "reason": "Fenced",
             "action": "Fence", "reportingController": "bloodraven", "reportingInstance": "bloodraven-0", "type": "Normal"
         }))?;
         new_events.create(&PostParams::default(), &ne).await?;
-        assert_eq!(new_events.get("e1").await?.reason.as_deref(), Some("Fenced"));
+        assert_eq!(
+            new_events.get("e1").await?.reason.as_deref(),
+            Some("Fenced")
+        );
 
         // Delete with a finalizer: deletionTimestamp set, object kept until the finalizer goes.
         let cms: Api<ConfigMap> = Api::namespaced(client, "default");
@@ -504,17 +754,32 @@ fn fake_k8s_events_and_finalizers() {
         let terminating = cms.get("f").await?;
         assert!(terminating.metadata.deletion_timestamp.is_some());
         let r = cms
-            .patch("f", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": ["a", "bloodraven.shipstream.io/fence"]}})))
+            .patch(
+                "f",
+                &PatchParams::default(),
+                &Patch::Merge(
+                    json!({"metadata": {"finalizers": ["a", "bloodraven.shipstream.io/fence"]}}),
+                ),
+            )
             .await;
         assert_eq!(api_code(r).0, 403, "no new finalizers while deleting");
-        cms.patch("f", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}}))).await?;
+        cms.patch(
+            "f",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+        )
+        .await?;
         assert_eq!(api_code(cms.get("f").await).0, 404);
 
         // Owner references: deleting the owner collects the dependent.
-        let owner = cms.create(&PostParams::default(), &cm("owner", json!({}), json!({}))).await?;
-        let dep: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "dep", "ownerReferences": [
-            {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner.metadata.uid.unwrap()}
-        ]}}))?;
+        let owner = cms
+            .create(&PostParams::default(), &cm("owner", json!({}), json!({})))
+            .await?;
+        let dep: ConfigMap = serde_json::from_value(
+            json!({"metadata": {"name": "dep", "ownerReferences": [
+                {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner.metadata.uid.unwrap()}
+            ]}}),
+        )?;
         cms.create(&PostParams::default(), &dep).await?;
         cms.delete("owner", &DeleteParams::default()).await?;
         assert_eq!(api_code(cms.get("dep").await).0, 404);
@@ -529,7 +794,10 @@ fn fake_k8s_discovery_and_crd_registration() {
     let api = new_api();
     run(api.clone(), |client, _api| async move {
         let v = client.apiserver_version().await?;
-        assert_eq!((v.major.as_str(), v.minor.as_str(), v.git_version.as_str()), ("1", "33", "v1.33.0-fake"));
+        assert_eq!(
+            (v.major.as_str(), v.minor.as_str(), v.git_version.as_str()),
+            ("1", "33", "v1.33.0-fake")
+        );
 
         // Register a new CRD through the API; it becomes servable and discoverable.
         let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
@@ -543,27 +811,51 @@ fn fake_k8s_discovery_and_crd_registration() {
         }))?;
         let created = crds.create(&PostParams::default(), &crd).await?;
         let conds = created.status.unwrap().conditions.unwrap();
-        assert!(conds.iter().any(|c| c.type_ == "Established" && c.status == "True"));
+        assert!(conds
+            .iter()
+            .any(|c| c.type_ == "Established" && c.status == "True"));
 
-        let discovery = kube::discovery::Discovery::new(client.clone()).run().await?;
-        let (mfg, caps) = discovery.resolve_gvk(&GroupVersionKind::gvk("shipstream.io", "v1alpha1", "MysqlFailoverGroup")).expect("mfg discovered");
+        let discovery = kube::discovery::Discovery::new(client.clone())
+            .run()
+            .await?;
+        let (mfg, caps) = discovery
+            .resolve_gvk(&GroupVersionKind::gvk(
+                "shipstream.io",
+                "v1alpha1",
+                "MysqlFailoverGroup",
+            ))
+            .expect("mfg discovered");
         assert_eq!(mfg.plural, "mysqlfailovergroups");
         assert_eq!(caps.scope, kube::discovery::Scope::Namespaced);
         assert!(caps.subresources.iter().any(|(r, _)| r.plural == "status"));
-        let (w, wcaps) = discovery.resolve_gvk(&GroupVersionKind::gvk("example.com", "v1", "Widget")).expect("widget discovered");
+        let (w, wcaps) = discovery
+            .resolve_gvk(&GroupVersionKind::gvk("example.com", "v1", "Widget"))
+            .expect("widget discovered");
         assert_eq!(wcaps.scope, kube::discovery::Scope::Cluster);
         let widgets: Api<DynamicObject> = Api::all_with(client.clone(), &w);
-        widgets.create(&PostParams::default(), &dynobj(&w, json!({"metadata": {"name": "w1"}, "spec": {}}))).await?;
+        widgets
+            .create(
+                &PostParams::default(),
+                &dynobj(&w, json!({"metadata": {"name": "w1"}, "spec": {}})),
+            )
+            .await?;
         assert_eq!(widgets.list(&ListParams::default()).await?.items.len(), 1);
-        assert!(discovery.resolve_gvk(&GroupVersionKind::gvk("apps", "v1", "Deployment")).is_some());
-        assert!(discovery.resolve_gvk(&GroupVersionKind::gvk("coordination.k8s.io", "v1", "Lease")).is_some());
+        assert!(discovery
+            .resolve_gvk(&GroupVersionKind::gvk("apps", "v1", "Deployment"))
+            .is_some());
+        assert!(discovery
+            .resolve_gvk(&GroupVersionKind::gvk("coordination.k8s.io", "v1", "Lease"))
+            .is_some());
 
         // Deleting the CRD removes its objects and the resource.
-        crds.delete("widgets.example.com", &DeleteParams::default()).await?;
+        crds.delete("widgets.example.com", &DeleteParams::default())
+            .await?;
         assert_eq!(api_code(widgets.list(&ListParams::default()).await).0, 404);
         Ok(())
     });
-    assert!(api.get("crd", "", "mysqlfailovergroups.shipstream.io").is_some());
+    assert!(api
+        .get("crd", "", "mysqlfailovergroups.shipstream.io")
+        .is_some());
     assert_eq!(api.list("namespaces", None).len(), 4);
 }
 
@@ -574,11 +866,22 @@ fn fake_k8s_direct_accessors() {
         .put_raw("pods", json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "db"}, "status": {"phase": "Running"}}))
         .unwrap();
     assert_eq!(pod["metadata"]["generation"], 1);
-    let rv: u64 = pod["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    let rv: u64 = pod["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(rv, api.resource_version());
-    let m = api.modify("pods", "db", "p", |p| p["status"]["phase"] = json!("Failed")).unwrap();
+    let m = api
+        .modify("pods", "db", "p", |p| {
+            p["status"]["phase"] = json!("Failed")
+        })
+        .unwrap();
     assert_eq!(m["status"]["phase"], "Failed");
-    assert_eq!(api.get("po", "db", "p").unwrap()["status"]["phase"], "Failed");
+    assert_eq!(
+        api.get("po", "db", "p").unwrap()["status"]["phase"],
+        "Failed"
+    );
     assert!(api.get("pods", "default", "p").is_none());
     assert!(api.delete_raw("pods", "db", "p").is_some());
     assert!(api.list("pods", None).is_empty());
@@ -588,12 +891,19 @@ fn fake_k8s_direct_accessors() {
 /// The real `kubectl` against the fake apiserver on loopback (skipped when kubectl is absent).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fake_k8s_kubectl_smoke() {
-    if std::process::Command::new("kubectl").arg("version").arg("--client").output().is_err() {
+    if std::process::Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_err()
+    {
         eprintln!("kubectl not found: skipped");
         return;
     }
     let api = new_api();
-    let listener = bloodraven::net::TokioListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = bloodraven::net::TokioListener::bind("127.0.0.1:0")
+        .await
+        .unwrap();
     let port = listener.0.local_addr().unwrap().port();
     tokio::spawn(api.clone().serve(Box::new(listener)));
     let dir = std::env::temp_dir().join(format!("fake-k8s-kubectl-{port}"));
@@ -629,7 +939,10 @@ async fn fake_k8s_kubectl_smoke() {
                     .unwrap();
                 let text = String::from_utf8_lossy(&out.stdout).into_owned();
                 let err = String::from_utf8_lossy(&out.stderr).into_owned();
-                assert!(out.status.success(), "kubectl {args:?} failed:\n{text}\n{err}");
+                assert!(
+                    out.status.success(),
+                    "kubectl {args:?} failed:\n{text}\n{err}"
+                );
                 text
             })
             .await
@@ -638,16 +951,33 @@ async fn fake_k8s_kubectl_smoke() {
     };
     let a = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
     let cm_file = dir.join("cm.yaml");
-    std::fs::write(&cm_file, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: k1\ndata:\n  a: b\n").unwrap();
+    std::fs::write(
+        &cm_file,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: k1\ndata:\n  a: b\n",
+    )
+    .unwrap();
     // Typed kubectl commands (`create configmap`) send protobuf, which the fake refuses (415);
     // `create -f`/`apply` send JSON. There is no OpenAPI document: client validation is off.
-    kubectl(vec!["create".into(), "--validate=false".into(), "-f".into(), cm_file.display().to_string()]).await;
+    kubectl(vec![
+        "create".into(),
+        "--validate=false".into(),
+        "-f".into(),
+        cm_file.display().to_string(),
+    ])
+    .await;
     let out = kubectl(a("get configmaps")).await;
     assert!(out.contains("k1"), "{out}");
     kubectl(a("label configmap k1 tier=db")).await;
     let out = kubectl(a("get cm -l tier=db -o name")).await;
     assert_eq!(out.trim(), "configmap/k1");
-    kubectl(vec!["apply".into(), "--validate=false".into(), "--server-side".into(), "-f".into(), mfg.display().to_string()]).await;
+    kubectl(vec![
+        "apply".into(),
+        "--validate=false".into(),
+        "--server-side".into(),
+        "-f".into(),
+        mfg.display().to_string(),
+    ])
+    .await;
     let out = kubectl(a("get mysqlfailovergroups -A")).await;
     assert!(out.contains("g1"), "{out}");
     let out = kubectl(a("describe mysqlfailovergroup g1")).await;
@@ -656,6 +986,9 @@ async fn fake_k8s_kubectl_smoke() {
     assert!(out.contains("dnsendpoints.externaldns.k8s.io"), "{out}");
     kubectl(a("delete configmap k1")).await;
     assert!(api.get("configmaps", "default", "k1").is_none());
-    assert_eq!(api.get("mysqlfailovergroups", "default", "g1").unwrap()["spec"]["primary"], "a");
+    assert_eq!(
+        api.get("mysqlfailovergroups", "default", "g1").unwrap()["spec"]["primary"],
+        "a"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -28,7 +28,9 @@ pub fn clock_ms() -> u64 {
         return d.as_millis() as u64;
     }
     static BASE: OnceLock<tokio::time::Instant> = OnceLock::new();
-    BASE.get_or_init(tokio::time::Instant::now).elapsed().as_millis() as u64
+    BASE.get_or_init(tokio::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
 }
 
 /// One binlog / relay-log transaction.
@@ -157,7 +159,14 @@ impl State {
         SUPER_USERS.contains(&user)
     }
 
-    fn add_session(&mut self, user: &str, host: &str, kind: SessionKind, command: &str, state: &str) -> (u64, Arc<Notify>) {
+    fn add_session(
+        &mut self,
+        user: &str,
+        host: &str,
+        kind: SessionKind,
+        command: &str,
+        state: &str,
+    ) -> (u64, Arc<Notify>) {
         let id = self.next_conn_id;
         self.next_conn_id += 1;
         let kill = Arc::new(Notify::new());
@@ -179,7 +188,12 @@ impl State {
     }
 
     fn remove_kind(&mut self, kind: SessionKind) {
-        let ids: Vec<u64> = self.sessions.values().filter(|s| s.kind == kind).map(|s| s.id).collect();
+        let ids: Vec<u64> = self
+            .sessions
+            .values()
+            .filter(|s| s.kind == kind)
+            .map(|s| s.id)
+            .collect();
         for id in ids {
             if let Some(s) = self.sessions.remove(&id) {
                 s.kill.notify_one();
@@ -193,7 +207,13 @@ impl State {
             self.io_connected = false;
             self.io_gen += 1;
             self.last_io_error = None;
-            self.add_session("system user", "", SessionKind::IoThread, "Connect", "Connecting to source");
+            self.add_session(
+                "system user",
+                "",
+                SessionKind::IoThread,
+                "Connect",
+                "Connecting to source",
+            );
         }
     }
 
@@ -226,7 +246,12 @@ impl State {
         if (read_only, super_read_only) != (self.read_only, self.super_read_only) {
             self.read_only = read_only;
             self.super_read_only = super_read_only;
-            trace.record(EventKind::MysqlState { site: self.site.clone(), up: self.up, read_only, super_read_only });
+            trace.record(EventKind::MysqlState {
+                site: self.site.clone(),
+                up: self.up,
+                read_only,
+                super_read_only,
+            });
         }
     }
 
@@ -237,13 +262,25 @@ impl State {
             self.rows.insert(r);
         }
         self.next_gno = self.gtid_executed.last(&self.server_uuid) + 1;
-        trace.record(EventKind::Commit { site: self.site.clone(), gtid: txn.gtid(), row: txn.row, replicated });
+        trace.record(EventKind::Commit {
+            site: self.site.clone(),
+            gtid: txn.gtid(),
+            row: txn.row,
+            replicated,
+        });
         self.binlog.push(txn);
     }
 
     fn local_txn(&mut self, row: Option<u64>) -> Txn {
-        let gno = self.next_gno.max(self.gtid_executed.last(&self.server_uuid) + 1);
-        Txn { uuid: self.server_uuid.clone(), gno, row, ts_ms: clock_ms() }
+        let gno = self
+            .next_gno
+            .max(self.gtid_executed.last(&self.server_uuid) + 1);
+        Txn {
+            uuid: self.server_uuid.clone(),
+            gno,
+            row,
+            ts_ms: clock_ms(),
+        }
     }
 
     fn take_knob(map: &mut BTreeMap<String, u32>, kind: &str) -> bool {
@@ -276,7 +313,11 @@ impl State {
         if !self.sql_running || !self.io_running {
             return None;
         }
-        Some(self.relay_log.front().map_or(0, |e| clock_ms().saturating_sub(e.txn.ts_ms) / 1000))
+        Some(
+            self.relay_log
+                .front()
+                .map_or(0, |e| clock_ms().saturating_sub(e.txn.ts_ms) / 1000),
+        )
     }
 }
 
@@ -356,7 +397,9 @@ pub const REPLICA_STATUS_COLUMNS: &[&str] = &[
 ];
 
 /// Column names of `SHOW PROCESSLIST`.
-pub const PROCESSLIST_COLUMNS: &[&str] = &["Id", "User", "Host", "db", "Command", "Time", "State", "Info"];
+pub const PROCESSLIST_COLUMNS: &[&str] = &[
+    "Id", "User", "Host", "db", "Command", "Time", "State", "Info",
+];
 
 impl Engine {
     /// A stopped mysqld with an empty datadir (call [`Engine::boot`] to start it).
@@ -394,7 +437,13 @@ impl Engine {
             clone_donors: BTreeMap::new(),
         };
         let (commits, _) = watch::channel(0);
-        Engine { inner: Arc::new(Inner { state: Mutex::new(state), commits, trace }) }
+        Engine {
+            inner: Arc::new(Inner {
+                state: Mutex::new(state),
+                commits,
+                trace,
+            }),
+        }
     }
 
     /// Direct access to the state (tests, fault injection). Never hold it across an await.
@@ -444,7 +493,12 @@ impl Engine {
         s.sql_running = false;
         s.read_only = fenced;
         s.super_read_only = fenced;
-        trace.record(EventKind::MysqlState { site: s.site.clone(), up: true, read_only: fenced, super_read_only: fenced });
+        trace.record(EventKind::MysqlState {
+            site: s.site.clone(),
+            up: true,
+            read_only: fenced,
+            super_read_only: fenced,
+        });
     }
 
     /// The process dies: sessions end, threads stop (their configuration is durable).
@@ -527,7 +581,10 @@ impl Engine {
     /// Registers the engines `CLONE INSTANCE FROM 'u'@'<host>':port` may copy from, by the
     /// host name the controller uses.
     pub fn set_clone_donors<'a>(&self, donors: impl IntoIterator<Item = (&'a str, &'a Engine)>) {
-        self.state().clone_donors = donors.into_iter().map(|(h, e)| (h.to_string(), e.downgrade())).collect();
+        self.state().clone_donors = donors
+            .into_iter()
+            .map(|(h, e)| (h.to_string(), e.downgrade()))
+            .collect();
     }
 
     pub fn set_apply_rate(&self, per_sec: f64) {
@@ -558,7 +615,13 @@ impl Engine {
     // ---- sessions -------------------------------------------------------------------
 
     /// Registers a session in the processlist; returns its id and kill signal.
-    pub fn open_session(&self, user: &str, host: &str, kind: SessionKind, command: &str) -> (u64, Arc<Notify>) {
+    pub fn open_session(
+        &self,
+        user: &str,
+        host: &str,
+        kind: SessionKind,
+        command: &str,
+    ) -> (u64, Arc<Notify>) {
         self.state().add_session(user, host, kind, command, "")
     }
 
@@ -591,7 +654,12 @@ impl Engine {
     pub async fn execute(&self, session: u64, user: &str, sql: &str) -> Execution {
         let stmt = match parse(sql) {
             Ok(stmt) => stmt,
-            Err(e) => return Execution { result: Err(e), ambiguous: false },
+            Err(e) => {
+                return Execution {
+                    result: Err(e),
+                    ambiguous: false,
+                }
+            }
         };
         let kind = stmt.kind();
         let (fail, ambiguous) = {
@@ -601,7 +669,10 @@ impl Engine {
             (fail, ambiguous)
         };
         let result = if fail {
-            Err(SqlError::new(1105, format!("Unknown error (injected fault on {kind})")))
+            Err(SqlError::new(
+                1105,
+                format!("Unknown error (injected fault on {kind})"),
+            ))
         } else {
             self.run(session, user, &stmt, !ambiguous).await
         };
@@ -617,7 +688,13 @@ impl Engine {
         Execution { result, ambiguous }
     }
 
-    async fn run(&self, session: u64, user: &str, stmt: &Stmt, answered: bool) -> Result<QueryResult, SqlError> {
+    async fn run(
+        &self,
+        session: u64,
+        user: &str,
+        stmt: &Stmt,
+        answered: bool,
+    ) -> Result<QueryResult, SqlError> {
         match stmt {
             Stmt::Select(items) => {
                 let mut row = Vec::new();
@@ -646,8 +723,9 @@ impl Engine {
                         }
                         SelectExpr::WaitForExecutedGtidSet(set, timeout) => {
                             let want = GtidSet::parse(set).map_err(|_| malformed(set))?;
-                            let deadline = (*timeout > 0.0)
-                                .then(|| tokio::time::Instant::now() + Duration::from_secs_f64(*timeout));
+                            let deadline = (*timeout > 0.0).then(|| {
+                                tokio::time::Instant::now() + Duration::from_secs_f64(*timeout)
+                            });
                             loop {
                                 if want.is_subset_of(&self.state().gtid_executed) {
                                     break "0".to_string();
@@ -693,7 +771,10 @@ impl Engine {
                         ));
                     }
                     if s.rows.contains(id) {
-                        return Err(SqlError::new(1062, format!("Duplicate entry '{id}' for key 'counter.PRIMARY'")));
+                        return Err(SqlError::new(
+                            1062,
+                            format!("Duplicate entry '{id}' for key 'counter.PRIMARY'"),
+                        ));
                     }
                     let txn = s.local_txn(Some(*id));
                     let gtid = txn.gtid();
@@ -701,7 +782,11 @@ impl Engine {
                     gtid
                 };
                 self.notify_commits();
-                Ok(QueryResult { affected_rows: 1, gtid: Some(gtid), ..Default::default() })
+                Ok(QueryResult {
+                    affected_rows: 1,
+                    gtid: Some(gtid),
+                    ..Default::default()
+                })
             }
             Stmt::SelectCount => {
                 let n = self.state().rows.len();
@@ -712,8 +797,17 @@ impl Engine {
                 })
             }
             Stmt::SelectIds => {
-                let rows = self.state().rows.iter().map(|r| vec![Some(r.to_string())]).collect();
-                Ok(QueryResult { columns: vec!["id".into()], rows, ..Default::default() })
+                let rows = self
+                    .state()
+                    .rows
+                    .iter()
+                    .map(|r| vec![Some(r.to_string())])
+                    .collect();
+                Ok(QueryResult {
+                    columns: vec!["id".into()],
+                    rows,
+                    ..Default::default()
+                })
             }
             other => self.run_sync(session, user, other),
         }
@@ -742,9 +836,15 @@ impl Engine {
                 ok
             }
             Stmt::ShowReplicaStatus => {
-                let columns = REPLICA_STATUS_COLUMNS.iter().map(|c| c.to_string()).collect();
+                let columns = REPLICA_STATUS_COLUMNS
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect();
                 let Some(cfg) = s.replica.clone() else {
-                    return Ok(QueryResult { columns, ..Default::default() });
+                    return Ok(QueryResult {
+                        columns,
+                        ..Default::default()
+                    });
                 };
                 let io_state = match (s.io_running, s.io_connected) {
                     (false, _) => "",
@@ -772,7 +872,11 @@ impl Engine {
                     Some(s.gtid_executed.to_string()),
                     Some(one_zero(cfg.auto_position)),
                 ];
-                Ok(QueryResult { columns, rows: vec![row], ..Default::default() })
+                Ok(QueryResult {
+                    columns,
+                    rows: vec![row],
+                    ..Default::default()
+                })
             }
             Stmt::ShowProcesslist => {
                 let now = clock_ms();
@@ -844,9 +948,20 @@ impl Engine {
                 if s.io_running || s.sql_running {
                     return Err(threads_running());
                 }
-                let ChangeSource { host, port, user, password, auto_position, get_public_key } = cs.clone();
-                let mut cfg = s.replica.clone().unwrap_or(ReplicaConfig { source_port: 3306, ..Default::default() });
-                let moved = host.as_ref().is_some_and(|h| *h != cfg.source_host) || port.is_some_and(|p| p != cfg.source_port);
+                let ChangeSource {
+                    host,
+                    port,
+                    user,
+                    password,
+                    auto_position,
+                    get_public_key,
+                } = cs.clone();
+                let mut cfg = s.replica.clone().unwrap_or(ReplicaConfig {
+                    source_port: 3306,
+                    ..Default::default()
+                });
+                let moved = host.as_ref().is_some_and(|h| *h != cfg.source_host)
+                    || port.is_some_and(|p| p != cfg.source_port);
                 if let Some(v) = host {
                     cfg.source_host = v;
                 }
@@ -886,7 +1001,10 @@ impl Engine {
                     return Err(SqlError::new(1094, format!("Unknown thread id: {id}")));
                 };
                 if target.user != user && !State::is_super(user) && *id != session {
-                    return Err(SqlError::new(1095, format!("You are not owner of thread {id}")));
+                    return Err(SqlError::new(
+                        1095,
+                        format!("You are not owner of thread {id}"),
+                    ));
                 }
                 match target.kind {
                     SessionKind::IoThread => s.stop_io(),
@@ -906,9 +1024,16 @@ impl Engine {
                         format!("Clone Donor Error: Connect failed: 2003 : Can't connect to MySQL server on '{host}:{port}'."),
                     )
                 };
-                let donor = s.clone_donors.get(host).and_then(WeakEngine::upgrade).ok_or_else(donor_err)?;
+                let donor = s
+                    .clone_donors
+                    .get(host)
+                    .and_then(WeakEngine::upgrade)
+                    .ok_or_else(donor_err)?;
                 if Arc::ptr_eq(&donor.inner, &self.inner) {
-                    return Err(SqlError::new(3869, "Clone system configuration: cannot clone an instance from itself"));
+                    return Err(SqlError::new(
+                        3869,
+                        "Clone system configuration: cannot clone an instance from itself",
+                    ));
                 }
                 let (executed, rows) = {
                     let d = donor.state();
@@ -934,7 +1059,12 @@ impl Engine {
                 s.source_uuid = None;
                 s.last_io_error = None;
                 s.last_sql_error = None;
-                let others: Vec<u64> = s.sessions.keys().copied().filter(|id| *id != session).collect();
+                let others: Vec<u64> = s
+                    .sessions
+                    .keys()
+                    .copied()
+                    .filter(|id| *id != session)
+                    .collect();
                 for id in others {
                     if let Some(x) = s.sessions.remove(&id) {
                         x.kill.notify_one();
@@ -959,7 +1089,8 @@ impl Engine {
     /// The IO thread should run: its generation and the source configuration.
     pub fn io_wanted(&self, epoch: u64) -> Option<(u64, ReplicaConfig)> {
         let s = self.state();
-        (s.up && s.epoch == epoch && s.io_running).then(|| s.replica.clone().map(|c| (s.io_gen, c)))?
+        (s.up && s.epoch == epoch && s.io_running)
+            .then(|| s.replica.clone().map(|c| (s.io_gen, c)))?
     }
 
     /// The IO thread of generation `gen` is still wanted.
@@ -981,7 +1112,11 @@ impl Engine {
             s.io_connected = true;
             s.source_uuid = Some(source_uuid.to_string());
             s.last_io_error = None;
-            let id = s.sessions.values().find(|x| x.kind == SessionKind::IoThread).map(|x| x.id);
+            let id = s
+                .sessions
+                .values()
+                .find(|x| x.kind == SessionKind::IoThread)
+                .map(|x| x.id);
             if let Some(sess) = id.and_then(|id| s.sessions.get_mut(&id)) {
                 sess.state = "Waiting for source to send event".into();
             }
@@ -997,7 +1132,11 @@ impl Engine {
             if fatal {
                 s.stop_io();
             } else {
-                let id = s.sessions.values().find(|x| x.kind == SessionKind::IoThread).map(|x| x.id);
+                let id = s
+                    .sessions
+                    .values()
+                    .find(|x| x.kind == SessionKind::IoThread)
+                    .map(|x| x.id);
                 if let Some(sess) = id.and_then(|id| s.sessions.get_mut(&id)) {
                     sess.state = "Connecting to source".into();
                 }
@@ -1011,11 +1150,15 @@ impl Engine {
         if !(s.io_running && s.io_gen == gen) {
             return;
         }
-        if s.gtid_executed.contains(&txn.uuid, txn.gno) || s.retrieved.contains(&txn.uuid, txn.gno) {
+        if s.gtid_executed.contains(&txn.uuid, txn.gno) || s.retrieved.contains(&txn.uuid, txn.gno)
+        {
             return;
         }
         s.retrieved.add(&txn.uuid, txn.gno);
-        s.relay_log.push_back(RelayEntry { txn, arrived_ms: clock_ms() });
+        s.relay_log.push_back(RelayEntry {
+            txn,
+            arrived_ms: clock_ms(),
+        });
     }
 
     /// The SQL thread should run in process generation `epoch`.
@@ -1037,7 +1180,9 @@ impl Engine {
             let trace = &self.inner.trace;
             let mut s = self.state();
             while n < max && s.sql_running {
-                let Some(entry) = s.relay_log.pop_front() else { break };
+                let Some(entry) = s.relay_log.pop_front() else {
+                    break;
+                };
                 let txn = entry.txn.clone();
                 if s.gtid_executed.contains(&txn.uuid, txn.gno) {
                     n += 1;
@@ -1071,7 +1216,10 @@ impl Engine {
         let have = GtidSet::parse(have).map_err(|_| malformed(have))?;
         let s = self.state();
         let extra = have.subtract(&s.gtid_executed);
-        let missing_purged = s.gtid_executed.subtract(&have).subtract(&s.gtid_executed.subtract(&s.gtid_purged));
+        let missing_purged = s
+            .gtid_executed
+            .subtract(&have)
+            .subtract(&s.gtid_executed.subtract(&s.gtid_purged));
         if !missing_purged.is_empty() {
             return Err(SqlError::new(
                 1236,
@@ -1126,7 +1274,9 @@ mod tests {
     }
 
     async fn q(e: &Engine, sql: &str) -> QueryResult {
-        e.query("root", sql).await.unwrap_or_else(|err| panic!("{sql}: {err}"))
+        e.query("root", sql)
+            .await
+            .unwrap_or_else(|err| panic!("{sql}: {err}"))
     }
 
     async fn flags(e: &Engine) -> (String, String) {
@@ -1139,21 +1289,45 @@ mod tests {
         let e = engine();
         assert_eq!(flags(&e).await, ("0".into(), "0".into()));
         q(&e, "SET GLOBAL super_read_only = ON").await;
-        assert_eq!(flags(&e).await, ("1".into(), "1".into()), "super_read_only=ON forces read_only=ON");
+        assert_eq!(
+            flags(&e).await,
+            ("1".into(), "1".into()),
+            "super_read_only=ON forces read_only=ON"
+        );
         q(&e, "SET GLOBAL super_read_only = OFF").await;
-        assert_eq!(flags(&e).await, ("1".into(), "0".into()), "gap: still read-only after the first unfence step");
+        assert_eq!(
+            flags(&e).await,
+            ("1".into(), "0".into()),
+            "gap: still read-only after the first unfence step"
+        );
         q(&e, "SET GLOBAL read_only = OFF").await;
         assert_eq!(flags(&e).await, ("0".into(), "0".into()));
         q(&e, "SET GLOBAL super_read_only = 1").await;
         q(&e, "SET @@global.read_only = 0").await;
-        assert_eq!(flags(&e).await, ("0".into(), "0".into()), "read_only=OFF clears super_read_only");
+        assert_eq!(
+            flags(&e).await,
+            ("0".into(), "0".into()),
+            "read_only=OFF clears super_read_only"
+        );
         // Trace: MysqlState on each change, probes for each read of @@read_only.
         let ev = e.trace().events();
-        let states = ev.iter().filter(|x| matches!(x.kind, EventKind::MysqlState { .. })).count();
+        let states = ev
+            .iter()
+            .filter(|x| matches!(x.kind, EventKind::MysqlState { .. }))
+            .count();
         assert_eq!(states, 1 + 5, "boot + 5 changes");
-        let probes = ev.iter().filter(|x| matches!(x.kind, EventKind::ReadOnlyProbe { .. })).count();
+        let probes = ev
+            .iter()
+            .filter(|x| matches!(x.kind, EventKind::ReadOnlyProbe { .. }))
+            .count();
         assert_eq!(probes, 5);
-        assert_eq!(e.query("app", "SET GLOBAL read_only = ON").await.unwrap_err().code, 1227);
+        assert_eq!(
+            e.query("app", "SET GLOBAL read_only = ON")
+                .await
+                .unwrap_err()
+                .code,
+            1227
+        );
     }
 
     #[tokio::test]
@@ -1162,21 +1336,36 @@ mod tests {
         let r = q(&e, "INSERT INTO chaos.counter (id) VALUES (1)").await;
         assert_eq!(r.affected_rows, 1);
         assert_eq!(r.gtid.as_deref(), Some(format!("{A}:1").as_str()));
-        assert_eq!(e.query("app", "INSERT INTO chaos.counter (id) VALUES (1)").await.unwrap_err().code, 1062);
+        assert_eq!(
+            e.query("app", "INSERT INTO chaos.counter (id) VALUES (1)")
+                .await
+                .unwrap_err()
+                .code,
+            1062
+        );
         q(&e, "SET GLOBAL read_only = ON").await;
-        let err = e.query("app", "INSERT INTO chaos.counter (id) VALUES (2)").await.unwrap_err();
+        let err = e
+            .query("app", "INSERT INTO chaos.counter (id) VALUES (2)")
+            .await
+            .unwrap_err();
         assert_eq!(err.code, 1290);
         assert!(err.message.contains("--read-only"));
         // SUPER may still write under read_only, not under super_read_only.
         q(&e, "INSERT INTO chaos.counter (id) VALUES (3)").await;
         q(&e, "SET GLOBAL super_read_only = ON").await;
-        let err = e.query("root", "INSERT INTO chaos.counter (id) VALUES (4)").await.unwrap_err();
+        let err = e
+            .query("root", "INSERT INTO chaos.counter (id) VALUES (4)")
+            .await
+            .unwrap_err();
         assert_eq!(err.code, 1290);
         assert!(err.message.contains("--super-read-only"));
         let s = e.snapshot();
         assert_eq!(s.rows, vec![1, 3]);
         assert_eq!(s.gtid_executed, format!("{A}:1-2"));
-        assert_eq!(q(&e, "SELECT COUNT(*) FROM chaos.counter").await.scalar(), Some("2"));
+        assert_eq!(
+            q(&e, "SELECT COUNT(*) FROM chaos.counter").await.scalar(),
+            Some("2")
+        );
         // Errant writes ignore read_only.
         assert_eq!(e.errant_write(2), vec![format!("{A}:3"), format!("{A}:4")]);
         assert_eq!(e.snapshot().gtid_executed, format!("{A}:1-4"));
@@ -1195,15 +1384,28 @@ mod tests {
     #[tokio::test]
     async fn reset_and_change_need_stopped_threads() {
         let e = engine();
-        assert_eq!(e.query("root", "START REPLICA").await.unwrap_err().code, 1200);
+        assert_eq!(
+            e.query("root", "START REPLICA").await.unwrap_err().code,
+            1200
+        );
         q(&e, "CHANGE REPLICATION SOURCE TO SOURCE_HOST='b', SOURCE_USER='repl', SOURCE_PASSWORD='x', SOURCE_AUTO_POSITION=1").await;
         q(&e, "START REPLICA").await;
         let err = e.query("root", "RESET REPLICA ALL").await.unwrap_err();
         assert_eq!(err.code, 3081);
         assert_eq!(err.message, "This operation cannot be performed with running replication threads; run STOP REPLICA FOR CHANNEL '' first");
-        assert_eq!(e.query("root", "CHANGE REPLICATION SOURCE TO SOURCE_HOST='c'").await.unwrap_err().code, 3081);
+        assert_eq!(
+            e.query("root", "CHANGE REPLICATION SOURCE TO SOURCE_HOST='c'")
+                .await
+                .unwrap_err()
+                .code,
+            3081
+        );
         q(&e, "STOP REPLICA SQL_THREAD").await;
-        assert_eq!(e.query("root", "RESET REPLICA ALL").await.unwrap_err().code, 3081, "IO thread still runs");
+        assert_eq!(
+            e.query("root", "RESET REPLICA ALL").await.unwrap_err().code,
+            3081,
+            "IO thread still runs"
+        );
         q(&e, "STOP REPLICA").await;
         let st = q(&e, "SHOW REPLICA STATUS").await;
         assert_eq!(st.get(0, "Source_Host"), Some("b"));
@@ -1220,7 +1422,11 @@ mod tests {
     #[tokio::test]
     async fn kill_rules() {
         let e = engine();
-        q(&e, "CHANGE REPLICATION SOURCE TO SOURCE_HOST='b', SOURCE_USER='repl'").await;
+        q(
+            &e,
+            "CHANGE REPLICATION SOURCE TO SOURCE_HOST='b', SOURCE_USER='repl'",
+        )
+        .await;
         q(&e, "START REPLICA").await;
         let (app, app_kill) = e.open_session("app", "client", SessionKind::Client, "Sleep");
         let pl = q(&e, "SHOW PROCESSLIST").await;
@@ -1244,22 +1450,54 @@ mod tests {
         q(&e, &format!("KILL {app}")).await;
         killed.await.unwrap();
         assert!(!e.session_alive(app));
-        assert_eq!(e.query("root", &format!("KILL {app}")).await.unwrap_err().code, 1094);
+        assert_eq!(
+            e.query("root", &format!("KILL {app}"))
+                .await
+                .unwrap_err()
+                .code,
+            1094
+        );
         let (other, _) = e.open_session("root", "x", SessionKind::Client, "Sleep");
-        assert_eq!(e.query("app", &format!("KILL {other}")).await.unwrap_err().code, 1095);
+        assert_eq!(
+            e.query("app", &format!("KILL {other}"))
+                .await
+                .unwrap_err()
+                .code,
+            1095
+        );
     }
 
     #[tokio::test]
     async fn relay_apply_and_lag() {
         let e = engine();
-        q(&e, "CHANGE REPLICATION SOURCE TO SOURCE_HOST='b', SOURCE_USER='repl'").await;
+        q(
+            &e,
+            "CHANGE REPLICATION SOURCE TO SOURCE_HOST='b', SOURCE_USER='repl'",
+        )
+        .await;
         q(&e, "START REPLICA").await;
         let gen = e.state().io_gen;
         const B: &str = "4f22fb58-82db-22f2-af44-d91bba530673";
         for gno in 1..=3 {
-            e.relay_push(gen, Txn { uuid: B.into(), gno, row: Some(gno), ts_ms: 0 });
+            e.relay_push(
+                gen,
+                Txn {
+                    uuid: B.into(),
+                    gno,
+                    row: Some(gno),
+                    ts_ms: 0,
+                },
+            );
         }
-        e.relay_push(gen, Txn { uuid: B.into(), gno: 2, row: Some(2), ts_ms: 0 });
+        e.relay_push(
+            gen,
+            Txn {
+                uuid: B.into(),
+                gno: 2,
+                row: Some(2),
+                ts_ms: 0,
+            },
+        );
         assert_eq!(e.snapshot().relay_len, 3);
         assert_eq!(e.snapshot().retrieved, format!("{B}:1-3"));
         assert_eq!(e.apply_relay(2), 2);
@@ -1271,7 +1509,20 @@ mod tests {
         assert!(!s.sql_running);
         assert_eq!(s.last_sql_error.unwrap().0, 1062);
         assert_eq!(s.relay_len, 1);
-        let commits = e.trace().events().iter().filter(|x| matches!(x.kind, EventKind::Commit { replicated: true, .. })).count();
+        let commits = e
+            .trace()
+            .events()
+            .iter()
+            .filter(|x| {
+                matches!(
+                    x.kind,
+                    EventKind::Commit {
+                        replicated: true,
+                        ..
+                    }
+                )
+            })
+            .count();
         assert_eq!(commits, 2);
     }
 
@@ -1279,13 +1530,32 @@ mod tests {
     async fn fault_knobs() {
         let e = engine();
         e.fail_next("insert", 1);
-        assert_eq!(e.query("root", "INSERT INTO chaos.counter (id) VALUES (1)").await.unwrap_err().code, 1105);
-        assert!(e.snapshot().rows.is_empty(), "a failed statement is not applied");
+        assert_eq!(
+            e.query("root", "INSERT INTO chaos.counter (id) VALUES (1)")
+                .await
+                .unwrap_err()
+                .code,
+            1105
+        );
+        assert!(
+            e.snapshot().rows.is_empty(),
+            "a failed statement is not applied"
+        );
         e.ambiguous_next("*", 1);
-        let ex = e.execute(0, "root", "INSERT INTO chaos.counter (id) VALUES (1)").await;
+        let ex = e
+            .execute(0, "root", "INSERT INTO chaos.counter (id) VALUES (1)")
+            .await;
         assert!(ex.ambiguous);
-        assert_eq!(e.snapshot().rows, vec![1], "an ambiguous statement is applied");
-        assert!(!e.execute(0, "root", "INSERT INTO chaos.counter (id) VALUES (2)").await.ambiguous);
+        assert_eq!(
+            e.snapshot().rows,
+            vec![1],
+            "an ambiguous statement is applied"
+        );
+        assert!(
+            !e.execute(0, "root", "INSERT INTO chaos.counter (id) VALUES (2)")
+                .await
+                .ambiguous
+        );
     }
 
     #[tokio::test]
@@ -1300,7 +1570,11 @@ mod tests {
         assert!(s.up && s.read_only && s.super_read_only);
         assert!(!s.io_running && !s.sql_running, "skip_replica_start");
         assert_eq!(s.rows, vec![1], "durable data");
-        assert_eq!(s.source_host.as_deref(), Some("b"), "durable replication config");
+        assert_eq!(
+            s.source_host.as_deref(),
+            Some("b"),
+            "durable replication config"
+        );
         const N: &str = "00000000-0000-4000-8000-000000000001";
         e.wipe_datadir(N);
         e.errant_write(1);
@@ -1316,37 +1590,85 @@ mod tests {
         let donor = Engine::new("b", B, 2, Trace::new());
         donor.boot(false);
         for id in 1..=3 {
-            q(&donor, &format!("INSERT INTO chaos.counter (id) VALUES ({id})")).await;
+            q(
+                &donor,
+                &format!("INSERT INTO chaos.counter (id) VALUES ({id})"),
+            )
+            .await;
         }
         let e = engine();
         e.errant_write(1);
         let sql = "CLONE INSTANCE FROM 'root'@'mysql-b':3306 IDENTIFIED BY 'p' REQUIRE SSL";
-        assert_eq!(e.query("root", sql).await.unwrap_err().code, 3862, "no donor registered");
+        assert_eq!(
+            e.query("root", sql).await.unwrap_err().code,
+            3862,
+            "no donor registered"
+        );
         e.set_clone_donors([("mysql-b", &donor)]);
         let (other, killed) = e.open_session("app", "x", SessionKind::Client, "Sleep");
         q(&e, sql).await;
         killed.notified().await;
         assert!(!e.session_alive(other), "clone drops the other sessions");
         let s = e.snapshot();
-        assert_eq!(s.gtid_executed, format!("{B}:1-3"), "local GTIDs are replaced by the donor's");
+        assert_eq!(
+            s.gtid_executed,
+            format!("{B}:1-3"),
+            "local GTIDs are replaced by the donor's"
+        );
         assert_eq!(s.rows, vec![1, 2, 3]);
         assert_eq!(s.server_uuid, A, "server_uuid is not cloned");
         // New local commits continue from the recipient's own (empty) history.
-        assert_eq!(q(&e, "INSERT INTO chaos.counter (id) VALUES (4)").await.gtid, Some(format!("{A}:1")));
+        assert_eq!(
+            q(&e, "INSERT INTO chaos.counter (id) VALUES (4)")
+                .await
+                .gtid,
+            Some(format!("{A}:1"))
+        );
         // A replica needing a purged transaction from the clone gets 1236.
         assert_eq!(e.dump_check(&format!("{B}:1")).unwrap_err().code, 1236);
         assert!(e.dump_check(&format!("{B}:1-3")).is_ok());
         donor.shutdown();
-        assert_eq!(e.query("root", sql).await.unwrap_err().code, 3862, "donor down");
+        assert_eq!(
+            e.query("root", sql).await.unwrap_err().code,
+            3862,
+            "donor down"
+        );
     }
 
     #[tokio::test]
     async fn gtid_functions() {
         let e = engine();
         e.errant_write(2);
-        assert_eq!(q(&e, &format!("SELECT GTID_SUBSET('{A}:1', @@x)").replace(", @@x", ", ''")).await.scalar(), Some("0"));
-        assert_eq!(q(&e, &format!("SELECT GTID_SUBSET('{A}:1', '{A}:1-2')")).await.scalar(), Some("1"));
-        assert_eq!(q(&e, &format!("SELECT WAIT_FOR_EXECUTED_GTID_SET('{A}:1-2', 1)")).await.scalar(), Some("0"));
-        assert_eq!(e.query("root", "SELECT GTID_SUBSET('nope', '')").await.unwrap_err().code, 1772);
+        assert_eq!(
+            q(
+                &e,
+                &format!("SELECT GTID_SUBSET('{A}:1', @@x)").replace(", @@x", ", ''")
+            )
+            .await
+            .scalar(),
+            Some("0")
+        );
+        assert_eq!(
+            q(&e, &format!("SELECT GTID_SUBSET('{A}:1', '{A}:1-2')"))
+                .await
+                .scalar(),
+            Some("1")
+        );
+        assert_eq!(
+            q(
+                &e,
+                &format!("SELECT WAIT_FOR_EXECUTED_GTID_SET('{A}:1-2', 1)")
+            )
+            .await
+            .scalar(),
+            Some("0")
+        );
+        assert_eq!(
+            e.query("root", "SELECT GTID_SUBSET('nope', '')")
+                .await
+                .unwrap_err()
+                .code,
+            1772
+        );
     }
 }

@@ -15,7 +15,9 @@ pub mod server;
 pub mod sql;
 pub mod wire;
 
-pub use engine::{Engine, EngineSnapshot, Execution, ReplicaConfig, Session, SessionKind, State, Txn};
+pub use engine::{
+    Engine, EngineSnapshot, Execution, ReplicaConfig, Session, SessionKind, State, Txn,
+};
 pub use replication::run_replica_threads;
 pub use server::serve;
 pub use sql::{parse, Stmt};

@@ -103,38 +103,59 @@ async fn io_thread(engine: Engine, dialer: SharedDialer, epoch: u64) {
     }
 }
 
-async fn receive(engine: &Engine, dialer: &SharedDialer, epoch: u64, gen: u64, cfg: &ReplicaConfig, retries: u64) -> Ended {
+async fn receive(
+    engine: &Engine,
+    dialer: &SharedDialer,
+    epoch: u64,
+    gen: u64,
+    cfg: &ReplicaConfig,
+    retries: u64,
+) -> Ended {
     let who = format!("{}@{}:{}", cfg.user, cfg.source_host, cfg.source_port);
-    let hs = Handshake { user: cfg.user.clone(), password: cfg.password.clone(), host: Some(engine.site()) };
-    let opened = tokio::time::timeout(CONNECT_TIMEOUT, FramedConn::open(dialer, &cfg.source_host, cfg.source_port, &hs)).await;
+    let hs = Handshake {
+        user: cfg.user.clone(),
+        password: cfg.password.clone(),
+        host: Some(engine.site()),
+    };
+    let opened = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        FramedConn::open(dialer, &cfg.source_host, cfg.source_port, &hs),
+    )
+    .await;
     let mut conn = match opened {
         Ok(Ok(c)) => c,
-        Ok(Err(e)) if !e.is_transport() => {
-            return Ended::Retry(e.code, format!("error connecting to source '{who}' - retry-time: 2 retries: {retries} message: {}", e.message))
-        }
-        Ok(Err(e)) => {
-            return Ended::Retry(
-                SqlError::CANNOT_CONNECT,
-                format!("error connecting to source '{who}' - retry-time: 2 retries: {retries} message: {}", e.message),
-            )
-        }
-        Err(_) => {
-            return Ended::Retry(
-                SqlError::CANNOT_CONNECT,
-                format!(
-                    "error connecting to source '{who}' - retry-time: 2 retries: {retries} message: \
+        Ok(Err(e)) if !e.is_transport() => return Ended::Retry(
+            e.code,
+            format!(
+                "error connecting to source '{who}' - retry-time: 2 retries: {retries} message: {}",
+                e.message
+            ),
+        ),
+        Ok(Err(e)) => return Ended::Retry(
+            SqlError::CANNOT_CONNECT,
+            format!(
+                "error connecting to source '{who}' - retry-time: 2 retries: {retries} message: {}",
+                e.message
+            ),
+        ),
+        Err(_) => return Ended::Retry(
+            SqlError::CANNOT_CONNECT,
+            format!(
+                "error connecting to source '{who}' - retry-time: 2 retries: {retries} message: \
                      Can't connect to MySQL server on '{}:{}' (timed out)",
-                    cfg.source_host, cfg.source_port
-                ),
-            )
-        }
+                cfg.source_host, cfg.source_port
+            ),
+        ),
     };
     if !engine.io_current(epoch, gen) {
         return Ended::Stopped;
     }
     let have = engine.have_set().to_string();
     if let Err(e) = conn.send(&Request::BinlogDump { have }).await {
-        return Ended::Retry(2013, format!("error reconnecting to source '{who}': {}", e.message));
+        return Ended::Retry(
+            2013,
+            format!("error reconnecting to source '{who}': {}", e.message),
+        );
     }
     let source_uuid = conn.server_uuid.clone();
     let Some(mut io) = conn.into_io() else {

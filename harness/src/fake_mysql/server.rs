@@ -5,7 +5,9 @@ use std::time::Duration;
 use bloodraven::net::{BoxIo, Listener};
 
 use super::engine::{Engine, SessionKind};
-use super::wire::{read_frame, write_frame, Greeting, Handshake, HandshakeReply, Request, Response};
+use super::wire::{
+    read_frame, write_frame, Greeting, Handshake, HandshakeReply, Request, Response,
+};
 
 /// A dump thread sends a heartbeat after this much idle time (replicas give up after 10s).
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -49,7 +51,10 @@ async fn connection(engine: Engine, mut io: BoxIo) {
     };
     let host = hs.host.clone().unwrap_or_else(|| "unknown".to_string());
     let (id, kill) = engine.open_session(&hs.user, &host, SessionKind::Client, "Sleep");
-    let _guard = SessionGuard { engine: engine.clone(), id };
+    let _guard = SessionGuard {
+        engine: engine.clone(),
+        id,
+    };
     let user = hs.user;
 
     if engine.state().hang {
@@ -61,7 +66,10 @@ async fn connection(engine: Engine, mut io: BoxIo) {
             }
         }
     }
-    let greeting = HandshakeReply::Greeting(Greeting { server_uuid: engine.server_uuid(), connection_id: id });
+    let greeting = HandshakeReply::Greeting(Greeting {
+        server_uuid: engine.server_uuid(),
+        connection_id: id,
+    });
     if write_frame(&mut io, &greeting).await.is_err() {
         return;
     }
@@ -133,7 +141,9 @@ async fn dump(engine: &Engine, id: u64, kill: &tokio::sync::Notify, io: &mut Box
     loop {
         let hang = engine.state().hang;
         if !hang {
-            let Some((txns, end)) = engine.binlog_since(epoch, pos) else { return };
+            let Some((txns, end)) = engine.binlog_since(epoch, pos) else {
+                return;
+            };
             pos = end;
             for txn in txns {
                 if have.contains(&txn.uuid, txn.gno) {

@@ -41,7 +41,9 @@ fn connector(user: &str) -> FramedSqlConnector {
 }
 
 async fn q(conn: &mut Box<dyn SqlConn>, sql: &str) -> QueryResult {
-    conn.query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    conn.query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 async fn status(conn: &mut Box<dyn SqlConn>) -> QueryResult {
@@ -63,7 +65,11 @@ async fn eventually<F: FnMut() -> bool>(secs: u64, what: &str, mut f: F) {
 fn replication_partition_drain_and_errant_gtid() {
     let first = replication_scenario();
     assert!(!first.is_empty());
-    assert_eq!(crate::trace::hash_events(&first), crate::trace::hash_events(&replication_scenario()), "same seed, same trace");
+    assert_eq!(
+        crate::trace::hash_events(&first),
+        crate::trace::hash_events(&replication_scenario()),
+        "same seed, same trace"
+    );
 }
 
 fn replication_scenario() -> Vec<crate::trace::Event> {
@@ -283,31 +289,51 @@ fn hang_ambiguous_kill_and_refusal_over_the_wire() {
         let root = connector("root");
         // KILL of a client session closes its connection.
         let mut victim = c.connect("src", 3306).await?;
-        let id = q(&mut victim, "SELECT CONNECTION_ID()").await.scalar().unwrap().to_string();
+        let id = q(&mut victim, "SELECT CONNECTION_ID()")
+            .await
+            .scalar()
+            .unwrap()
+            .to_string();
         let mut admin = root.connect("src", 3306).await?;
         let pl = q(&mut admin, "SHOW PROCESSLIST").await;
         assert_eq!(pl.rows.len(), 2);
-        let row = (0..2).find(|&i| pl.get(i, "Id") == Some(id.as_str())).unwrap();
+        let row = (0..2)
+            .find(|&i| pl.get(i, "Id") == Some(id.as_str()))
+            .unwrap();
         assert_eq!(pl.get(row, "User"), Some("app"));
         assert_eq!(pl.get(row, "Command"), Some("Sleep"));
-        let me = (0..2).find(|&i| pl.get(i, "Id") != Some(id.as_str())).unwrap();
+        let me = (0..2)
+            .find(|&i| pl.get(i, "Id") != Some(id.as_str()))
+            .unwrap();
         assert_eq!(pl.get(me, "Info"), Some("SHOW PROCESSLIST"));
         q(&mut admin, &format!("KILL {id}")).await;
         let err = victim.query("SELECT 1 + 1").await.unwrap_err();
         assert!(err.is_transport(), "{err}");
-        assert_eq!(admin.query(&format!("KILL {id}")).await.unwrap_err().code, 1094);
+        assert_eq!(
+            admin.query(&format!("KILL {id}")).await.unwrap_err().code,
+            1094
+        );
 
         // Ambiguous write: applied, but the client sees a lost connection.
         e.ambiguous_next("insert", 1);
         let mut w = c.connect("src", 3306).await?;
-        let err = w.query("INSERT INTO chaos.counter (id) VALUES (9)").await.unwrap_err();
+        let err = w
+            .query("INSERT INTO chaos.counter (id) VALUES (9)")
+            .await
+            .unwrap_err();
         assert!(err.is_transport(), "{err}");
         assert_eq!(e.snapshot().rows, vec![9]);
 
         // Injected failure: error, not applied.
         e.fail_next("insert", 1);
         let mut w = c.connect("src", 3306).await?;
-        assert_eq!(w.query("INSERT INTO chaos.counter (id) VALUES (10)").await.unwrap_err().code, 1105);
+        assert_eq!(
+            w.query("INSERT INTO chaos.counter (id) VALUES (10)")
+                .await
+                .unwrap_err()
+                .code,
+            1105
+        );
         assert_eq!(e.snapshot().rows, vec![9]);
         // Unknown statements fail loudly over the wire too.
         assert_eq!(w.query("SELECT NOW()").await.unwrap_err().code, 1064);
@@ -316,15 +342,32 @@ fn hang_ambiguous_kill_and_refusal_over_the_wire() {
         e.set_hang(true);
         let r = tokio::time::timeout(Duration::from_secs(3), w.query("SELECT @@read_only")).await;
         assert!(r.is_err(), "a hung server never answers");
-        let r = query_once(&c, "src", 3306, "SELECT @@read_only", Duration::from_secs(3)).await;
+        let r = query_once(
+            &c,
+            "src",
+            3306,
+            "SELECT @@read_only",
+            Duration::from_secs(3),
+        )
+        .await;
         assert!(r.unwrap_err().is_transport());
         e.set_hang(false);
-        let r = query_once(&c, "src", 3306, "SELECT @@read_only", Duration::from_secs(3)).await.unwrap();
+        let r = query_once(
+            &c,
+            "src",
+            3306,
+            "SELECT @@read_only",
+            Duration::from_secs(3),
+        )
+        .await
+        .unwrap();
         assert_eq!(r.scalar(), Some("0"));
 
         // Refusal (nothing listens) is immediate, unlike the hang.
         let t0 = tokio::time::Instant::now();
-        let err = query_once(&c, "src", 3307, "SELECT 1", Duration::from_secs(3)).await.unwrap_err();
+        let err = query_once(&c, "src", 3307, "SELECT 1", Duration::from_secs(3))
+            .await
+            .unwrap_err();
         assert_eq!(err.code, 2003);
         assert!(t0.elapsed() < Duration::from_secs(1));
         Ok(())
@@ -338,5 +381,9 @@ fn hang_ambiguous_kill_and_refusal_over_the_wire() {
             _ => None,
         })
         .collect();
-    assert_eq!(probes, vec![false], "only answered reads of @@read_only are probes");
+    assert_eq!(
+        probes,
+        vec![false],
+        "only answered reads of @@read_only are probes"
+    );
 }

@@ -68,7 +68,10 @@ pub enum Threads {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stmt {
     Select(Vec<SelectItem>),
-    SetGlobal { var: Var, on: bool },
+    SetGlobal {
+        var: Var,
+        on: bool,
+    },
     ShowReplicaStatus,
     ShowProcesslist,
     StartReplica(Threads),
@@ -79,7 +82,12 @@ pub enum Stmt {
     Insert(u64),
     SelectCount,
     SelectIds,
-    Clone { user: String, host: String, port: u16, password: String },
+    Clone {
+        user: String,
+        host: String,
+        port: u16,
+        password: String,
+    },
 }
 
 impl Stmt {
@@ -91,13 +99,19 @@ impl Stmt {
     pub fn kind(&self) -> &'static str {
         match self {
             Stmt::Select(items) => {
-                if items.iter().any(|i| matches!(i.expr, SelectExpr::WaitForExecutedGtidSet(..))) {
+                if items
+                    .iter()
+                    .any(|i| matches!(i.expr, SelectExpr::WaitForExecutedGtidSet(..)))
+                {
                     "wait_for_executed_gtid_set"
                 } else {
                     "select"
                 }
             }
-            Stmt::SetGlobal { var: Var::SuperReadOnly, .. } => "set_super_read_only",
+            Stmt::SetGlobal {
+                var: Var::SuperReadOnly,
+                ..
+            } => "set_super_read_only",
             Stmt::SetGlobal { .. } => "set_read_only",
             Stmt::ShowReplicaStatus => "show_replica_status",
             Stmt::ShowProcesslist => "show_processlist",
@@ -116,7 +130,11 @@ impl Stmt {
     pub fn is_mutation(&self) -> bool {
         !matches!(
             self,
-            Stmt::Select(_) | Stmt::ShowReplicaStatus | Stmt::ShowProcesslist | Stmt::SelectCount | Stmt::SelectIds
+            Stmt::Select(_)
+                | Stmt::ShowReplicaStatus
+                | Stmt::ShowProcesslist
+                | Stmt::SelectCount
+                | Stmt::SelectIds
         )
     }
 }
@@ -139,7 +157,10 @@ struct Lexed {
 fn syntax(sql: &str) -> SqlError {
     SqlError::new(
         1064,
-        format!("You have an error in your SQL syntax; statement not supported by the fake engine: {}", sql.trim()),
+        format!(
+            "You have an error in your SQL syntax; statement not supported by the fake engine: {}",
+            sql.trim()
+        ),
     )
 }
 
@@ -147,7 +168,8 @@ fn lex(src: &str) -> Option<Vec<Lexed>> {
     let b = src.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
-    let is_word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'@' || c == b'$';
+    let is_word =
+        |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'@' || c == b'$';
     while i < b.len() {
         let c = b[i];
         let start = i;
@@ -181,26 +203,53 @@ fn lex(src: &str) -> Option<Vec<Lexed>> {
                     i += ch.len_utf8();
                 }
             }
-            out.push(Lexed { tok: Tok::Str(s), start, end: i });
+            out.push(Lexed {
+                tok: Tok::Str(s),
+                start,
+                end: i,
+            });
         } else if c == b'`' {
             let close = src[i + 1..].find('`')? + i + 1;
-            out.push(Lexed { tok: Tok::Word(src[i + 1..close].to_string()), start, end: close + 1 });
+            out.push(Lexed {
+                tok: Tok::Word(src[i + 1..close].to_string()),
+                start,
+                end: close + 1,
+            });
             i = close + 1;
         } else if c.is_ascii_digit() {
             while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
                 i += 1;
             }
-            out.push(Lexed { tok: Tok::Num(src[start..i].to_string()), start, end: i });
-        } else if c == b'@' && b.get(i + 1).is_some_and(|&n| n == b'\'' || n == b'"' || n == b'`') {
-            out.push(Lexed { tok: Tok::Sym('@'), start, end: i + 1 });
+            out.push(Lexed {
+                tok: Tok::Num(src[start..i].to_string()),
+                start,
+                end: i,
+            });
+        } else if c == b'@'
+            && b.get(i + 1)
+                .is_some_and(|&n| n == b'\'' || n == b'"' || n == b'`')
+        {
+            out.push(Lexed {
+                tok: Tok::Sym('@'),
+                start,
+                end: i + 1,
+            });
             i += 1;
         } else if is_word(c) {
             while i < b.len() && is_word(b[i]) {
                 i += 1;
             }
-            out.push(Lexed { tok: Tok::Word(src[start..i].to_string()), start, end: i });
+            out.push(Lexed {
+                tok: Tok::Word(src[start..i].to_string()),
+                start,
+                end: i,
+            });
         } else if c.is_ascii() {
-            out.push(Lexed { tok: Tok::Sym(c as char), start, end: i + 1 });
+            out.push(Lexed {
+                tok: Tok::Sym(c as char),
+                start,
+                end: i + 1,
+            });
             i += 1;
         } else {
             return None;
@@ -302,7 +351,11 @@ impl P<'_> {
 pub fn parse(sql: &str) -> Result<Stmt, SqlError> {
     let trimmed = sql.trim().trim_end_matches(';').trim_end();
     let toks = lex(trimmed).ok_or_else(|| syntax(sql))?;
-    let mut p = P { src: trimmed, toks, pos: 0 };
+    let mut p = P {
+        src: trimmed,
+        toks,
+        pos: 0,
+    };
     let stmt = parse_stmt(&mut p, sql)?;
     if !p.at_end() {
         return Err(syntax(sql));
@@ -323,7 +376,9 @@ fn parse_stmt(p: &mut P<'_>, sql: &str) -> Result<Stmt, SqlError> {
             }
         } else {
             match p.next() {
-                Some(Tok::Word(w)) if w.to_ascii_lowercase().starts_with("@@global.") => w["@@global.".len()..].to_string(),
+                Some(Tok::Word(w)) if w.to_ascii_lowercase().starts_with("@@global.") => {
+                    w["@@global.".len()..].to_string()
+                }
                 _ => return Err(bad()),
             }
         };
@@ -334,19 +389,35 @@ fn parse_stmt(p: &mut P<'_>, sql: &str) -> Result<Stmt, SqlError> {
             Some(Tok::Word(w)) | Some(Tok::Str(w)) => match w.to_ascii_uppercase().as_str() {
                 "ON" | "TRUE" => true,
                 "OFF" | "FALSE" => false,
-                _ => return Err(SqlError::new(1231, format!("Variable '{name}' can't be set to the value of '{w}'"))),
+                _ => {
+                    return Err(SqlError::new(
+                        1231,
+                        format!("Variable '{name}' can't be set to the value of '{w}'"),
+                    ))
+                }
             },
             Some(Tok::Num(n)) => match n.as_str() {
                 "1" => true,
                 "0" => false,
-                _ => return Err(SqlError::new(1231, format!("Variable '{name}' can't be set to the value of '{n}'"))),
+                _ => {
+                    return Err(SqlError::new(
+                        1231,
+                        format!("Variable '{name}' can't be set to the value of '{n}'"),
+                    ))
+                }
             },
             _ => return Err(bad()),
         };
         return match Var::from_name(&name) {
             Some(var @ (Var::ReadOnly | Var::SuperReadOnly)) => Ok(Stmt::SetGlobal { var, on }),
-            Some(_) => Err(SqlError::new(1238, format!("Variable '{name}' is a read only variable"))),
-            None => Err(SqlError::new(1193, format!("Unknown system variable '{name}'"))),
+            Some(_) => Err(SqlError::new(
+                1238,
+                format!("Variable '{name}' is a read only variable"),
+            )),
+            None => Err(SqlError::new(
+                1193,
+                format!("Unknown system variable '{name}'"),
+            )),
         };
     }
     if p.kw("SHOW") {
@@ -368,7 +439,11 @@ fn parse_stmt(p: &mut P<'_>, sql: &str) -> Result<Stmt, SqlError> {
             } else {
                 Threads::Both
             };
-            return Ok(if start { Stmt::StartReplica(threads) } else { Stmt::StopReplica(threads) });
+            return Ok(if start {
+                Stmt::StartReplica(threads)
+            } else {
+                Stmt::StopReplica(threads)
+            });
         }
     }
     if p.kws(&["RESET", "REPLICA", "ALL"]) {
@@ -377,7 +452,9 @@ fn parse_stmt(p: &mut P<'_>, sql: &str) -> Result<Stmt, SqlError> {
     if p.kws(&["CHANGE", "REPLICATION", "SOURCE", "TO"]) {
         let mut cs = ChangeSource::default();
         loop {
-            let Some(Tok::Word(opt)) = p.next() else { return Err(bad()) };
+            let Some(Tok::Word(opt)) = p.next() else {
+                return Err(bad());
+            };
             if !p.sym('=') {
                 return Err(bad());
             }
@@ -390,7 +467,13 @@ fn parse_stmt(p: &mut P<'_>, sql: &str) -> Result<Stmt, SqlError> {
                 "SOURCE_HOST" => cs.host = Some(p.string().ok_or_else(bad)?),
                 "SOURCE_USER" => cs.user = Some(p.string().ok_or_else(bad)?),
                 "SOURCE_PASSWORD" => cs.password = Some(p.string().ok_or_else(bad)?),
-                "SOURCE_PORT" => cs.port = Some(p.int().and_then(|n| u16::try_from(n).ok()).ok_or_else(bad)?),
+                "SOURCE_PORT" => {
+                    cs.port = Some(
+                        p.int()
+                            .and_then(|n| u16::try_from(n).ok())
+                            .ok_or_else(bad)?,
+                    )
+                }
                 "SOURCE_AUTO_POSITION" => cs.auto_position = Some(flag(p.int())?),
                 "GET_SOURCE_PUBLIC_KEY" => cs.get_public_key = Some(flag(p.int())?),
                 _ => return Err(bad()),
@@ -406,7 +489,8 @@ fn parse_stmt(p: &mut P<'_>, sql: &str) -> Result<Stmt, SqlError> {
         return p.int().map(Stmt::Kill).ok_or_else(bad);
     }
     if p.kws(&["INSERT", "INTO"]) {
-        let table_ok = matches!(p.next(), Some(Tok::Word(t)) if t.eq_ignore_ascii_case("chaos.counter"));
+        let table_ok =
+            matches!(p.next(), Some(Tok::Word(t)) if t.eq_ignore_ascii_case("chaos.counter"));
         if !(table_ok && p.sym('(') && p.kw("id") && p.sym(')') && p.kw("VALUES") && p.sym('(')) {
             return Err(bad());
         }
@@ -425,7 +509,10 @@ fn parse_stmt(p: &mut P<'_>, sql: &str) -> Result<Stmt, SqlError> {
         if !p.sym(':') {
             return Err(bad());
         }
-        let port = p.int().and_then(|n| u16::try_from(n).ok()).ok_or_else(bad)?;
+        let port = p
+            .int()
+            .and_then(|n| u16::try_from(n).ok())
+            .ok_or_else(bad)?;
         if !p.kws(&["IDENTIFIED", "BY"]) {
             return Err(bad());
         }
@@ -436,7 +523,12 @@ fn parse_stmt(p: &mut P<'_>, sql: &str) -> Result<Stmt, SqlError> {
                 return Err(bad());
             }
         }
-        return Ok(Stmt::Clone { user, host, port, password });
+        return Ok(Stmt::Clone {
+            user,
+            host,
+            port,
+            password,
+        });
     }
     Err(bad())
 }
@@ -469,8 +561,9 @@ fn parse_select(p: &mut P<'_>, sql: &str) -> Result<Stmt, SqlError> {
                     .or_else(|| lower.strip_prefix("@@local."))
                     .or_else(|| lower.strip_prefix("@@"))
                     .unwrap_or_default();
-                let var = Var::from_name(name)
-                    .ok_or_else(|| SqlError::new(1193, format!("Unknown system variable '{name}'")))?;
+                let var = Var::from_name(name).ok_or_else(|| {
+                    SqlError::new(1193, format!("Unknown system variable '{name}'"))
+                })?;
                 SelectExpr::Var(var)
             }
             Some(Tok::Word(w)) if w.eq_ignore_ascii_case("CONNECTION_ID") => {
@@ -499,7 +592,9 @@ fn parse_select(p: &mut P<'_>, sql: &str) -> Result<Stmt, SqlError> {
                 }
                 let set = p.string().ok_or_else(bad)?;
                 let timeout = if p.sym(',') {
-                    p.number().and_then(|n| n.parse::<f64>().ok()).ok_or_else(bad)?
+                    p.number()
+                        .and_then(|n| n.parse::<f64>().ok())
+                        .ok_or_else(bad)?
                 } else {
                     0.0
                 };
@@ -539,13 +634,33 @@ mod tests {
 
     #[test]
     fn selects_of_variables_keep_the_written_column_name_or_alias() {
-        let Stmt::Select(items) = ok("select @@global.read_only, @@super_read_only AS sro ,@@SESSION.server_id;") else {
+        let Stmt::Select(items) =
+            ok("select @@global.read_only, @@super_read_only AS sro ,@@SESSION.server_id;")
+        else {
             panic!()
         };
         assert_eq!(items.len(), 3);
-        assert_eq!(items[0], SelectItem { expr: SelectExpr::Var(Var::ReadOnly), column: "@@global.read_only".into() });
-        assert_eq!(items[1], SelectItem { expr: SelectExpr::Var(Var::SuperReadOnly), column: "sro".into() });
-        assert_eq!(items[2], SelectItem { expr: SelectExpr::Var(Var::ServerId), column: "@@SESSION.server_id".into() });
+        assert_eq!(
+            items[0],
+            SelectItem {
+                expr: SelectExpr::Var(Var::ReadOnly),
+                column: "@@global.read_only".into()
+            }
+        );
+        assert_eq!(
+            items[1],
+            SelectItem {
+                expr: SelectExpr::Var(Var::SuperReadOnly),
+                column: "sro".into()
+            }
+        );
+        assert_eq!(
+            items[2],
+            SelectItem {
+                expr: SelectExpr::Var(Var::ServerId),
+                column: "@@SESSION.server_id".into()
+            }
+        );
         for v in ["gtid_executed", "server_uuid", "hostname", "read_only"] {
             assert!(matches!(ok(&format!("SELECT @@{v}")), Stmt::Select(_)));
         }
@@ -560,35 +675,95 @@ mod tests {
         assert_eq!(e.code, 1193);
         let e = parse("SHOW SLAVE STATUS").unwrap_err();
         assert_eq!(e.code, 1064);
-        assert!(e.message.ends_with("statement not supported by the fake engine: SHOW SLAVE STATUS"), "{}", e.message);
-        for bad in ["DROP TABLE x", "SELECT 1", "INSERT INTO other (id) VALUES (1)", "STOP REPLICA now", "", "KILL QUERY 5"] {
+        assert!(
+            e.message
+                .ends_with("statement not supported by the fake engine: SHOW SLAVE STATUS"),
+            "{}",
+            e.message
+        );
+        for bad in [
+            "DROP TABLE x",
+            "SELECT 1",
+            "INSERT INTO other (id) VALUES (1)",
+            "STOP REPLICA now",
+            "",
+            "KILL QUERY 5",
+        ] {
             assert_eq!(parse(bad).unwrap_err().code, 1064, "{bad}");
         }
     }
 
     #[test]
     fn functions() {
-        let Stmt::Select(items) = ok("SELECT CONNECTION_ID()") else { panic!() };
+        let Stmt::Select(items) = ok("SELECT CONNECTION_ID()") else {
+            panic!()
+        };
         assert_eq!(items[0].expr, SelectExpr::ConnectionId);
         assert_eq!(items[0].column, "CONNECTION_ID()");
-        let Stmt::Select(items) = ok("SELECT GTID_SUBSET('a:1', 'b:1-2') AS s") else { panic!() };
-        assert_eq!(items[0].expr, SelectExpr::GtidSubset("a:1".into(), "b:1-2".into()));
+        let Stmt::Select(items) = ok("SELECT GTID_SUBSET('a:1', 'b:1-2') AS s") else {
+            panic!()
+        };
+        assert_eq!(
+            items[0].expr,
+            SelectExpr::GtidSubset("a:1".into(), "b:1-2".into())
+        );
         assert_eq!(items[0].column, "s");
-        let Stmt::Select(items) = ok("select wait_for_executed_gtid_set('x:1-3', 5)") else { panic!() };
-        assert_eq!(items[0].expr, SelectExpr::WaitForExecutedGtidSet("x:1-3".into(), 5.0));
-        assert_eq!(ok("select wait_for_executed_gtid_set('x:1-3', 5)").kind(), "wait_for_executed_gtid_set");
+        let Stmt::Select(items) = ok("select wait_for_executed_gtid_set('x:1-3', 5)") else {
+            panic!()
+        };
+        assert_eq!(
+            items[0].expr,
+            SelectExpr::WaitForExecutedGtidSet("x:1-3".into(), 5.0)
+        );
+        assert_eq!(
+            ok("select wait_for_executed_gtid_set('x:1-3', 5)").kind(),
+            "wait_for_executed_gtid_set"
+        );
     }
 
     #[test]
     fn set_statements() {
-        assert_eq!(ok("SET GLOBAL super_read_only = ON"), Stmt::SetGlobal { var: Var::SuperReadOnly, on: true });
-        assert_eq!(ok("set global read_only=0;"), Stmt::SetGlobal { var: Var::ReadOnly, on: false });
-        assert_eq!(ok("SET @@global.read_only = OFF"), Stmt::SetGlobal { var: Var::ReadOnly, on: false });
-        assert_eq!(ok("SET @@GLOBAL.super_read_only=1"), Stmt::SetGlobal { var: Var::SuperReadOnly, on: true });
-        assert_eq!(ok("SET GLOBAL read_only = 'on'"), Stmt::SetGlobal { var: Var::ReadOnly, on: true });
+        assert_eq!(
+            ok("SET GLOBAL super_read_only = ON"),
+            Stmt::SetGlobal {
+                var: Var::SuperReadOnly,
+                on: true
+            }
+        );
+        assert_eq!(
+            ok("set global read_only=0;"),
+            Stmt::SetGlobal {
+                var: Var::ReadOnly,
+                on: false
+            }
+        );
+        assert_eq!(
+            ok("SET @@global.read_only = OFF"),
+            Stmt::SetGlobal {
+                var: Var::ReadOnly,
+                on: false
+            }
+        );
+        assert_eq!(
+            ok("SET @@GLOBAL.super_read_only=1"),
+            Stmt::SetGlobal {
+                var: Var::SuperReadOnly,
+                on: true
+            }
+        );
+        assert_eq!(
+            ok("SET GLOBAL read_only = 'on'"),
+            Stmt::SetGlobal {
+                var: Var::ReadOnly,
+                on: true
+            }
+        );
         assert_eq!(parse("SET GLOBAL read_only = 7").unwrap_err().code, 1231);
         assert_eq!(parse("SET GLOBAL server_uuid = 1").unwrap_err().code, 1238);
-        assert_eq!(ok("SET GLOBAL super_read_only = ON").kind(), "set_super_read_only");
+        assert_eq!(
+            ok("SET GLOBAL super_read_only = ON").kind(),
+            "set_super_read_only"
+        );
         assert_eq!(ok("SET GLOBAL read_only = ON").kind(), "set_read_only");
     }
 
@@ -598,8 +773,14 @@ mod tests {
         assert_eq!(ok("show   replica\n status ;"), Stmt::ShowReplicaStatus);
         assert_eq!(ok("STOP REPLICA"), Stmt::StopReplica(Threads::Both));
         assert_eq!(ok("start replica"), Stmt::StartReplica(Threads::Both));
-        assert_eq!(ok("START REPLICA SQL_THREAD"), Stmt::StartReplica(Threads::Sql));
-        assert_eq!(ok("STOP REPLICA SQL_THREAD"), Stmt::StopReplica(Threads::Sql));
+        assert_eq!(
+            ok("START REPLICA SQL_THREAD"),
+            Stmt::StartReplica(Threads::Sql)
+        );
+        assert_eq!(
+            ok("STOP REPLICA SQL_THREAD"),
+            Stmt::StopReplica(Threads::Sql)
+        );
         assert_eq!(ok("RESET REPLICA ALL"), Stmt::ResetReplicaAll);
         assert_eq!(parse("RESET REPLICA").unwrap_err().code, 1064);
         let cs = ok("CHANGE REPLICATION SOURCE TO SOURCE_HOST='mysql-a', SOURCE_PORT=3306, SOURCE_USER='repl', \
@@ -618,14 +799,31 @@ mod tests {
         let cs = ok("change replication source to source_auto_position=1, source_host=\"h\"");
         assert_eq!(
             cs,
-            Stmt::ChangeSource(ChangeSource { host: Some("h".into()), auto_position: Some(true), ..Default::default() })
+            Stmt::ChangeSource(ChangeSource {
+                host: Some("h".into()),
+                auto_position: Some(true),
+                ..Default::default()
+            })
         );
-        assert_eq!(parse("CHANGE REPLICATION SOURCE TO SOURCE_BOGUS=1").unwrap_err().code, 1064);
+        assert_eq!(
+            parse("CHANGE REPLICATION SOURCE TO SOURCE_BOGUS=1")
+                .unwrap_err()
+                .code,
+            1064
+        );
         assert_eq!(
             ok("CLONE INSTANCE FROM 'root'@'mysql-b':3306 IDENTIFIED BY 'secret' REQUIRE SSL"),
-            Stmt::Clone { user: "root".into(), host: "mysql-b".into(), port: 3306, password: "secret".into() }
+            Stmt::Clone {
+                user: "root".into(),
+                host: "mysql-b".into(),
+                port: 3306,
+                password: "secret".into()
+            }
         );
-        assert!(matches!(ok("clone instance from 'u'@'h':3306 identified by 'p'"), Stmt::Clone { .. }));
+        assert!(matches!(
+            ok("clone instance from 'u'@'h':3306 identified by 'p'"),
+            Stmt::Clone { .. }
+        ));
     }
 
     #[test]
@@ -634,10 +832,19 @@ mod tests {
         assert_eq!(ok("show full processlist"), Stmt::ShowProcesslist);
         assert_eq!(ok("KILL 12"), Stmt::Kill(12));
         assert_eq!(ok("kill connection 7;"), Stmt::Kill(7));
-        assert_eq!(ok("INSERT INTO chaos.counter (id) VALUES (42)"), Stmt::Insert(42));
-        assert_eq!(ok("insert into CHAOS.COUNTER(id) values(43);"), Stmt::Insert(43));
+        assert_eq!(
+            ok("INSERT INTO chaos.counter (id) VALUES (42)"),
+            Stmt::Insert(42)
+        );
+        assert_eq!(
+            ok("insert into CHAOS.COUNTER(id) values(43);"),
+            Stmt::Insert(43)
+        );
         assert_eq!(ok("SELECT COUNT(*) FROM chaos.counter"), Stmt::SelectCount);
-        assert_eq!(ok("select id from chaos.counter order by id"), Stmt::SelectIds);
+        assert_eq!(
+            ok("select id from chaos.counter order by id"),
+            Stmt::SelectIds
+        );
         assert!(ok("KILL 1").is_mutation());
         assert!(!ok("SHOW PROCESSLIST").is_mutation());
     }

@@ -60,9 +60,14 @@ pub enum HandshakeReply {
     Err { err: SqlError },
 }
 
-pub async fn write_frame<W: AsyncWrite + Unpin + ?Sized, T: Serialize>(w: &mut W, msg: &T) -> io::Result<()> {
-    let body = serde_json::to_vec(msg).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    let len = u32::try_from(body.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "frame too large"))?;
+pub async fn write_frame<W: AsyncWrite + Unpin + ?Sized, T: Serialize>(
+    w: &mut W,
+    msg: &T,
+) -> io::Result<()> {
+    let body =
+        serde_json::to_vec(msg).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let len = u32::try_from(body.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "frame too large"))?;
     let mut buf = Vec::with_capacity(4 + body.len());
     buf.extend_from_slice(&len.to_be_bytes());
     buf.extend_from_slice(&body);
@@ -71,12 +76,17 @@ pub async fn write_frame<W: AsyncWrite + Unpin + ?Sized, T: Serialize>(w: &mut W
 }
 
 /// Reads one frame; a clean EOF is `UnexpectedEof`. Not cancel-safe.
-pub async fn read_frame<R: AsyncRead + Unpin + ?Sized, T: DeserializeOwned>(r: &mut R) -> io::Result<T> {
+pub async fn read_frame<R: AsyncRead + Unpin + ?Sized, T: DeserializeOwned>(
+    r: &mut R,
+) -> io::Result<T> {
     let mut len = [0u8; 4];
     r.read_exact(&mut len).await?;
     let len = u32::from_be_bytes(len) as usize;
     if len > MAX_FRAME {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("frame of {len} bytes")));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes"),
+        ));
     }
     let mut body = vec![0u8; len];
     r.read_exact(&mut body).await?;
@@ -121,44 +131,69 @@ pub struct FramedConn {
 
 impl FramedConn {
     /// Dials and handshakes (no timeout; wrap it).
-    pub async fn open(dialer: &SharedDialer, host: &str, port: u16, hs: &Handshake) -> Result<FramedConn, SqlError> {
+    pub async fn open(
+        dialer: &SharedDialer,
+        host: &str,
+        port: u16,
+        hs: &Handshake,
+    ) -> Result<FramedConn, SqlError> {
         let peer = format!("{host}:{port}");
-        let mut io = dialer
-            .dial(host, port)
-            .await
-            .map_err(|e| SqlError::new(SqlError::CANNOT_CONNECT, format!("Can't connect to MySQL server on '{peer}' ({e})")))?;
+        let mut io = dialer.dial(host, port).await.map_err(|e| {
+            SqlError::new(
+                SqlError::CANNOT_CONNECT,
+                format!("Can't connect to MySQL server on '{peer}' ({e})"),
+            )
+        })?;
         let lost = |e: io::Error| {
             SqlError::transport(format!("Lost connection to MySQL server at '{peer}', reading initial communication packet ({e})"))
         };
         write_frame(&mut io, hs).await.map_err(lost)?;
-        match read_frame::<_, HandshakeReply>(&mut io).await.map_err(lost)? {
-            HandshakeReply::Greeting(g) => {
-                Ok(FramedConn { io: Some(io), server_uuid: g.server_uuid, connection_id: g.connection_id, peer })
-            }
+        match read_frame::<_, HandshakeReply>(&mut io)
+            .await
+            .map_err(lost)?
+        {
+            HandshakeReply::Greeting(g) => Ok(FramedConn {
+                io: Some(io),
+                server_uuid: g.server_uuid,
+                connection_id: g.connection_id,
+                peer,
+            }),
             HandshakeReply::Err { err } => Err(err),
         }
     }
 
     pub async fn send(&mut self, req: &Request) -> Result<(), SqlError> {
         let Some(io) = self.io.as_mut() else {
-            return Err(SqlError::transport(format!("connection to '{}' is closed", self.peer)));
+            return Err(SqlError::transport(format!(
+                "connection to '{}' is closed",
+                self.peer
+            )));
         };
         if let Err(e) = write_frame(io, req).await {
             self.io = None;
-            return Err(SqlError::transport(format!("Lost connection to MySQL server at '{}' ({e})", self.peer)));
+            return Err(SqlError::transport(format!(
+                "Lost connection to MySQL server at '{}' ({e})",
+                self.peer
+            )));
         }
         Ok(())
     }
 
     pub async fn recv(&mut self) -> Result<Response, SqlError> {
         let Some(io) = self.io.as_mut() else {
-            return Err(SqlError::transport(format!("connection to '{}' is closed", self.peer)));
+            return Err(SqlError::transport(format!(
+                "connection to '{}' is closed",
+                self.peer
+            )));
         };
         match read_frame(io).await {
             Ok(r) => Ok(r),
             Err(e) => {
                 self.io = None;
-                Err(SqlError::transport(format!("Lost connection to MySQL server at '{}' during query ({e})", self.peer)))
+                Err(SqlError::transport(format!(
+                    "Lost connection to MySQL server at '{}' during query ({e})",
+                    self.peer
+                )))
             }
         }
     }
@@ -178,7 +213,10 @@ impl SqlConn for FramedConn {
             Response::Err(e) => Err(e),
             other => {
                 self.io = None;
-                Err(SqlError::transport(format!("unexpected frame from '{}': {other:?}", self.peer)))
+                Err(SqlError::transport(format!(
+                    "unexpected frame from '{}': {other:?}",
+                    self.peer
+                )))
             }
         }
     }
@@ -187,13 +225,25 @@ impl SqlConn for FramedConn {
 #[async_trait]
 impl SqlConnector for FramedSqlConnector {
     async fn connect(&self, host: &str, port: u16) -> Result<Box<dyn SqlConn>, SqlError> {
-        let hs = Handshake { user: self.user.clone(), password: self.password.clone(), host: self.client_host.clone() };
-        match tokio::time::timeout(self.connect_timeout, FramedConn::open(&self.dialer, host, port, &hs)).await {
+        let hs = Handshake {
+            user: self.user.clone(),
+            password: self.password.clone(),
+            host: self.client_host.clone(),
+        };
+        match tokio::time::timeout(
+            self.connect_timeout,
+            FramedConn::open(&self.dialer, host, port, &hs),
+        )
+        .await
+        {
             Ok(Ok(c)) => Ok(Box::new(c)),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(SqlError::new(
                 SqlError::CANNOT_CONNECT,
-                format!("{host}:{port}: connect timed out after {:?}", self.connect_timeout),
+                format!(
+                    "{host}:{port}: connect timed out after {:?}",
+                    self.connect_timeout
+                ),
             )),
         }
     }
@@ -205,18 +255,37 @@ mod tests {
 
     #[test]
     fn frames_have_the_documented_json_shapes() {
-        assert_eq!(serde_json::to_string(&Request::Sql("SELECT 1".into())).unwrap(), r#"{"sql":"SELECT 1"}"#);
+        assert_eq!(
+            serde_json::to_string(&Request::Sql("SELECT 1".into())).unwrap(),
+            r#"{"sql":"SELECT 1"}"#
+        );
         assert_eq!(
             serde_json::to_string(&Request::BinlogDump { have: "".into() }).unwrap(),
             r#"{"binlog_dump":{"have":""}}"#
         );
-        assert_eq!(serde_json::to_string(&Response::Heartbeat {}).unwrap(), r#"{"heartbeat":{}}"#);
+        assert_eq!(
+            serde_json::to_string(&Response::Heartbeat {}).unwrap(),
+            r#"{"heartbeat":{}}"#
+        );
         let err: Response = serde_json::from_str(r#"{"err":{"code":1236,"message":"x"}}"#).unwrap();
         assert_eq!(err, Response::Err(SqlError::new(1236, "x")));
-        let g: HandshakeReply = serde_json::from_str(r#"{"server_uuid":"u","connection_id":3}"#).unwrap();
-        assert_eq!(g, HandshakeReply::Greeting(Greeting { server_uuid: "u".into(), connection_id: 3 }));
-        let e: HandshakeReply = serde_json::from_str(r#"{"err":{"code":1045,"message":"denied"}}"#).unwrap();
-        assert_eq!(e, HandshakeReply::Err { err: SqlError::new(1045, "denied") });
+        let g: HandshakeReply =
+            serde_json::from_str(r#"{"server_uuid":"u","connection_id":3}"#).unwrap();
+        assert_eq!(
+            g,
+            HandshakeReply::Greeting(Greeting {
+                server_uuid: "u".into(),
+                connection_id: 3
+            })
+        );
+        let e: HandshakeReply =
+            serde_json::from_str(r#"{"err":{"code":1045,"message":"denied"}}"#).unwrap();
+        assert_eq!(
+            e,
+            HandshakeReply::Err {
+                err: SqlError::new(1045, "denied")
+            }
+        );
         let hs: Handshake = serde_json::from_str(r#"{"user":"root","password":"p"}"#).unwrap();
         assert_eq!(hs.host, None);
     }
@@ -224,7 +293,9 @@ mod tests {
     #[tokio::test]
     async fn frame_round_trip_and_eof() {
         let (mut a, mut b) = tokio::io::duplex(1024);
-        write_frame(&mut a, &Request::Sql("KILL 1".into())).await.unwrap();
+        write_frame(&mut a, &Request::Sql("KILL 1".into()))
+            .await
+            .unwrap();
         let r: Request = read_frame(&mut b).await.unwrap();
         assert_eq!(r, Request::Sql("KILL 1".into()));
         drop(a);

@@ -9,15 +9,26 @@ use crate::trace::EventKind;
 pub fn acked_loss(input: &Input) -> Verdict {
     let fin = input.fin;
     let Some(primary) = fin.sole_writer() else {
-        return Verdict::new("RPO-A", false, "-", "no single writable site at the end: loss cannot be judged");
+        return Verdict::new(
+            "RPO-A",
+            false,
+            "-",
+            "no single writable site at the end: loss cannot be judged",
+        );
     };
     let rows: BTreeSet<u64> = primary.rows.iter().copied().collect();
     let promotions = promotions(input.events);
-    let promoted_at = promotions.iter().filter(|(_, s)| s == &primary.name).map(|(t, _)| *t).min();
+    let promoted_at = promotions
+        .iter()
+        .filter(|(_, s)| s == &primary.name)
+        .map(|(t, _)| *t)
+        .min();
     let mut acked = 0u64;
     let mut causes: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     for e in input.events {
-        let EventKind::Ack { id, site, .. } = &e.kind else { continue };
+        let EventKind::Ack { id, site, .. } = &e.kind else {
+            continue;
+        };
         acked += 1;
         if rows.contains(id) {
             continue;

@@ -11,7 +11,11 @@ use crate::trace::EventKind;
 pub fn failover_bound(input: &Input) -> Verdict {
     let expect = &input.scenario.scenario.expect;
     let target = expect.new_primary.clone().unwrap_or_default();
-    let bound = input.scenario.failover_within.unwrap_or_default().as_millis() as u64;
+    let bound = input
+        .scenario
+        .failover_within
+        .unwrap_or_default()
+        .as_millis() as u64;
     let t0 = input.t0_ms();
     let mut w = Writability::default();
     let (mut active, mut dns) = (String::new(), None::<String>);
@@ -23,29 +27,58 @@ pub fn failover_bound(input: &Input) -> Verdict {
             EventKind::Dns { target } => dns = target.clone(),
             _ => {}
         }
-        if reached.is_none() && e.at_ms >= t0 && active == target && dns.as_deref() == Some(target.as_str()) && w.writable(&target) {
+        if reached.is_none()
+            && e.at_ms >= t0
+            && active == target
+            && dns.as_deref() == Some(target.as_str())
+            && w.writable(&target)
+        {
             reached = Some(e.at_ms - t0);
         }
     }
-    let promos: Vec<(u64, String)> = promotions(input.events).into_iter().filter(|(t, _)| *t >= t0).collect();
-    let figure = reached.map(|ms| format!("new primary after {}", fmt_secs(ms))).unwrap_or_else(|| "no failover".into());
+    let promos: Vec<(u64, String)> = promotions(input.events)
+        .into_iter()
+        .filter(|(t, _)| *t >= t0)
+        .collect();
+    let figure = reached
+        .map(|ms| format!("new primary after {}", fmt_secs(ms)))
+        .unwrap_or_else(|| "no failover".into());
     let fin = input.fin;
     let mut problems = vec![];
     match reached {
-        None => problems.push(format!("activeSite and DNS never both moved to a writable {target}")),
-        Some(ms) if ms > bound => problems.push(format!("took {} (bound {})", fmt_secs(ms), fmt_secs(bound))),
+        None => problems.push(format!(
+            "activeSite and DNS never both moved to a writable {target}"
+        )),
+        Some(ms) if ms > bound => {
+            problems.push(format!("took {} (bound {})", fmt_secs(ms), fmt_secs(bound)))
+        }
         _ => {}
     }
     if let Some(n) = expect.failovers {
         if promos.len() != n as usize {
-            problems.push(format!("{} promotion(s) after the fault, expected {n}: {promos:?}", promos.len()));
+            problems.push(format!(
+                "{} promotion(s) after the fault, expected {n}: {promos:?}",
+                promos.len()
+            ));
         }
     }
-    if reached.is_some() && (fin.active_site() != target || fin.sole_writer().map(|s| s.name.as_str()) != Some(target.as_str())) {
-        problems.push(format!("at the end activeSite={:?} and the writer is {:?}", fin.active_site(), fin.sole_writer().map(|s| &s.name)));
+    if reached.is_some()
+        && (fin.active_site() != target
+            || fin.sole_writer().map(|s| s.name.as_str()) != Some(target.as_str()))
+    {
+        problems.push(format!(
+            "at the end activeSite={:?} and the writer is {:?}",
+            fin.active_site(),
+            fin.sole_writer().map(|s| &s.name)
+        ));
     }
     match problems.first() {
-        None => Verdict::new("FAILOVER", true, figure, format!("{} promoted, bound {}", target, fmt_secs(bound))),
+        None => Verdict::new(
+            "FAILOVER",
+            true,
+            figure,
+            format!("{} promoted, bound {}", target, fmt_secs(bound)),
+        ),
         Some(_) => Verdict::new("FAILOVER", false, figure, problems.join("; ")),
     }
 }
@@ -54,8 +87,17 @@ pub fn failover_bound(input: &Input) -> Verdict {
 /// direct replica of the primary (contained in it), or reported blocked with its exact
 /// divergence.
 pub fn rejoin(input: &Input) -> Verdict {
-    let site = input.scenario.scenario.expect.returning_site.clone().unwrap_or_default();
-    let first_promo = promotions(input.events).into_iter().find(|(_, s)| s != &site).map(|(t, _)| t);
+    let site = input
+        .scenario
+        .scenario
+        .expect
+        .returning_site
+        .clone()
+        .unwrap_or_default();
+    let first_promo = promotions(input.events)
+        .into_iter()
+        .find(|(_, s)| s != &site)
+        .map(|(t, _)| t);
     let mut w = Writability::default();
     let mut problems = vec![];
     for e in input.events {
@@ -67,7 +109,12 @@ pub fn rejoin(input: &Input) -> Verdict {
     }
     let fin = input.fin;
     let (Some(me), Some(primary)) = (fin.site(&site), fin.sole_writer()) else {
-        return Verdict::new("REJOIN", false, "-", format!("at the end {site} is missing or there is no single writer"));
+        return Verdict::new(
+            "REJOIN",
+            false,
+            "-",
+            format!("at the end {site} is missing or there is no single writer"),
+        );
     };
     let mine = GtidSet::parse(&me.gtid_executed).unwrap_or_default();
     let theirs = GtidSet::parse(&primary.gtid_executed).unwrap_or_default();
@@ -88,7 +135,11 @@ pub fn rejoin(input: &Input) -> Verdict {
         let blocked = status.is_some_and(|v| v["recoveryState"] == "RecoveryBlocked");
         let count = status.and_then(|v| v["divergentTransactionCount"].as_u64());
         if !blocked || count != Some(div.count()) {
-            problems.push(format!("{site} diverged by {} but status says {:?}/{count:?}", div.count(), status.map(|v| v["recoveryState"].clone())));
+            problems.push(format!(
+                "{site} diverged by {} but status says {:?}/{count:?}",
+                div.count(),
+                status.map(|v| v["recoveryState"].clone())
+            ));
         }
     }
     match problems.first() {

@@ -24,8 +24,18 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    fn new(property: &str, pass: bool, figure: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self { property: property.into(), pass, figure: figure.into(), detail: detail.into() }
+    fn new(
+        property: &str,
+        pass: bool,
+        figure: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            property: property.into(),
+            pass,
+            figure: figure.into(),
+            detail: detail.into(),
+        }
     }
 }
 
@@ -51,13 +61,18 @@ impl Input<'_> {
 
     /// Time of the first fault in ms (end of run when there is none).
     pub fn t0_ms(&self) -> u64 {
-        self.scenario.first_fault().unwrap_or(self.scenario.duration).as_millis() as u64
+        self.scenario
+            .first_fault()
+            .unwrap_or(self.scenario.duration)
+            .as_millis() as u64
     }
 
     /// Site name from an internal Service host name.
     pub fn site_of_host(&self, host: &str) -> Option<String> {
         let prefix = format!("mysql-{}-", self.group);
-        host.strip_prefix(&prefix)?.strip_suffix("-internal").map(String::from)
+        host.strip_prefix(&prefix)?
+            .strip_suffix("-internal")
+            .map(String::from)
     }
 }
 
@@ -77,7 +92,12 @@ pub fn judge(input: &Input) -> Vec<Verdict> {
             "RPO-A" => data::acked_loss(input),
             "FAILOVER" => liveness::failover_bound(input),
             "REJOIN" => liveness::rejoin(input),
-            other => Verdict::new(other, false, "-", "unknown property (the scenario loader should have refused it)"),
+            other => Verdict::new(
+                other,
+                false,
+                "-",
+                "unknown property (the scenario loader should have refused it)",
+            ),
         })
         .collect()
 }

@@ -38,14 +38,27 @@ pub fn single_writer(input: &Input) -> Verdict {
             }
             _ => {}
         }
-        if let (Some(_), EventKind::Commit { site, row: Some(id), replicated: false, .. }) = (dual_since, &e.kind) {
+        if let (
+            Some(_),
+            EventKind::Commit {
+                site,
+                row: Some(id),
+                replicated: false,
+                ..
+            },
+        ) = (dual_since, &e.kind)
+        {
             if acked.contains(id) {
                 writers_in_interval.insert(site.clone());
                 if writers_in_interval.len() >= 2 {
                     violations.push(format!(
                         "at {}: acked writes on {} inside one dual-writer interval",
                         fmt_secs(e.at_ms),
-                        writers_in_interval.iter().cloned().collect::<Vec<_>>().join(" and ")
+                        writers_in_interval
+                            .iter()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(" and ")
                     ));
                 }
             }
@@ -56,8 +69,18 @@ pub fn single_writer(input: &Input) -> Verdict {
     }
     let figure = format!("{} with two writers", fmt_secs(dual_ms));
     match violations.first() {
-        None => Verdict::new("SW", true, figure, "never two sites acknowledging writes at once"),
-        Some(first) => Verdict::new("SW", false, figure, format!("{} violation(s); first {first}", violations.len())),
+        None => Verdict::new(
+            "SW",
+            true,
+            figure,
+            "never two sites acknowledging writes at once",
+        ),
+        Some(first) => Verdict::new(
+            "SW",
+            false,
+            figure,
+            format!("{} violation(s); first {first}", violations.len()),
+        ),
     }
 }
 
@@ -77,26 +100,39 @@ pub fn dns_to_confirmed_writer(input: &Input) -> Verdict {
             last_writable_at.insert(s, e.at_ms);
         }
         match &e.kind {
-            EventKind::ReadOnlyProbe { site, user, read_only: false } if user == crate::world::CONTROLLER_SQL_USER => {
+            EventKind::ReadOnlyProbe {
+                site,
+                user,
+                read_only: false,
+            } if user == crate::world::CONTROLLER_SQL_USER => {
                 last_probe_writable.insert(site.clone(), e.at_ms);
             }
             EventKind::Dns { target: Some(site) } => {
                 changes += 1;
                 let at = fmt_secs(e.at_ms);
                 if !candidates.contains(site) {
-                    violations.push(format!("at {at}: DNS names {site}, which is not a primary-candidate"));
+                    violations.push(format!(
+                        "at {at}: DNS names {site}, which is not a primary-candidate"
+                    ));
                     continue;
                 }
-                let probed = last_probe_writable.get(site).is_some_and(|t| e.at_ms - t <= WINDOW_MS);
+                let probed = last_probe_writable
+                    .get(site)
+                    .is_some_and(|t| e.at_ms - t <= WINDOW_MS);
                 if !probed {
                     violations.push(format!("at {at}: DNS names {site} without a controller read of read_only=0 in the previous 6s"));
                     continue;
                 }
                 if !w.writable(site) {
-                    if last_writable_at.get(site).is_some_and(|t| e.at_ms - t < 5_000) {
+                    if last_writable_at
+                        .get(site)
+                        .is_some_and(|t| e.at_ms - t < 5_000)
+                    {
                         races += 1;
                     } else {
-                        violations.push(format!("at {at}: DNS names {site}, which is read-only or down"));
+                        violations.push(format!(
+                            "at {at}: DNS names {site}, which is read-only or down"
+                        ));
                     }
                 }
             }
@@ -105,7 +141,12 @@ pub fn dns_to_confirmed_writer(input: &Input) -> Verdict {
     }
     let figure = format!("{changes} DNS change(s), {races} race(s)");
     match violations.first() {
-        None => Verdict::new("DNS-W", true, figure, "DNS only ever named a confirmed writer"),
+        None => Verdict::new(
+            "DNS-W",
+            true,
+            figure,
+            "DNS only ever named a confirmed writer",
+        ),
         Some(first) => Verdict::new("DNS-W", false, figure, first.clone()),
     }
 }
@@ -118,12 +159,23 @@ pub fn no_failover_before_fault(input: &Input) -> Verdict {
     let mut violations = vec![];
     for e in input.events.iter().filter(|e| e.at_ms < t0) {
         match &e.kind {
-            EventKind::Mutation { site, user, sql, ok: true } if user == crate::world::CONTROLLER_SQL_USER => {
+            EventKind::Mutation {
+                site,
+                user,
+                sql,
+                ok: true,
+            } if user == crate::world::CONTROLLER_SQL_USER => {
                 let lower = sql.to_ascii_lowercase().replace(' ', "");
                 if is_unfence(sql) {
-                    violations.push(format!("at {}: controller unfenced {site}", fmt_secs(e.at_ms)));
+                    violations.push(format!(
+                        "at {}: controller unfenced {site}",
+                        fmt_secs(e.at_ms)
+                    ));
                 } else if site == active && lower.contains("super_read_only=on") {
-                    violations.push(format!("at {}: controller fenced the active site {site}", fmt_secs(e.at_ms)));
+                    violations.push(format!(
+                        "at {}: controller fenced the active site {site}",
+                        fmt_secs(e.at_ms)
+                    ));
                 }
             }
             EventKind::ActiveSite { site } if !site.is_empty() && site != active => {
@@ -134,7 +186,12 @@ pub fn no_failover_before_fault(input: &Input) -> Verdict {
     }
     let figure = format!("until {}", fmt_secs(t0));
     match violations.first() {
-        None => Verdict::new("NOFO-PRE", true, figure, "no failover activity before the first fault"),
+        None => Verdict::new(
+            "NOFO-PRE",
+            true,
+            figure,
+            "no failover activity before the first fault",
+        ),
         Some(first) => Verdict::new("NOFO-PRE", false, figure, first.clone()),
     }
 }
@@ -149,7 +206,9 @@ pub fn no_divergent_apply(input: &Input) -> Verdict {
     for e in input.events {
         ex.apply(e);
         if let EventKind::ReplicationSource { site, source, .. } = &e.kind {
-            let Some(src) = input.site_of_host(source) else { continue };
+            let Some(src) = input.site_of_host(source) else {
+                continue;
+            };
             repoints += 1;
             let extra = ex.of(site).subtract(&ex.of(&src));
             if !extra.is_empty() {
@@ -172,7 +231,9 @@ pub fn no_divergent_apply(input: &Input) -> Verdict {
             }
             let st = fin.status_site(&s.name);
             let blocked = st.is_some_and(|v| v["recoveryState"] == "RecoveryBlocked");
-            let count = st.and_then(|v| v["divergentTransactionCount"].as_u64()).unwrap_or(0);
+            let count = st
+                .and_then(|v| v["divergentTransactionCount"].as_u64())
+                .unwrap_or(0);
             if !blocked || count != div.count() {
                 violations.push(format!(
                     "at the end {} holds {} divergent transaction(s) but status says recoveryState={:?}, count={count}",
@@ -181,12 +242,20 @@ pub fn no_divergent_apply(input: &Input) -> Verdict {
                     st.map(|v| v["recoveryState"].clone()).unwrap_or_default()
                 ));
             }
-            if s.io_running && input.site_of_host(&s.source_host).as_deref() == Some(primary.name.as_str()) {
-                violations.push(format!("at the end divergent {} replicates from {}", s.name, primary.name));
+            if s.io_running
+                && input.site_of_host(&s.source_host).as_deref() == Some(primary.name.as_str())
+            {
+                violations.push(format!(
+                    "at the end divergent {} replicates from {}",
+                    s.name, primary.name
+                ));
             }
         }
     }
-    let figure = format!("{repoints} repoint(s), {} promotion(s)", promotions(input.events).len());
+    let figure = format!(
+        "{repoints} repoint(s), {} promotion(s)",
+        promotions(input.events).len()
+    );
     match violations.first() {
         None => Verdict::new("NDA", true, figure, "no divergent apply"),
         Some(first) => Verdict::new("NDA", false, figure, first.clone()),

@@ -38,11 +38,17 @@ impl Final {
 
     /// `status.activeSite` ("" when absent).
     pub fn active_site(&self) -> String {
-        self.status["activeSite"].as_str().unwrap_or_default().to_string()
+        self.status["activeSite"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     pub fn status_site(&self, name: &str) -> Option<&serde_json::Value> {
-        self.status["sites"].as_array()?.iter().find(|s| s["name"] == name)
+        self.status["sites"]
+            .as_array()?
+            .iter()
+            .find(|s| s["name"] == name)
     }
 
     /// The single up, writable site at the end, if there is exactly one.
@@ -60,7 +66,13 @@ pub struct Writability {
 
 impl Writability {
     pub fn apply(&mut self, e: &Event) {
-        if let EventKind::MysqlState { site, up, read_only, .. } = &e.kind {
+        if let EventKind::MysqlState {
+            site,
+            up,
+            read_only,
+            ..
+        } = &e.kind
+        {
             self.state.insert(site.clone(), (*up, *read_only));
         }
     }
@@ -70,7 +82,11 @@ impl Writability {
     }
 
     pub fn writers(&self) -> Vec<String> {
-        self.state.iter().filter(|(_, (up, ro))| *up && !*ro).map(|(s, _)| s.clone()).collect()
+        self.state
+            .iter()
+            .filter(|(_, (up, ro))| *up && !*ro)
+            .map(|(s, _)| s.clone())
+            .collect()
     }
 }
 
@@ -107,7 +123,12 @@ pub fn promotions(events: &[Event]) -> Vec<(u64, String)> {
     events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::Mutation { site, user, sql, ok: true } if user == crate::world::CONTROLLER_SQL_USER && is_unfence(sql) => {
+            EventKind::Mutation {
+                site,
+                user,
+                sql,
+                ok: true,
+            } if user == crate::world::CONTROLLER_SQL_USER && is_unfence(sql) => {
                 Some((e.at_ms, site.clone()))
             }
             _ => None,

@@ -15,7 +15,9 @@ pub struct SimClock {
 
 impl SimClock {
     pub fn new() -> Self {
-        Self { skew: ChronoDuration::zero() }
+        Self {
+            skew: ChronoDuration::zero(),
+        }
     }
 }
 

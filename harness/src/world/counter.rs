@@ -49,23 +49,42 @@ impl Counter {
             tokio::time::sleep_until(next).await;
             next += period;
             id += 1;
-            let fresh = cached.as_ref().is_some_and(|(_, at)| at.elapsed() < self.client_ttl);
+            let fresh = cached
+                .as_ref()
+                .is_some_and(|(_, at)| at.elapsed() < self.client_ttl);
             if !fresh {
                 cached = self.resolver.resolve().map(|r| (r, Instant::now()));
             }
             let Some(((site, host), _)) = cached.clone() else {
-                self.trace.record(EventKind::WriteError { id, site: None, error: "DNS name does not resolve".into() });
+                self.trace.record(EventKind::WriteError {
+                    id,
+                    site: None,
+                    error: "DNS name does not resolve".into(),
+                });
                 continue;
             };
             if conn.as_ref().is_none_or(|(h, _)| h != &host) {
-                conn = match tokio::time::timeout(self.write_timeout, self.connector.connect(&host, 3306)).await {
+                conn = match tokio::time::timeout(
+                    self.write_timeout,
+                    self.connector.connect(&host, 3306),
+                )
+                .await
+                {
                     Ok(Ok(c)) => Some((host.clone(), c)),
                     Ok(Err(e)) => {
-                        self.trace.record(EventKind::WriteError { id, site: Some(site), error: e.to_string() });
+                        self.trace.record(EventKind::WriteError {
+                            id,
+                            site: Some(site),
+                            error: e.to_string(),
+                        });
                         continue;
                     }
                     Err(_) => {
-                        self.trace.record(EventKind::WriteError { id, site: Some(site), error: "connect timed out".into() });
+                        self.trace.record(EventKind::WriteError {
+                            id,
+                            site: Some(site),
+                            error: "connect timed out".into(),
+                        });
                         continue;
                     }
                 };
@@ -75,18 +94,34 @@ impl Counter {
             match tokio::time::timeout(self.write_timeout, c.query(&sql)).await {
                 Ok(Ok(r)) => {
                     let gtid = r.gtid.unwrap_or_default();
-                    let server_uuid = gtid.rsplit_once(':').map(|(u, _)| u.to_string()).unwrap_or_default();
-                    self.trace.record(EventKind::Ack { id, site, server_uuid, gtid });
+                    let server_uuid = gtid
+                        .rsplit_once(':')
+                        .map(|(u, _)| u.to_string())
+                        .unwrap_or_default();
+                    self.trace.record(EventKind::Ack {
+                        id,
+                        site,
+                        server_uuid,
+                        gtid,
+                    });
                 }
                 Ok(Err(e)) => {
                     if e.is_transport() {
                         conn = None;
                     }
-                    self.trace.record(EventKind::WriteError { id, site: Some(site), error: e.to_string() });
+                    self.trace.record(EventKind::WriteError {
+                        id,
+                        site: Some(site),
+                        error: e.to_string(),
+                    });
                 }
                 Err(_) => {
                     conn = None;
-                    self.trace.record(EventKind::WriteError { id, site: Some(site), error: "write timed out".into() });
+                    self.trace.record(EventKind::WriteError {
+                        id,
+                        site: Some(site),
+                        error: "write timed out".into(),
+                    });
                 }
             }
         }

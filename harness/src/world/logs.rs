@@ -70,17 +70,32 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for SimLogLayer {
         }
         let host = ctx
             .event_scope(event)
-            .and_then(|scope| scope.from_root().find_map(|s| s.extensions().get::<HostName>().map(|h| h.0.clone())))
+            .and_then(|scope| {
+                scope
+                    .from_root()
+                    .find_map(|s| s.extensions().get::<HostName>().map(|h| h.0.clone()))
+            })
             .unwrap_or_else(|| "harness".into());
         let mut f = Fields::default();
         event.record(&mut f);
         let level = meta.level().as_str().to_string();
         if self.print {
             let t = now_ms();
-            println!("{:>9.3}s {:<5} {:<28} {}{}", t as f64 / 1000.0, level, host, f.message, f.rest);
+            println!(
+                "{:>9.3}s {:<5} {:<28} {}{}",
+                t as f64 / 1000.0,
+                level,
+                host,
+                f.message,
+                f.rest
+            );
         }
         if target.starts_with("bloodraven") {
-            self.trace.record(EventKind::Log { host, level, msg: f.message });
+            self.trace.record(EventKind::Log {
+                host,
+                level,
+                msg: f.message,
+            });
         }
     }
 }

@@ -113,13 +113,23 @@ fn server_uuid(rng: &mut rand_chacha::ChaCha8Rng) -> String {
     let mut b = [0u8; 16];
     rng.fill_bytes(&mut b);
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// Runs one scenario with one seed to completion.
 pub fn run(scenario: &Loaded, cfg: &RunConfig) -> anyhow::Result<RunOutput> {
     let trace = Trace::new();
-    let layer = logs::SimLogLayer { trace: trace.clone(), print: cfg.print_log };
+    let layer = logs::SimLogLayer {
+        trace: trace.clone(),
+        print: cfg.print_log,
+    };
     let subscriber = tracing_subscriber::registry().with(layer);
     tracing::subscriber::with_default(subscriber, || run_inner(scenario, cfg, trace))
 }
@@ -144,8 +154,11 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
 
     // Apiserver, seeded with the group.
     let api = ApiServer::with_bloodraven_crds(wall.clone(), trace.clone());
-    api.put_raw("namespaces", json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}))
-        .map_err(|e| anyhow::anyhow!("seeding the namespace: {e:?}"))?;
+    api.put_raw(
+        "namespaces",
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}),
+    )
+    .map_err(|e| anyhow::anyhow!("seeding the namespace: {e:?}"))?;
     api.put_raw("mysqlfailovergroups", group_object(scenario))
         .map_err(|e| anyhow::anyhow!("seeding the MysqlFailoverGroup: {e:?}"))?;
     {
@@ -153,7 +166,8 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
         sim.host(APISERVER_HOST, move || {
             let api = api.clone();
             async move {
-                api.serve(Box::new(SimListener::bind(APISERVER_PORT).await?)).await?;
+                api.serve(Box::new(SimListener::bind(APISERVER_PORT).await?))
+                    .await?;
                 Ok(())
             }
         });
@@ -165,18 +179,33 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
         sim.host(CONTROLLER_HOST, move || {
             let (dialer, wall) = (dialer.clone(), wall.clone());
             async move {
-                let kube = bloodraven::kube_client::client_over(dialer.clone(), APISERVER_HOST, APISERVER_PORT, NAMESPACE);
+                let kube = bloodraven::kube_client::client_over(
+                    dialer.clone(),
+                    APISERVER_HOST,
+                    APISERVER_PORT,
+                    NAMESPACE,
+                );
                 let seams = bloodraven::topology::Seams {
                     kube,
-                    sql: Arc::new(FramedSqlConnector::new(dialer.clone(), CONTROLLER_SQL_USER, "secret")),
+                    sql: Arc::new(FramedSqlConnector::new(
+                        dialer.clone(),
+                        CONTROLLER_SQL_USER,
+                        "secret",
+                    )),
                     clock: wall,
                 };
                 let registry = bloodraven::topology::Registry::default();
                 let aux = SimListener::bind(CONTROLLER_AUX_PORT).await?;
-                tokio::spawn(bloodraven::http::serve(Box::new(aux), bloodraven::aux_server::handler(registry.clone())));
+                tokio::spawn(bloodraven::http::serve(
+                    Box::new(aux),
+                    bloodraven::aux_server::handler(registry.clone()),
+                ));
                 let runner = bloodraven::runner::Runner {
                     seams,
-                    creds: bloodraven::topology::ReplicationCredentials { user: REPL_USER.into(), password: "repl".into() },
+                    creds: bloodraven::topology::ReplicationCredentials {
+                        user: REPL_USER.into(),
+                        password: "repl".into(),
+                    },
                     registry,
                     namespace: Some(NAMESPACE.into()),
                 };
@@ -193,7 +222,12 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
     let spec: crd::MysqlFailoverGroupSpec = serde_json::from_value(group["spec"].clone())?;
     let mut sites = vec![];
     for (i, s) in topo.sites.iter().enumerate() {
-        let engine = Engine::new(&s.name, &server_uuid(&mut rng), (i + 1) as u32, trace.clone());
+        let engine = Engine::new(
+            &s.name,
+            &server_uuid(&mut rng),
+            (i + 1) as u32,
+            trace.clone(),
+        );
         let ctl = SiteCtl::initial(s.name == topo.active);
         let host = SiteHost {
             site: s.name.clone(),
@@ -213,7 +247,12 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
     // Replication wiring at start: every non-active site replicates from the active one.
     {
         let active_host = site_host(&topo.active);
-        let replicas: Vec<String> = topo.sites.iter().filter(|s| s.name != topo.active).map(|s| site_host(&s.name)).collect();
+        let replicas: Vec<String> = topo
+            .sites
+            .iter()
+            .filter(|s| s.name != topo.active)
+            .map(|s| site_host(&s.name))
+            .collect();
         let dialer = dialer.clone();
         sim.client("setup", async move {
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -266,9 +305,18 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
         }
         if now >= next_observe {
             next_observe = now + OBSERVE_EVERY;
-            observe(&api, &site_names, &resolver, &trace, &mut observed_active, &mut observed_dns, now);
+            observe(
+                &api,
+                &site_names,
+                &resolver,
+                &trace,
+                &mut observed_active,
+                &mut observed_dns,
+                now,
+            );
         }
-        sim.step().map_err(|e| anyhow::anyhow!("simulation step failed: {e}"))?;
+        sim.step()
+            .map_err(|e| anyhow::anyhow!("simulation step failed: {e}"))?;
     }
 
     let fin = Final {
@@ -289,10 +337,17 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
                 }
             })
             .collect(),
-        status: api.get("mysqlfailovergroups", NAMESPACE, GROUP).map(|o| o["status"].clone()).unwrap_or_default(),
+        status: api
+            .get("mysqlfailovergroups", NAMESPACE, GROUP)
+            .map(|o| o["status"].clone())
+            .unwrap_or_default(),
         dns_target: observed_dns.flatten(),
     };
-    Ok(RunOutput { events: trace.events(), fin, virtual_elapsed: sim.elapsed() })
+    Ok(RunOutput {
+        events: trace.events(),
+        fin,
+        virtual_elapsed: sim.elapsed(),
+    })
 }
 
 /// Samples what the controller published: `status.activeSite`, and the DNSEndpoint
@@ -308,16 +363,29 @@ fn observe(
 ) {
     let _ = now;
     let group = api.get("mysqlfailovergroups", NAMESPACE, GROUP);
-    let a = group.as_ref().and_then(|g| g["status"]["activeSite"].as_str().map(String::from)).unwrap_or_default();
+    let a = group
+        .as_ref()
+        .and_then(|g| g["status"]["activeSite"].as_str().map(String::from))
+        .unwrap_or_default();
     if active.as_ref() != Some(&a) {
         trace.record(EventKind::ActiveSite { site: a.clone() });
         *active = Some(a);
     }
     let record = api.get("dnsendpoints", NAMESPACE, &crd::dns_endpoint_name(GROUP));
-    let ip = record.as_ref().and_then(|r| r["spec"]["endpoints"][0]["targets"][0].as_str().map(String::from));
-    let target = ip.and_then(|ip| (0..sites.len()).find(|i| lb_ip(*i) == ip).map(|i| sites[i].clone()));
+    let ip = record.as_ref().and_then(|r| {
+        r["spec"]["endpoints"][0]["targets"][0]
+            .as_str()
+            .map(String::from)
+    });
+    let target = ip.and_then(|ip| {
+        (0..sites.len())
+            .find(|i| lb_ip(*i) == ip)
+            .map(|i| sites[i].clone())
+    });
     if dns.as_ref() != Some(&target) {
-        trace.record(EventKind::Dns { target: target.clone() });
+        trace.record(EventKind::Dns {
+            target: target.clone(),
+        });
         resolver.set(target.clone().map(|s| (s.clone(), site_host(&s))));
         *dns = Some(target);
     }
@@ -326,8 +394,17 @@ fn observe(
 /// One scheduled world change.
 #[derive(Clone, Debug)]
 enum Action {
-    Down { site: String, op: String, boot_fenced: bool },
-    Up { site: String, op: String, boot_fenced: bool, mysqld_delay: Duration },
+    Down {
+        site: String,
+        op: String,
+        boot_fenced: bool,
+    },
+    Up {
+        site: String,
+        op: String,
+        boot_fenced: bool,
+        mysqld_delay: Duration,
+    },
 }
 
 struct Schedule {
@@ -342,13 +419,28 @@ impl Schedule {
     fn new(faults: &[TimedFault]) -> Self {
         let mut items = vec![];
         for f in faults {
-            items.push((f.at, Action::Down { site: f.site.clone(), op: f.op.clone(), boot_fenced: f.boot_fenced }));
+            items.push((
+                f.at,
+                Action::Down {
+                    site: f.site.clone(),
+                    op: f.op.clone(),
+                    boot_fenced: f.boot_fenced,
+                },
+            ));
             let up_at = match f.op.as_str() {
                 "crash" => Some(f.at + POD_RESTART_DELAY),
                 _ => f.heal_at,
             };
             if let Some(at) = up_at {
-                items.push((at, Action::Up { site: f.site.clone(), op: f.op.clone(), boot_fenced: f.boot_fenced, mysqld_delay: MYSQLD_BOOT_DELAY }));
+                items.push((
+                    at,
+                    Action::Up {
+                        site: f.site.clone(),
+                        op: f.op.clone(),
+                        boot_fenced: f.boot_fenced,
+                        mysqld_delay: MYSQLD_BOOT_DELAY,
+                    },
+                ));
             }
         }
         items.sort_by_key(|(t, _)| *t);
@@ -361,21 +453,52 @@ impl Schedule {
     }
 }
 
-fn apply(sim: &mut turmoil::Sim, action: &Action, sites: &[(String, String, Engine, SiteCtl)], trace: &Trace) {
+fn apply(
+    sim: &mut turmoil::Sim,
+    action: &Action,
+    sites: &[(String, String, Engine, SiteCtl)],
+    trace: &Trace,
+) {
     match action {
-        Action::Down { site, op, boot_fenced } => {
+        Action::Down {
+            site,
+            op,
+            boot_fenced,
+        } => {
             let (_, host, engine, _) = sites.iter().find(|s| &s.0 == site).expect("validated site");
-            trace.record(EventKind::Fault { op: op.clone(), detail: format!("{site} (boot {})", if *boot_fenced { "fenced" } else { "writable" }), heal: false });
+            trace.record(EventKind::Fault {
+                op: op.clone(),
+                detail: format!(
+                    "{site} (boot {})",
+                    if *boot_fenced { "fenced" } else { "writable" }
+                ),
+                heal: false,
+            });
             sim.crash(host.as_str());
             engine.shutdown();
-            trace.record(EventKind::Host { host: host.clone(), up: false });
+            trace.record(EventKind::Host {
+                host: host.clone(),
+                up: false,
+            });
         }
-        Action::Up { site, op, boot_fenced, mysqld_delay } => {
+        Action::Up {
+            site,
+            op,
+            boot_fenced,
+            mysqld_delay,
+        } => {
             let (_, host, _, ctl) = sites.iter().find(|s| &s.0 == site).expect("validated site");
-            trace.record(EventKind::Fault { op: op.clone(), detail: site.clone(), heal: true });
+            trace.record(EventKind::Fault {
+                op: op.clone(),
+                detail: site.clone(),
+                heal: true,
+            });
             ctl.restart(*boot_fenced, *mysqld_delay);
             sim.bounce(host.as_str());
-            trace.record(EventKind::Host { host: host.clone(), up: true });
+            trace.record(EventKind::Host {
+                host: host.clone(),
+                up: true,
+            });
         }
     }
 }

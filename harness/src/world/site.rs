@@ -30,11 +30,19 @@ const FIRST_BOOT_SIDECAR_DELAY: Duration = Duration::from_secs(8);
 
 impl SiteCtl {
     pub fn initial(active: bool) -> Self {
-        Self(Arc::new(Mutex::new(Boot { first: true, fenced: !active, mysqld_delay: Duration::ZERO })))
+        Self(Arc::new(Mutex::new(Boot {
+            first: true,
+            fenced: !active,
+            mysqld_delay: Duration::ZERO,
+        })))
     }
 
     pub fn restart(&self, fenced: bool, mysqld_delay: Duration) {
-        *self.0.lock().unwrap() = Boot { first: false, fenced, mysqld_delay };
+        *self.0.lock().unwrap() = Boot {
+            first: false,
+            fenced,
+            mysqld_delay,
+        };
     }
 }
 
@@ -54,7 +62,11 @@ pub struct SiteHost {
 impl SiteHost {
     pub async fn boot(self) -> turmoil::Result {
         let boot = self.ctl.0.lock().unwrap().clone();
-        let sidecar_delay = if boot.first { FIRST_BOOT_SIDECAR_DELAY } else { Duration::ZERO };
+        let sidecar_delay = if boot.first {
+            FIRST_BOOT_SIDECAR_DELAY
+        } else {
+            Duration::ZERO
+        };
         let cfg = bloodraven_sidecar::SidecarConfig {
             site: self.site.clone(),
             namespace: NAMESPACE.into(),
@@ -72,7 +84,11 @@ impl SiteHost {
         .clamped();
         let seams = bloodraven_sidecar::Seams {
             dialer: self.dialer.clone(),
-            sql: Arc::new(FramedSqlConnector::new(self.dialer.clone(), SIDECAR_SQL_USER, "secret")),
+            sql: Arc::new(FramedSqlConnector::new(
+                self.dialer.clone(),
+                SIDECAR_SQL_USER,
+                "secret",
+            )),
             clock: self.wall.clone(),
         };
         tokio::spawn(async move {
@@ -88,8 +104,15 @@ impl SiteHost {
         });
         tokio::time::sleep(boot.mysqld_delay).await;
         self.engine.boot(boot.fenced);
-        tokio::spawn(fake_mysql::run_replica_threads(self.engine.clone(), self.dialer.clone()));
-        fake_mysql::serve(self.engine.clone(), Box::new(SimListener::bind(3306).await?)).await;
+        tokio::spawn(fake_mysql::run_replica_threads(
+            self.engine.clone(),
+            self.dialer.clone(),
+        ));
+        fake_mysql::serve(
+            self.engine.clone(),
+            Box::new(SimListener::bind(3306).await?),
+        )
+        .await;
         Ok(())
     }
 }
