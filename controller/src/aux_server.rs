@@ -1,5 +1,5 @@
 //! The aux HTTP endpoints on :8082 (spec §1): `/healthz`, `/readyz`, `/status`,
-//! `/active-site`. Sidecars use `/healthz` as the operator-liveness signal and
+//! `/active-site`, and `/metrics` (also served alone on the :8080 metrics listener). Sidecars use `/healthz` as the operator-liveness signal and
 //! `/active-site` for their safety net and topology fencing.
 
 use std::sync::Arc;
@@ -23,6 +23,7 @@ fn route(registry: &Registry, method: http::Method, path: &str) -> Reply {
     let (path, query) = path.split_once('?').unwrap_or((path, ""));
     match path {
         "/healthz" | "/readyz" => Reply::text(200, "ok"),
+        "/metrics" => metrics_reply(registry),
         "/status" => {
             let all = registry.all();
             if all.is_empty() {
@@ -74,6 +75,30 @@ fn route(registry: &Registry, method: http::Method, path: &str) -> Reply {
     }
 }
 
+/// The Prometheus exposition of the operator's metrics.
+pub fn metrics_reply(registry: &Registry) -> Reply {
+    Reply {
+        status: 200,
+        content_type: crate::metrics::CONTENT_TYPE,
+        body: registry.metrics().encode(),
+    }
+}
+
+/// A handler serving only `/metrics` (the :8080 metrics listener).
+pub fn metrics_handler(registry: Registry) -> Handler {
+    Arc::new(move |method, path| {
+        let registry = registry.clone();
+        Box::pin(async move {
+            let path = path.split_once('?').map_or(path.as_str(), |(p, _)| p);
+            match (method, path) {
+                (http::Method::GET, "/metrics") => metrics_reply(&registry),
+                (http::Method::GET, _) => Reply::text(404, "not found"),
+                _ => Reply::text(405, "method not allowed"),
+            }
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +128,21 @@ mod tests {
             404
         );
         assert_eq!(route(&r, http::Method::GET, "/healthz").body, "ok");
+    }
+
+    #[test]
+    fn metrics_endpoint_serves_the_registry_metrics() {
+        let r = Registry::default();
+        r.metrics().failover("b");
+        let m = route(&r, http::Method::GET, "/metrics");
+        assert_eq!(m.status, 200);
+        assert_eq!(m.content_type, crate::metrics::CONTENT_TYPE);
+        assert!(m
+            .body
+            .contains("bloodraven_failovers_total{target_site=\"b\"} 1"));
+        let other = Registry::default();
+        assert!(!route(&other, http::Method::GET, "/metrics")
+            .body
+            .contains("target_site=\"b\""));
     }
 }

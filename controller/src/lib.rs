@@ -9,6 +9,7 @@ pub mod duration;
 pub mod gtid;
 pub mod http;
 pub mod kube_client;
+pub mod metrics;
 pub mod net;
 pub mod runner;
 pub mod sql;

@@ -30,6 +30,10 @@ enum Command {
         /// Aux HTTP address (/healthz, /readyz, /status, /active-site).
         #[arg(long, default_value = "0.0.0.0:8082", env = "AUX_ADDR")]
         aux_addr: String,
+        /// Prometheus metrics address (/metrics); empty disables the listener (the aux
+        /// address serves /metrics too).
+        #[arg(long, default_value = "0.0.0.0:8080", env = "METRICS_ADDR")]
+        metrics_addr: String,
         /// Manage groups in this namespace only (default: all namespaces).
         #[arg(long, env = "WATCH_NAMESPACE")]
         namespace: Option<String>,
@@ -68,6 +72,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Run {
             aux_addr,
+            metrics_addr,
             namespace,
             mysql_user,
             mysql_password,
@@ -101,6 +106,15 @@ async fn main() -> anyhow::Result<()> {
                 Box::new(listener),
                 bloodraven::aux_server::handler(registry.clone()),
             ));
+            if !metrics_addr.is_empty() {
+                let listener = TokioListener::bind(&metrics_addr)
+                    .await
+                    .with_context(|| format!("binding metrics address {metrics_addr}"))?;
+                tokio::spawn(bloodraven::http::serve(
+                    Box::new(listener),
+                    bloodraven::aux_server::metrics_handler(registry.clone()),
+                ));
+            }
             let runner = Runner {
                 seams,
                 creds: ReplicationCredentials {

@@ -122,6 +122,7 @@ impl Runner {
             if !keep {
                 r.task.abort();
                 self.registry.remove(&key.0, &key.1);
+                self.registry.metrics().remove_group(&key.0, &key.1);
             }
             keep
         });

@@ -93,6 +93,10 @@ pub struct Manager {
     last_writer: Option<String>,
     last_reason: Option<Reason>,
     last_cooldown_log: Option<Instant>,
+    /// When the last primary re-assert was attempted (its own timer, §3.7).
+    last_reassert: Option<Instant>,
+    /// The last re-assert refusal logged, for rate limiting.
+    last_reassert_refusal: Option<(String, Instant)>,
 }
 
 impl Manager {
@@ -138,6 +142,8 @@ impl Manager {
             last_writer: None,
             last_reason: None,
             last_cooldown_log: None,
+            last_reassert: None,
+            last_reassert_refusal: None,
         };
         m.rehydrate(group);
         m
@@ -280,15 +286,13 @@ impl Manager {
         // 2. Debounce and log transitions.
         let now_wall = self.seams.clock.now();
         let (ft, rt) = (self.cfg.failure_threshold, self.cfg.recovery_threshold);
-        for (site, probe) in self.sites.iter_mut().zip(probes) {
+        let mut transitions = vec![];
+        for (i, (site, probe)) in self.sites.iter_mut().zip(probes).enumerate() {
             let obs = probe.as_ref().ok().map(|p| p.read_only);
             let promotable = site.spec.role.is_promotable();
             if let Some((from, to)) = site.deb.observe(obs, ft, rt, promotable) {
-                info!(site = %site.spec.name, from = from.as_str(), to = to.as_str(), "state transition");
                 site.last_seen = Some(fmt_stamp(now_wall));
-                if to != SiteState::ReadOnly {
-                    site.replicating_streak = 0;
-                }
+                transitions.push((i, from, to));
             }
             match probe {
                 Ok(p) => {
@@ -311,6 +315,9 @@ impl Manager {
             if site.deb.state == SiteState::Writable && site.spec.role.is_promotable() {
                 self.last_writer = Some(site.spec.name.clone());
             }
+        }
+        for (i, from, to) in transitions {
+            self.on_transition(i, from, to);
         }
 
         // Publish the debounced view before any mutation: a promotion can take seconds, and
@@ -339,8 +346,9 @@ impl Manager {
             self.try_promote(&cs).await;
         }
 
-        // 7. Recovery and convergence of followers, then DNS.
+        // 7. Recovery and convergence of followers, re-assert, then DNS.
         self.converge_followers().await;
+        self.check_primary_reassert().await;
         self.reconcile_dns().await;
 
         // 9-10. Durable record retry, status, events, registry.
@@ -348,7 +356,53 @@ impl Manager {
             self.write_annotations().await;
         }
         self.write_status(&cs).await;
+        self.update_gauges();
         self.publish();
+    }
+
+    /// Per-site gauges (spec §8.3): one-hot state and divergent transaction count.
+    fn update_gauges(&self) {
+        let m = self.registry.metrics();
+        for s in &self.sites {
+            m.set_site_state(
+                &self.api.namespace,
+                &self.api.name,
+                &s.spec.name,
+                s.spec.role.as_str(),
+                s.deb.state.as_str(),
+            );
+            let n = match &s.recovery {
+                Recovery::Blocked { divergent } => divergent.count(),
+                _ => 0,
+            };
+            m.set_divergent_transactions(&s.spec.name, n);
+        }
+    }
+
+    /// Side effects of a debounced state change (spec §3.1): log, count, taint.
+    fn on_transition(&mut self, i: usize, from: SiteState, to: SiteState) {
+        let site = &mut self.sites[i];
+        info!(site = %site.spec.name, from = from.as_str(), to = to.as_str(), "state transition");
+        if to != SiteState::ReadOnly {
+            site.replicating_streak = 0;
+        }
+        self.registry
+            .metrics()
+            .state_transition(&site.spec.name, from.as_str(), to.as_str());
+    }
+
+    /// Sets a site's state from a confirmed action (promotion, re-assert, fence) rather
+    /// than a probe; a change has the same side effects as a debounced transition.
+    fn set_state(&mut self, i: usize, to: SiteState) {
+        let from = self.sites[i].deb.state;
+        if to == SiteState::Writable {
+            self.sites[i].deb.force_writable();
+        } else {
+            self.sites[i].deb.state = to;
+        }
+        if from != to {
+            self.on_transition(i, from, to);
+        }
     }
 
     async fn fence_non_candidates(&mut self, cs: &CrossSite) {
@@ -375,10 +429,10 @@ impl Manager {
                 .iter()
                 .any(|v| v.name == n && v.state == SiteState::Writable && v.role.is_promotable())
         };
-        let (winner, log) = match &self.last_failover_target {
-            Some(t) if writable(t) => (t.clone(), "fencing returning old primary (split brain after failover)"),
+        let (winner, log, policy) = match &self.last_failover_target {
+            Some(t) if writable(t) => (t.clone(), "fencing returning old primary (split brain after failover)", false),
             _ => match matrix::resolve_split_brain(views, &self.cfg.site_priorities) {
-                Some(w) => (w, "split-brain auto-resolve: fencing non-preferred site per spec.splitBrainPolicy.sitePriorities"),
+                Some(w) => (w, "split-brain auto-resolve: fencing non-preferred site per spec.splitBrainPolicy.sitePriorities", true),
                 None => return,
             },
         };
@@ -395,8 +449,11 @@ impl Manager {
             match result {
                 Ok(()) => {
                     warn!(winner = %winner, fenced = %loser, "{log}");
+                    if policy {
+                        self.registry.metrics().split_brain_auto_resolve(&winner);
+                    }
                     if let Some(i) = self.site_index(&loser) {
-                        self.sites[i].deb.state = SiteState::ReadOnly;
+                        self.set_state(i, SiteState::ReadOnly);
                     }
                 }
                 Err(e) => {
@@ -489,8 +546,9 @@ impl Manager {
             }
         }
         self.record_failover(&candidate, gtid).await;
+        self.registry.metrics().failover(&candidate);
         if let Some(i) = self.site_index(&candidate) {
-            self.sites[i].deb.force_writable();
+            self.set_state(i, SiteState::Writable);
             self.sites[i].recovery = Recovery::None;
         }
         self.last_writer = Some(candidate.clone());
@@ -748,6 +806,152 @@ impl Manager {
         Ok(())
     }
 
+    /// Primary re-assert (spec §3.7): when no site is writable, every other site is
+    /// reachable and read-only, and the last failover target is read-only and GTID-complete
+    /// (⊇ promotionGtidExecuted and ⊇ every peer), restore its writability. This heals a
+    /// promoted primary fenced by its own sidecar's stale lease, and a total loss after
+    /// which every site came back fenced. Its own timer (the cooldown length) spaces
+    /// attempts; the anti-flap cooldown does not gate it.
+    ///
+    /// A promotion is confirmed synchronously inside the poll that runs it, so no
+    /// promotion is ever pending between polls here.
+    async fn check_primary_reassert(&mut self) {
+        let Some(target) = self.last_failover_target.clone() else {
+            return;
+        };
+        let Some(ti) = self.site_index(&target) else {
+            return;
+        };
+        if self
+            .sites
+            .iter()
+            .any(|s| s.deb.state == SiteState::Writable)
+        {
+            // Normal operation (or split brain / fencing, handled elsewhere).
+            self.last_reassert_refusal = None;
+            return;
+        }
+        match self.reassert_preconditions(ti).await {
+            Ok(()) => {}
+            Err(reason) => {
+                self.refuse_reassert(reason);
+                return;
+            }
+        }
+        let cooldown = self.cfg.failover_cooldown;
+        if let Some(at) = self.last_reassert {
+            let since = at.elapsed();
+            if since < cooldown {
+                self.refuse_reassert(format!(
+                    "last re-assert was {}s ago, within the {}s cooldown",
+                    since.as_secs(),
+                    cooldown.as_secs()
+                ));
+                return;
+            }
+        }
+        self.last_reassert = Some(Instant::now());
+        self.last_reassert_refusal = None;
+        warn!(site = %target, "re-asserting fenced promoted primary: no site is writable and the last failover target is GTID-complete; restoring writability");
+        let unfenced = async {
+            let mut s = self.session(&target, PROBE_TIMEOUT).await?;
+            s.unfence().await?;
+            s.read_only().await
+        };
+        match tokio::time::timeout(PROBE_TIMEOUT * 2, unfenced).await {
+            Ok(Ok(false)) => {
+                info!(site = %target, "primary re-assert confirmed: site is writable")
+            }
+            other => {
+                error!(site = %target, result = ?other.map(|r| r.map(|ro| if ro { "read-only" } else { "writable" })), "primary re-assert failed; DNS not flipped");
+                return;
+            }
+        }
+        self.registry.metrics().primary_reassert(&target);
+        self.set_state(ti, SiteState::Writable);
+        self.last_writer = Some(target);
+        self.publish();
+        self.reconcile_dns().await;
+    }
+
+    /// Every re-assert condition but its timer; `Err` carries the refusal reason.
+    async fn reassert_preconditions(&self, ti: usize) -> Result<(), String> {
+        let target = &self.sites[ti];
+        let name = target.spec.name.clone();
+        if !target.spec.role.is_promotable() {
+            return Err(format!("target {name} is not a primary-candidate"));
+        }
+        if target.deb.state != SiteState::ReadOnly || target.probe.is_none() {
+            return Err(format!(
+                "target {name} is {}, not reachable and read-only",
+                target.deb.state.as_str()
+            ));
+        }
+        for (i, s) in self.sites.iter().enumerate() {
+            if i != ti && (s.deb.state != SiteState::ReadOnly || s.probe.is_none()) {
+                return Err(format!(
+                    "site {} is {}, not reachable and read-only",
+                    s.spec.name,
+                    s.deb.state.as_str()
+                ));
+            }
+        }
+        let promotion = match self.promotion_gtid.as_deref() {
+            None => GtidSet::new(),
+            Some(raw) => GtidSet::parse(raw)
+                .map_err(|e| format!("promotionGtidExecuted {raw:?} is unparseable: {e}"))?,
+        };
+        // Fresh GTID reads of every site, in parallel, each bounded.
+        let reads = join_all(self.sites.iter().map(|s| {
+            let site = s.spec.name.clone();
+            async move {
+                let r = tokio::time::timeout(PROBE_TIMEOUT, async {
+                    let mut sess = self.session(&site, PROBE_TIMEOUT).await?;
+                    sess.gtid_executed().await
+                })
+                .await;
+                match r {
+                    Ok(Ok(g)) => Ok(g),
+                    Ok(Err(e)) => Err(format!("reading GTID_EXECUTED of {site} failed: {e}")),
+                    Err(_) => Err(format!("reading GTID_EXECUTED of {site} timed out")),
+                }
+            }
+        }))
+        .await;
+        let mut sets = Vec::with_capacity(reads.len());
+        for r in reads {
+            sets.push(r?);
+        }
+        let own = &sets[ti];
+        let missing = promotion.subtract(own);
+        if !missing.is_empty() {
+            return Err(format!(
+                "target {name} lacks {missing} of promotionGtidExecuted"
+            ));
+        }
+        for (i, peer) in sets.iter().enumerate() {
+            let missing = peer.subtract(own);
+            if i != ti && !missing.is_empty() {
+                return Err(format!(
+                    "target {name} lacks {missing} present on {}",
+                    self.sites[i].spec.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn refuse_reassert(&mut self, reason: String) {
+        let due = match &self.last_reassert_refusal {
+            Some((last, at)) => last != &reason || at.elapsed() >= LOG_RATE_LIMIT,
+            None => true,
+        };
+        if due {
+            warn!("primary re-assert refused: {reason}");
+            self.last_reassert_refusal = Some((reason, Instant::now()));
+        }
+    }
+
     /// Level-triggered DNS: make the record name the active site, every poll.
     async fn reconcile_dns(&mut self) {
         let Some(active) = self.active_site() else {
@@ -758,10 +962,13 @@ impl Manager {
             return;
         };
         let name = site.spec.name.clone();
-        let needs_write = match self.api.read_dns_targets().await {
-            Ok(Some(targets)) => targets != [ip.clone()],
-            Ok(None) => true,
-            Err(_) => self.dns_failed || self.dns_last_applied.as_deref() != Some(ip.as_str()),
+        let (needs_write, live) = match self.api.read_dns_targets().await {
+            Ok(Some(targets)) => (targets != [ip.clone()], targets.first().cloned()),
+            Ok(None) => (true, None),
+            Err(_) => (
+                self.dns_failed || self.dns_last_applied.as_deref() != Some(ip.as_str()),
+                self.dns_last_applied.clone(),
+            ),
         };
         if !needs_write {
             return;
@@ -773,6 +980,9 @@ impl Manager {
         {
             Ok(()) => {
                 info!(site = %name, target = %ip, "DNS reconciled to active site");
+                if live.as_deref() != Some(ip.as_str()) {
+                    self.registry.metrics().dns_flip(&name);
+                }
                 self.dns_failed = false;
                 self.dns_last_applied = Some(ip);
             }

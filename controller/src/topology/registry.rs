@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use crate::metrics::Metrics;
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupView {
@@ -14,12 +16,19 @@ pub struct GroupView {
 }
 
 /// Shared map `namespace/name` → latest view. Empty until the first poll of any group.
+/// It also carries the operator's [`Metrics`]: whoever builds a registry (the binary, the
+/// simulator, a test) gets a fresh set, served by the aux endpoint beside the views.
 #[derive(Clone, Default)]
 pub struct Registry {
     inner: Arc<Mutex<BTreeMap<String, GroupView>>>,
+    metrics: Metrics,
 }
 
 impl Registry {
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     pub fn publish(&self, namespace: &str, name: &str, view: GroupView) {
         self.inner
             .lock()

@@ -1,0 +1,354 @@
+//! Prometheus metrics of the topology managers (spec §8.3), encoded by `prometheus-client`.
+//!
+//! The samples live in ordered maps behind one [`Metrics`] handle, and a custom collector
+//! hands them to the encoder in a fixed order: the same state always renders the same
+//! text (the crate's own `Family` iterates a `HashMap`). There is no global registry: each
+//! [`Metrics`] (one per topology [`Registry`](crate::topology::Registry)) owns its own, so
+//! simulated runs in one process never share counters.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+
+/// Label pairs of one sample, in the family's label order.
+type Labels = Vec<(&'static str, String)>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Counter,
+    Gauge,
+}
+
+/// One metric family: name (without the `_total` a counter gets when encoded), help, type.
+struct Def {
+    name: &'static str,
+    help: &'static str,
+    kind: Kind,
+}
+
+pub const FAILOVERS: &str = "bloodraven_failovers";
+pub const SPLIT_BRAIN_AUTO_RESOLVE: &str = "bloodraven_split_brain_auto_resolve";
+pub const PRIMARY_REASSERT: &str = "bloodraven_primary_reassert";
+pub const STATE_TRANSITIONS: &str = "bloodraven_state_transitions";
+pub const DNS_FLIPS: &str = "bloodraven_dns_flips";
+pub const TAINT_OPERATIONS: &str = "bloodraven_taint_operations";
+pub const DIVERGENT_TRANSACTIONS: &str = "bloodraven_divergent_transactions";
+pub const SITE_STATE: &str = "bloodraven_site_state";
+
+const DEFS: &[Def] = &[
+    Def {
+        name: FAILOVERS,
+        help: "Successful promotions, by promoted site.",
+        kind: Kind::Counter,
+    },
+    Def {
+        name: SPLIT_BRAIN_AUTO_RESOLVE,
+        help: "Non-preferred writable sites fenced by the sitePriorities split-brain policy.",
+        kind: Kind::Counter,
+    },
+    Def {
+        name: PRIMARY_REASSERT,
+        help: "Fenced promoted primaries whose writability was restored.",
+        kind: Kind::Counter,
+    },
+    Def {
+        name: STATE_TRANSITIONS,
+        help: "Debounced per-site state transitions.",
+        kind: Kind::Counter,
+    },
+    Def {
+        name: DNS_FLIPS,
+        help: "DNS record changes to a new active site.",
+        kind: Kind::Counter,
+    },
+    Def {
+        name: TAINT_OPERATIONS,
+        help: "Successful node taint operations (action=apply|remove).",
+        kind: Kind::Counter,
+    },
+    Def {
+        name: DIVERGENT_TRANSACTIONS,
+        help: "Transactions a blocked returning site has that the active primary lacks.",
+        kind: Kind::Gauge,
+    },
+    Def {
+        name: SITE_STATE,
+        help: "Debounced state of each site (one-hot over state).",
+        kind: Kind::Gauge,
+    },
+];
+
+/// The four debounced states, for the one-hot site gauge.
+pub const STATES: [&str; 4] = ["unknown", "writable", "read-only", "unreachable"];
+
+#[derive(Debug, Default)]
+struct Samples {
+    /// family name → labels → value
+    families: BTreeMap<&'static str, BTreeMap<Labels, i64>>,
+}
+
+/// A cheap-to-clone handle on one set of metrics and its registry.
+#[derive(Clone)]
+pub struct Metrics {
+    samples: Arc<Mutex<Samples>>,
+    registry: Arc<prometheus_client::registry::Registry>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let samples = Arc::new(Mutex::new(Samples::default()));
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register_collector(Box::new(SampleCollector(samples.clone())));
+        Self {
+            samples,
+            registry: Arc::new(registry),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct SampleCollector(Arc<Mutex<Samples>>);
+
+/// One sample value, encoded as the family's type.
+struct Value(Kind, i64);
+
+impl EncodeMetric for Value {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::MetricEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        match self.0 {
+            Kind::Counter => encoder
+                .encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(
+                    &(self.1.max(0) as u64),
+                    None,
+                ),
+            Kind::Gauge => encoder.encode_gauge(&self.1),
+        }
+    }
+
+    fn metric_type(&self) -> MetricType {
+        match self.0 {
+            Kind::Counter => MetricType::Counter,
+            Kind::Gauge => MetricType::Gauge,
+        }
+    }
+}
+
+impl Collector for SampleCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let samples = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for def in DEFS {
+            let metric_type = match def.kind {
+                Kind::Counter => MetricType::Counter,
+                Kind::Gauge => MetricType::Gauge,
+            };
+            let mut family = encoder.encode_descriptor(def.name, def.help, None, metric_type)?;
+            if let Some(rows) = samples.families.get(def.name) {
+                for (labels, v) in rows {
+                    let m = family.encode_family(labels)?;
+                    Value(def.kind, *v).encode(m)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Metrics {
+    fn with<R>(&self, f: impl FnOnce(&mut Samples) -> R) -> R {
+        f(&mut self.samples.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn add(&self, family: &'static str, labels: Labels, by: i64) {
+        self.with(|s| {
+            *s.families
+                .entry(family)
+                .or_default()
+                .entry(labels)
+                .or_default() += by;
+        });
+    }
+
+    fn set(&self, family: &'static str, labels: Labels, v: i64) {
+        self.with(|s| {
+            s.families.entry(family).or_default().insert(labels, v);
+        });
+    }
+
+    /// The current value of one sample (tests, diagnostics).
+    pub fn value(&self, family: &str, labels: &[(&str, &str)]) -> Option<i64> {
+        self.with(|s| {
+            s.families.get(family).and_then(|rows| {
+                rows.iter()
+                    .find(|(l, _)| {
+                        l.len() == labels.len()
+                            && l.iter()
+                                .zip(labels)
+                                .all(|((k, v), (wk, wv))| k == wk && v == wv)
+                    })
+                    .map(|(_, v)| *v)
+            })
+        })
+    }
+
+    pub fn failover(&self, target_site: &str) {
+        self.add(FAILOVERS, vec![("target_site", target_site.into())], 1);
+    }
+
+    pub fn split_brain_auto_resolve(&self, prefer_site: &str) {
+        self.add(
+            SPLIT_BRAIN_AUTO_RESOLVE,
+            vec![("prefer_site", prefer_site.into())],
+            1,
+        );
+    }
+
+    pub fn primary_reassert(&self, site: &str) {
+        self.add(PRIMARY_REASSERT, vec![("site", site.into())], 1);
+    }
+
+    pub fn state_transition(&self, site: &str, from: &str, to: &str) {
+        self.add(
+            STATE_TRANSITIONS,
+            vec![
+                ("site", site.into()),
+                ("from", from.into()),
+                ("to", to.into()),
+            ],
+            1,
+        );
+    }
+
+    pub fn dns_flip(&self, site: &str) {
+        self.add(DNS_FLIPS, vec![("site", site.into())], 1);
+    }
+
+    /// `action` is `apply` or `remove`; successes only.
+    pub fn taint_operation(&self, site: &str, action: &str) {
+        self.add(
+            TAINT_OPERATIONS,
+            vec![("site", site.into()), ("action", action.into())],
+            1,
+        );
+    }
+
+    pub fn set_divergent_transactions(&self, site: &str, n: u64) {
+        self.set(
+            DIVERGENT_TRANSACTIONS,
+            vec![("site", site.into())],
+            i64::try_from(n).unwrap_or(i64::MAX),
+        );
+    }
+
+    /// Sets the one-hot state gauge of a site: 1 for `state`, 0 for the other states.
+    pub fn set_site_state(
+        &self,
+        namespace: &str,
+        group: &str,
+        site: &str,
+        role: &str,
+        state: &str,
+    ) {
+        self.with(|s| {
+            let rows = s.families.entry(SITE_STATE).or_default();
+            for st in STATES {
+                rows.insert(
+                    vec![
+                        ("namespace", namespace.into()),
+                        ("group", group.into()),
+                        ("site", site.into()),
+                        ("role", role.into()),
+                        ("state", st.into()),
+                    ],
+                    i64::from(st == state),
+                );
+            }
+        });
+    }
+
+    /// Drops the per-group gauges of a group no longer managed.
+    pub fn remove_group(&self, namespace: &str, group: &str) {
+        self.with(|s| {
+            if let Some(rows) = s.families.get_mut(SITE_STATE) {
+                rows.retain(|l, _| {
+                    !(l.first().is_some_and(|(_, v)| v == namespace)
+                        && l.get(1).is_some_and(|(_, v)| v == group))
+                });
+            }
+        });
+    }
+
+    /// The OpenMetrics text exposition of every family.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}
+
+/// Content type of [`Metrics::encode`].
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_and_gauges_render_in_a_stable_order() {
+        let m = Metrics::default();
+        m.failover("b");
+        m.failover("b");
+        m.failover("a");
+        m.state_transition("a", "writable", "unreachable");
+        m.set_divergent_transactions("a", 3);
+        m.set_site_state("ns", "g", "a", "primary-candidate", "unreachable");
+        let text = m.encode();
+        assert!(
+            text.contains("# TYPE bloodraven_failovers counter"),
+            "{text}"
+        );
+        assert!(text.contains("bloodraven_failovers_total{target_site=\"a\"} 1\n"));
+        assert!(text.contains("bloodraven_failovers_total{target_site=\"b\"} 2\n"));
+        let a = text.find("target_site=\"a\"").unwrap();
+        let b = text.find("target_site=\"b\"").unwrap();
+        assert!(a < b, "samples sorted by labels");
+        assert!(text.contains(
+            "bloodraven_state_transitions_total{site=\"a\",from=\"writable\",to=\"unreachable\"} 1\n"
+        ));
+        assert!(text.contains("bloodraven_divergent_transactions{site=\"a\"} 3\n"));
+        assert!(text.contains(
+            "bloodraven_site_state{namespace=\"ns\",group=\"g\",site=\"a\",role=\"primary-candidate\",state=\"unreachable\"} 1\n"
+        ));
+        assert!(text.contains(
+            "bloodraven_site_state{namespace=\"ns\",group=\"g\",site=\"a\",role=\"primary-candidate\",state=\"writable\"} 0\n"
+        ));
+        assert!(text.ends_with("# EOF\n"));
+        assert_eq!(text, m.encode(), "same state, same text");
+        assert_eq!(m.value(FAILOVERS, &[("target_site", "b")]), Some(2));
+        m.remove_group("ns", "g");
+        assert!(!m.encode().contains("bloodraven_site_state{"));
+    }
+
+    #[test]
+    fn separate_handles_do_not_share_samples() {
+        let a = Metrics::default();
+        let b = Metrics::default();
+        a.primary_reassert("x");
+        assert_eq!(a.value(PRIMARY_REASSERT, &[("site", "x")]), Some(1));
+        assert_eq!(b.value(PRIMARY_REASSERT, &[("site", "x")]), None);
+        let c = a.clone();
+        c.primary_reassert("x");
+        assert_eq!(a.value(PRIMARY_REASSERT, &[("site", "x")]), Some(2));
+    }
+}
