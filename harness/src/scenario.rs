@@ -88,27 +88,82 @@ fn default_client_ttl() -> String {
     "10s".into()
 }
 
-/// One timed fault.
+/// One timed fault. Which fields an op takes is in [`FAULT_OPS`]; a field an op does not
+/// use is refused.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
     /// Virtual time of injection, e.g. "30s".
     pub at: String,
-    /// `node-down` (pod, sidecar and node; never back unless healed), `site-down`
-    /// (the pod, held down until healed), `crash` (pod dies, restarted by the kubelet).
+    /// One of [`FAULT_OPS`].
     pub op: String,
-    pub site: String,
-    /// When to heal (`site-down`, `node-down`); absent = never.
+    /// The site the fault hits (every op but `controller-restart`).
+    #[serde(default)]
+    pub site: Option<String>,
+    /// `partition-pair`: the other side, a site or one of [`PAIR_HOSTS`].
+    #[serde(default)]
+    pub peer: Option<String>,
+    /// When to heal (`site-down`, `node-down`, `partition`, `partition-pair`); absent = never.
     #[serde(default)]
     pub heal_at: Option<String>,
-    /// How mysqld comes back: `fenced` or `writable`.
+    /// How long a restarted process stays down (`sidecar-kill`: default 3s,
+    /// `controller-restart`: default 5s).
+    #[serde(default)]
+    pub down: Option<String>,
+    /// `errant-write`: how many local transactions (default 1).
+    #[serde(default)]
+    pub n: Option<u64>,
+    /// How mysqld comes back: `fenced` or `writable` (`node-down`, `site-down`, `crash`).
     #[serde(default)]
     pub boot: Option<String>,
 }
 
-pub const FAULT_OPS: &[&str] = &["node-down", "site-down", "crash"];
+/// Fault ops and what they do:
+/// - `node-down`: pod, sidecar and node die; back (`boot`) only if `heal_at` is set.
+/// - `site-down`: the pod dies and is held down until `heal_at` (never if absent).
+/// - `crash`: the pod dies; the kubelet restarts it 5s later, mysqld answers 10s later.
+/// - `partition`: the site's pod is cut from every other host (controller, apiserver,
+///   clients, other sites) until `heal_at`. Cut links drop packets (a blackhole: calls hang
+///   until their timeouts).
+/// - `partition-pair`: only the links between `site` and `peer` are cut, until `heal_at`.
+/// - `sidecar-kill`: only the sidecar container dies (mysqld keeps running, connections
+///   stay); a new sidecar starts after `down` and reruns its startup safety net.
+/// - `controller-restart`: the controller host crashes and boots again after `down`.
+/// - `errant-write`: `n` local transactions committed on `site` regardless of read_only.
+/// - `rogue-unfence`: a human runs `SET GLOBAL read_only = OFF` (clears super_read_only
+///   too) on `site` as `root`.
+pub const FAULT_OPS: &[&str] = &[
+    "node-down",
+    "site-down",
+    "crash",
+    "partition",
+    "partition-pair",
+    "sidecar-kill",
+    "controller-restart",
+    "errant-write",
+    "rogue-unfence",
+];
+/// Non-site hosts a `partition-pair` can name as `peer`.
+pub const PAIR_HOSTS: &[&str] = &["controller", "apiserver", "clients"];
+
+/// Which optional fields each op takes.
+fn op_fields(op: &str) -> &'static [&'static str] {
+    match op {
+        "node-down" | "site-down" => &["site", "heal_at", "boot"],
+        "crash" => &["site", "boot"],
+        "partition" => &["site", "heal_at"],
+        "partition-pair" => &["site", "peer", "heal_at"],
+        "sidecar-kill" => &["site", "down"],
+        "controller-restart" => &["down"],
+        "errant-write" => &["site", "n"],
+        "rogue-unfence" => &["site"],
+        _ => &[],
+    }
+}
+
 pub const PROPERTIES: &[&str] = &[
-    "SW", "DNS-W", "RPO-A", "FAILOVER", "NDA", "NOFO-PRE", "REJOIN",
+    "SW", "DNS-W", "RPO-A", "FAILOVER", "NDA", "NOFO-PRE", "REJOIN", "NOFO", "FENCE", "FLAP",
+    "CONV",
 ];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -116,7 +171,8 @@ pub const PROPERTIES: &[&str] = &[
 pub struct Expect {
     /// Property ids checked in this run (see `PROPERTIES`).
     pub properties: Vec<String>,
-    /// The site expected to be primary after the faults, when FAILOVER is checked.
+    /// The site expected to be primary after the faults: FAILOVER's target; CONV also
+    /// requires it to be the writer at the end.
     #[serde(default)]
     pub new_primary: Option<String>,
     /// Bound from the first fault to activeSite and DNS on the new primary (B_fo).
@@ -128,6 +184,15 @@ pub struct Expect {
     /// The returning site checked by REJOIN.
     #[serde(default)]
     pub returning_site: Option<String>,
+    /// FENCE(a): an isolated writable primary is read-only within this after it lost
+    /// contact. Default H = leaseTimeout + peerCheckInterval + 5s of the group.
+    #[serde(default)]
+    pub fence_within: Option<String>,
+    /// NDA: sites expected diverged at the end, with their exact divergent transaction
+    /// count (e.g. `divergent = { a = 1 }`): each must hold that many transactions the
+    /// primary lacks and be reported RecoveryBlocked with that count.
+    #[serde(default)]
+    pub divergent: std::collections::BTreeMap<String, u64>,
 }
 
 /// A load or validation error: file, field, what was expected.
@@ -147,16 +212,29 @@ pub struct Loaded {
     pub duration: Duration,
     pub faults: Vec<TimedFault>,
     pub failover_within: Option<Duration>,
+    pub fence_within: Option<Duration>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct TimedFault {
     pub at: Duration,
     pub op: String,
+    /// Empty for `controller-restart`.
     pub site: String,
+    /// `partition-pair`: the other side (a site or one of [`PAIR_HOSTS`]).
+    pub peer: Option<String>,
     pub heal_at: Option<Duration>,
+    /// `sidecar-kill`, `controller-restart`: how long the process stays down.
+    pub down: Option<Duration>,
+    /// `errant-write`: number of transactions.
+    pub n: u64,
     pub boot_fenced: bool,
 }
+
+/// Default `down` of `sidecar-kill` (SCENARIOS.md: "back in 3s").
+pub const SIDECAR_KILL_DOWN: Duration = Duration::from_secs(3);
+/// Default `down` of `controller-restart` (SCENARIOS.md: "back in 5s").
+pub const CONTROLLER_RESTART_DOWN: Duration = Duration::from_secs(5);
 
 impl Loaded {
     pub fn first_fault(&self) -> Option<Duration> {
@@ -308,7 +386,78 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
                 ),
             ));
         }
-        known(&field("site"), &f.site)?;
+        let takes = op_fields(&f.op);
+        for (name, set) in [
+            ("site", f.site.is_some()),
+            ("peer", f.peer.is_some()),
+            ("heal_at", f.heal_at.is_some()),
+            ("down", f.down.is_some()),
+            ("n", f.n.is_some()),
+            ("boot", f.boot.is_some()),
+        ] {
+            if set && !takes.contains(&name) {
+                let msg = match (f.op.as_str(), name) {
+                    ("crash", "heal_at") => {
+                        "a crash heals by itself (the kubelet restarts the pod)".to_string()
+                    }
+                    _ => format!(
+                        "not used by {:?} (it takes: {})",
+                        f.op,
+                        if takes.is_empty() {
+                            "nothing".to_string()
+                        } else {
+                            takes.join(", ")
+                        }
+                    ),
+                };
+                return Err(err(file, &field(name), msg));
+            }
+        }
+        let site = match (&f.site, takes.contains(&"site")) {
+            (Some(site), _) => {
+                known(&field("site"), site)?;
+                site.clone()
+            }
+            (None, true) => {
+                return Err(err(
+                    file,
+                    &field("site"),
+                    format!("{:?} needs the site it hits", f.op),
+                ))
+            }
+            (None, false) => String::new(),
+        };
+        let peer = match (&f.peer, f.op == "partition-pair") {
+            (Some(peer), _) => {
+                if !names.contains(&peer.as_str()) && !PAIR_HOSTS.contains(&peer.as_str()) {
+                    return Err(err(
+                        file,
+                        &field("peer"),
+                        format!(
+                            "{peer:?}: expected a site ({}) or one of {}",
+                            names.join(", "),
+                            PAIR_HOSTS.join(", ")
+                        ),
+                    ));
+                }
+                if *peer == site {
+                    return Err(err(
+                        file,
+                        &field("peer"),
+                        format!("{peer:?} is the site itself: expected another host"),
+                    ));
+                }
+                Some(peer.clone())
+            }
+            (None, true) => {
+                return Err(err(
+                    file,
+                    &field("peer"),
+                    "partition-pair needs the peer it is cut from",
+                ))
+            }
+            (None, false) => None,
+        };
         let at = dur(file, &field("at"), &f.at)?;
         if at >= duration {
             return Err(err(
@@ -327,16 +476,41 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
                         format!("{h} must be after `at` and inside the run"),
                     ));
                 }
-                if f.op == "crash" {
-                    return Err(err(
-                        file,
-                        &field("heal_at"),
-                        "a crash heals by itself (the kubelet restarts the pod)",
-                    ));
-                }
                 Some(h_at)
             }
             None => None,
+        };
+        let down = match f.op.as_str() {
+            "sidecar-kill" | "controller-restart" => {
+                let d = match &f.down {
+                    Some(v) => dur(file, &field("down"), v)?,
+                    None if f.op == "sidecar-kill" => SIDECAR_KILL_DOWN,
+                    None => CONTROLLER_RESTART_DOWN,
+                };
+                if d.is_zero() || at + d >= duration {
+                    return Err(err(
+                        file,
+                        &field("down"),
+                        format!(
+                            "{:?} must be more than 0s and end inside the run",
+                            f.down.as_deref().unwrap_or("default")
+                        ),
+                    ));
+                }
+                Some(d)
+            }
+            _ => None,
+        };
+        let n = match f.n {
+            Some(n) if !(1..=1000).contains(&n) => {
+                return Err(err(
+                    file,
+                    &field("n"),
+                    format!("{n}: expected 1 to 1000 transactions"),
+                ))
+            }
+            Some(n) => n,
+            None => 1,
         };
         let boot_fenced = match f.boot.as_deref() {
             None | Some("fenced") => true,
@@ -352,8 +526,11 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
         faults.push(TimedFault {
             at,
             op: f.op.clone(),
-            site: f.site.clone(),
+            site,
+            peer,
             heal_at,
+            down,
+            n,
             boot_fenced,
         });
     }
@@ -389,7 +566,25 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
         .as_deref()
         .map(|v| dur(file, "expect.failover_within", v))
         .transpose()?;
+    let fence_within = e
+        .fence_within
+        .as_deref()
+        .map(|v| dur(file, "expect.fence_within", v))
+        .transpose()?;
+    for (site, n) in &e.divergent {
+        known(&format!("expect.divergent.{site}"), site)?;
+        if *n == 0 {
+            return Err(err(
+                file,
+                &format!("expect.divergent.{site}"),
+                "expected at least 1 divergent transaction (omit sites that do not diverge)",
+            ));
+        }
+    }
     let has = |p: &str| e.properties.iter().any(|x| x == p);
+    if !e.divergent.is_empty() && !has("NDA") {
+        return Err(err(file, "expect.divergent", "is checked by NDA: add it"));
+    }
     if has("FAILOVER") && (e.new_primary.is_none() || failover_within.is_none()) {
         return Err(err(
             file,
@@ -413,6 +608,7 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
         duration,
         faults,
         failover_within,
+        fence_within,
     })
 }
 
@@ -520,6 +716,71 @@ failover_within = "45s"
         );
         assert!(bad("duration = \"60s\"", "duration = \"sixty\"")
             .contains("duration: invalid duration"));
+        let fault = |body: &str| {
+            parse(
+                "x.toml",
+                &OK.replace("op = \"node-down\"\nsite = \"a\"", body),
+            )
+        };
+        let e = fault("op = \"partition-pair\"\nsite = \"a\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("x.toml: faults[0].peer: partition-pair needs the peer"),
+            "{e}"
+        );
+        let e = fault("op = \"partition-pair\"\nsite = \"a\"\npeer = \"dns\"").unwrap_err();
+        assert!(
+            e.to_string().contains(
+                "faults[0].peer: \"dns\": expected a site (a, b) or one of controller, apiserver, clients"
+            ),
+            "{e}"
+        );
+        let e = fault("op = \"partition-pair\"\nsite = \"a\"\npeer = \"a\"").unwrap_err();
+        assert!(e.to_string().contains("is the site itself"), "{e}");
+        let e = fault("op = \"controller-restart\"\nsite = \"a\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("faults[0].site: not used by \"controller-restart\" (it takes: down)"),
+            "{e}"
+        );
+        let e = fault("op = \"partition\"\nsite = \"a\"\nboot = \"fenced\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("faults[0].boot: not used by \"partition\""),
+            "{e}"
+        );
+        let e = fault("op = \"sidecar-kill\"\nsite = \"a\"\ndown = \"50s\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("faults[0].down: \"50s\" must be more than 0s and end inside the run"),
+            "{e}"
+        );
+        let e = fault("op = \"errant-write\"\nsite = \"a\"\nn = 0").unwrap_err();
+        assert!(
+            e.to_string().contains("faults[0].n: 0: expected 1 to 1000"),
+            "{e}"
+        );
+        let e = fault("op = \"rogue-unfence\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("faults[0].site: \"rogue-unfence\" needs the site it hits"),
+            "{e}"
+        );
+        let ok = fault("op = \"controller-restart\"").unwrap();
+        assert_eq!(ok.faults[0].down, Some(CONTROLLER_RESTART_DOWN));
+        assert_eq!(ok.faults[0].site, "");
+        let ok = fault("op = \"errant-write\"\nsite = \"b\"\nn = 3").unwrap();
+        assert_eq!(ok.faults[0].n, 3);
+        let e = bad(
+            "failover_within = \"45s\"",
+            "failover_within = \"45s\"\ndivergent = { z = 1 }",
+        );
+        assert!(e.contains("expect.divergent.z: \"z\" is not a site"), "{e}");
+        let e = bad(
+            "failover_within = \"45s\"",
+            "failover_within = \"45s\"\ndivergent = { a = 1 }",
+        );
+        assert!(e.contains("expect.divergent: is checked by NDA"), "{e}");
         let unknown_field = bad("description = \"d\"", "description = \"d\"\ncolour = 1");
         assert!(unknown_field.contains("x.toml: line 4"), "{unknown_field}");
         assert!(unknown_field.contains("colour"), "{unknown_field}");

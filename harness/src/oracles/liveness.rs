@@ -147,3 +147,81 @@ pub fn rejoin(input: &Input) -> Verdict {
         Some(_) => Verdict::new("REJOIN", false, figure, problems.join("; ")),
     }
 }
+
+/// CONV, at the end of the run: exactly one writable site W, which is `status.activeSite`
+/// (and the expected `new_primary`, when given); every other up site is read-only; every
+/// one not reported RecoveryBlocked replicates directly from W (IO and SQL running,
+/// source = W's internal Service) and is `replicating` in status; Ready=True when none is
+/// blocked.
+pub fn convergence(input: &Input) -> Verdict {
+    let fin = input.fin;
+    let mut problems = vec![];
+    let writers: Vec<&str> = fin
+        .sites
+        .iter()
+        .filter(|s| s.up && !s.read_only)
+        .map(|s| s.name.as_str())
+        .collect();
+    let Some(w) = fin.sole_writer() else {
+        return Verdict::new(
+            "CONV",
+            false,
+            format!("{} writer(s)", writers.len()),
+            format!("expected exactly one writable site at the end, got {writers:?}"),
+        );
+    };
+    if fin.active_site() != w.name {
+        problems.push(format!(
+            "status.activeSite={:?} but {} is the writer",
+            fin.active_site(),
+            w.name
+        ));
+    }
+    if let Some(p) = &input.scenario.scenario.expect.new_primary {
+        if *p != w.name {
+            problems.push(format!("expected {p} to be the primary, {} is", w.name));
+        }
+    }
+    let source = bloodraven::crd::internal_service(input.group, &w.name);
+    let mut followers = 0;
+    let mut blocked = vec![];
+    for s in fin.sites.iter().filter(|s| s.up && s.name != w.name) {
+        let st = fin.status_site(&s.name);
+        if st.is_some_and(|v| v["recoveryState"] == "RecoveryBlocked") {
+            blocked.push(s.name.clone());
+            continue;
+        }
+        followers += 1;
+        if !(s.io_running && s.sql_running && s.source_host == source) {
+            problems.push(format!(
+                "{} is not replicating from {} (source {:?}, io {}, sql {})",
+                s.name, w.name, s.source_host, s.io_running, s.sql_running
+            ));
+        }
+        if !st.is_some_and(|v| v["replicating"] == true) {
+            problems.push(format!("status does not say {} is replicating", s.name));
+        }
+    }
+    if blocked.is_empty() {
+        let ready = fin.status["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+            .map(|c| c["status"].clone());
+        if ready != Some(serde_json::json!("True")) {
+            problems.push(format!("condition Ready is {ready:?}, expected \"True\""));
+        }
+    }
+    let figure = format!(
+        "{} writer, {followers} follower(s){}",
+        w.name,
+        if blocked.is_empty() {
+            String::new()
+        } else {
+            format!(", blocked {}", blocked.join(","))
+        }
+    );
+    match problems.first() {
+        None => Verdict::new("CONV", true, figure, "converged on a single writer"),
+        Some(_) => Verdict::new("CONV", false, figure, problems.join("; ")),
+    }
+}

@@ -2,6 +2,7 @@
 //! [`Verdict`] with a measured figure; the same oracles judge every target.
 
 mod data;
+pub mod fence;
 mod liveness;
 mod safety;
 pub mod truth;
@@ -76,6 +77,12 @@ impl Input<'_> {
     }
 }
 
+/// The group's spec as the controller sees it (scenario overrides on the CRD defaults).
+pub fn effective_spec(input: &Input) -> bloodraven::crd::MysqlFailoverGroupSpec {
+    let group = crate::world::group_object(input.scenario);
+    serde_json::from_value(group["spec"].clone()).expect("the harness's group spec parses")
+}
+
 /// Runs every property the scenario asks for, in the scenario's order.
 pub fn judge(input: &Input) -> Vec<Verdict> {
     input
@@ -92,6 +99,10 @@ pub fn judge(input: &Input) -> Vec<Verdict> {
             "RPO-A" => data::acked_loss(input),
             "FAILOVER" => liveness::failover_bound(input),
             "REJOIN" => liveness::rejoin(input),
+            "NOFO" => safety::no_failover(input),
+            "FENCE" => fence::sidecar_fencing(input),
+            "FLAP" => safety::anti_flap(input),
+            "CONV" => liveness::convergence(input),
             other => Verdict::new(
                 other,
                 false,

@@ -4,7 +4,10 @@ use std::collections::BTreeSet;
 
 use bloodraven::gtid::GtidSet;
 
-use super::truth::{fmt_secs, is_unfence, promotions, Executed, Writability};
+use super::fence::{root_acts, Phase};
+use super::truth::{
+    controller_logs, fmt_secs, is_fence, is_unfence, promotions, Executed, Writability,
+};
 use super::{Input, Verdict};
 use crate::trace::EventKind;
 
@@ -252,6 +255,36 @@ pub fn no_divergent_apply(input: &Input) -> Verdict {
             }
         }
     }
+    for (site, want) in &input.scenario.scenario.expect.divergent {
+        let Some(primary) = fin.sole_writer() else {
+            violations.push(format!(
+                "expected {site} diverged by {want}, but there is no single writer at the end"
+            ));
+            continue;
+        };
+        let pset = GtidSet::parse(&primary.gtid_executed).unwrap_or_default();
+        let got = fin
+            .site(site)
+            .map(|s| {
+                GtidSet::parse(&s.gtid_executed)
+                    .unwrap_or_default()
+                    .subtract(&pset)
+                    .count()
+            })
+            .unwrap_or(0);
+        let st = fin.status_site(site);
+        let reported = st
+            .and_then(|v| v["divergentTransactionCount"].as_u64())
+            .unwrap_or(0);
+        let blocked = st.is_some_and(|v| v["recoveryState"] == "RecoveryBlocked");
+        if got != *want || reported != *want || !blocked {
+            violations.push(format!(
+                "expected {site} diverged by exactly {want} from {}: it holds {got}, status says recoveryState={:?}, count={reported}",
+                primary.name,
+                st.map(|v| v["recoveryState"].clone()).unwrap_or_default()
+            ));
+        }
+    }
     let figure = format!(
         "{repoints} repoint(s), {} promotion(s)",
         promotions(input.events).len()
@@ -259,5 +292,143 @@ pub fn no_divergent_apply(input: &Input) -> Verdict {
     match violations.first() {
         None => Verdict::new("NDA", true, figure, "no divergent apply"),
         Some(first) => Verdict::new("NDA", false, figure, first.clone()),
+    }
+}
+
+/// How long the startup safety net may keep the active site read-only (SCENARIOS.md,
+/// sidecar-crash-no-failover: "safety net may pause writes ≤3s").
+const SAFETY_NET_PAUSE_MS: u64 = 3_000;
+
+/// NOFO over the whole run: no promotion of any kind (re-assert included), no fence of the
+/// active site by the controller or a sidecar's monitor, a startup safety-net fence of the
+/// active lifted within 3s, and `activeSite` never names another site.
+pub fn no_failover(input: &Input) -> Verdict {
+    let active = &input.scenario.scenario.topology.active;
+    let mut violations = vec![];
+    let mut pauses = vec![];
+    for e in input.events {
+        match &e.kind {
+            EventKind::Mutation {
+                site,
+                user,
+                sql,
+                ok: true,
+            } if user == crate::world::CONTROLLER_SQL_USER => {
+                if is_unfence(sql) {
+                    violations.push(format!(
+                        "at {}: controller unfenced {site}",
+                        fmt_secs(e.at_ms)
+                    ));
+                } else if site == active && is_fence(sql) {
+                    violations.push(format!(
+                        "at {}: controller fenced the active site {site}",
+                        fmt_secs(e.at_ms)
+                    ));
+                }
+            }
+            EventKind::ActiveSite { site } if !site.is_empty() && site != active => {
+                violations.push(format!("at {}: activeSite named {site}", fmt_secs(e.at_ms)));
+            }
+            _ => {}
+        }
+    }
+    for act in root_acts(input)
+        .into_iter()
+        .filter(|a| a.fence && &a.site == active && !a.was_read_only)
+    {
+        let at = fmt_secs(act.at_ms);
+        match act.phase {
+            Some(Phase::SafetyNet) => {
+                let mut w = Writability::default();
+                let back = input.events.iter().find_map(|e| {
+                    w.apply(e);
+                    (e.at_ms > act.at_ms && w.writable(active)).then_some(e.at_ms)
+                });
+                match back {
+                    Some(t) if t - act.at_ms <= SAFETY_NET_PAUSE_MS => {
+                        pauses.push(t - act.at_ms);
+                    }
+                    _ => violations.push(format!(
+                        "at {at}: the startup safety net fenced the active site {active} and it was not writable again within {}{}",
+                        fmt_secs(SAFETY_NET_PAUSE_MS),
+                        back.map(|t| format!(" (writable at {})", fmt_secs(t))).unwrap_or_default()
+                    )),
+                }
+            }
+            Some(_) => violations.push(format!(
+                "at {at}: the sidecar self-fenced the active site {active}"
+            )),
+            None => {}
+        }
+    }
+    let figure = format!(
+        "{} safety-net pause(s), longest {}",
+        pauses.len(),
+        fmt_secs(pauses.iter().copied().max().unwrap_or(0))
+    );
+    match violations.first() {
+        None => Verdict::new(
+            "NOFO",
+            true,
+            figure,
+            "no promotion, no fence of the active site, activeSite never moved",
+        ),
+        Some(_) => Verdict::new(
+            "NOFO",
+            false,
+            figure,
+            format!(
+                "{} violation(s): {}",
+                violations.len(),
+                violations.join("; ")
+            ),
+        ),
+    }
+}
+
+/// FLAP: each failover starts at least `failoverCooldown` after the previous one was
+/// recorded ("failover complete"; the durable stamp is truncated to the second, hence 1s
+/// of slack). Re-asserts are exempt (their own timer).
+pub fn anti_flap(input: &Input) -> Verdict {
+    let spec = super::effective_spec(input);
+    let cooldown = bloodraven::duration::parse(&spec.failover_cooldown)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let starts = controller_logs(input.events, "initiating failover");
+    let completes = controller_logs(input.events, "failover complete");
+    let mut violations = vec![];
+    let mut gaps = vec![];
+    for s in &starts {
+        let Some(prev) = completes.iter().filter(|c| *c < s).max() else {
+            continue;
+        };
+        let gap = s - prev;
+        gaps.push(gap);
+        if gap + 1_000 < cooldown {
+            violations.push(format!(
+                "failover started at {}, {} after the one recorded at {} (cooldown {})",
+                fmt_secs(*s),
+                fmt_secs(gap),
+                fmt_secs(*prev),
+                fmt_secs(cooldown)
+            ));
+        }
+    }
+    let figure = format!(
+        "{} failover(s), shortest gap {}",
+        starts.len(),
+        gaps.iter().min().map_or("-".to_string(), |g| fmt_secs(*g))
+    );
+    match violations.first() {
+        None => Verdict::new(
+            "FLAP",
+            true,
+            figure,
+            format!(
+                "failovers at least the cooldown ({}) apart",
+                fmt_secs(cooldown)
+            ),
+        ),
+        Some(_) => Verdict::new("FLAP", false, figure, violations.join("; ")),
     }
 }

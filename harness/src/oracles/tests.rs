@@ -266,3 +266,295 @@ fn rejoin_flags_a_divergent_site_not_reported_blocked() {
     };
     assert!(judge_one("REJOIN", &[], &blocked).pass);
 }
+
+fn mutation(site: &str, user: &str, sql: &str) -> EventKind {
+    EventKind::Mutation {
+        site: site.into(),
+        user: user.into(),
+        sql: sql.into(),
+        ok: true,
+    }
+}
+
+fn log(host: &str, msg: &str) -> EventKind {
+    EventKind::Log {
+        host: host.into(),
+        level: "INFO".into(),
+        msg: msg.into(),
+    }
+}
+
+const A_HOST: &str = "mysql-demo-a-internal";
+
+/// A scenario with the given fault table(s), properties and extra topology lines.
+fn custom(faults: &str, properties: &str, topology: &str) -> crate::scenario::Loaded {
+    parse(
+        "t.toml",
+        &format!(
+            r#"
+id = "t"
+description = "synthetic"
+duration = "200s"
+[topology]
+sites = [{{ name = "a" }}, {{ name = "b" }}]
+active = "a"
+{topology}
+{faults}
+[expect]
+properties = [{properties}]
+"#
+        ),
+    )
+    .unwrap()
+}
+
+fn judge_with(s: &crate::scenario::Loaded, events: &[Event], fin: &Final) -> Verdict {
+    judge(&Input {
+        events,
+        fin,
+        scenario: s,
+        group: "demo",
+    })
+    .into_iter()
+    .next()
+    .unwrap()
+}
+
+#[test]
+fn nofo_flags_promotion_self_fence_long_safety_net_pause_and_foreign_active_site() {
+    let base = vec![
+        ev(0.0, state("a", false)),
+        ev(0.0, state("b", true)),
+        ev(8.0, log(A_HOST, "sidecar starting")),
+        ev(8.0, state("a", true)),
+        ev(
+            8.0,
+            mutation("a", "root", "SET GLOBAL super_read_only = ON"),
+        ),
+        ev(8.1, state("a", false)),
+        ev(8.1, mutation("a", "root", "SET GLOBAL read_only = OFF")),
+    ];
+    let v = judge_one("NOFO", &base, &Final::default());
+    assert!(v.pass, "a quick safety-net pause is allowed: {v:?}");
+    // A promotion of b.
+    let mut promo = base.clone();
+    promo.push(ev(
+        40.0,
+        mutation("b", CONTROLLER_SQL_USER, "SET GLOBAL read_only = OFF"),
+    ));
+    let v = judge_one("NOFO", &promo, &Final::default());
+    assert!(
+        !v.pass && v.detail.contains("controller unfenced b"),
+        "{v:?}"
+    );
+    // The monitor self-fences the active site.
+    let mut fenced = base.clone();
+    fenced.push(ev(40.0, log(A_HOST, "SELF-FENCING: topology mismatch")));
+    fenced.push(ev(40.0, state("a", true)));
+    fenced.push(ev(
+        40.0,
+        mutation("a", "root", "SET GLOBAL super_read_only = ON"),
+    ));
+    let v = judge_one("NOFO", &fenced, &Final::default());
+    assert!(
+        !v.pass && v.detail.contains("self-fenced the active"),
+        "{v:?}"
+    );
+    // The safety net keeps a read-only for 5s.
+    let mut slow = base[..5].to_vec();
+    slow.push(ev(13.0, state("a", false)));
+    let v = judge_one("NOFO", &slow, &Final::default());
+    assert!(!v.pass && v.detail.contains("not writable again"), "{v:?}");
+    // activeSite names b.
+    let mut moved = base;
+    moved.push(ev(50.0, EventKind::ActiveSite { site: "b".into() }));
+    let v = judge_one("NOFO", &moved, &Final::default());
+    assert!(!v.pass && v.detail.contains("activeSite named b"), "{v:?}");
+}
+
+#[test]
+fn fence_flags_an_isolated_writer_left_writable_beyond_h() {
+    let s = custom(
+        "[[faults]]\nat = \"30s\"\nop = \"partition\"\nsite = \"a\"\nheal_at = \"120s\"",
+        "\"FENCE\"",
+        "",
+    );
+    let never = vec![ev(0.0, state("a", false)), ev(0.0, state("b", true))];
+    let v = judge_with(&s, &never, &Final::default());
+    assert!(!v.pass, "{v:?}");
+    assert!(
+        v.detail.contains("a isolated at 30.0s while writable"),
+        "{v:?}"
+    );
+    let mut late = never.clone();
+    late.push(ev(61.0, state("a", true)));
+    let v = judge_with(&s, &late, &Final::default());
+    assert!(
+        !v.pass && v.detail.contains("read-only only at 61.0s"),
+        "{v:?}"
+    );
+    let mut in_time = never;
+    in_time.push(ev(55.0, state("a", true)));
+    let v = judge_with(&s, &in_time, &Final::default());
+    assert!(v.pass, "{v:?}");
+    assert!(v.figure.contains("a after 25.0s"), "{v:?}");
+    // A partition healed before H needs no fence; a pair cut from b alone is no isolation.
+    let short = custom(
+        "[[faults]]\nat = \"30s\"\nop = \"partition\"\nsite = \"a\"\nheal_at = \"50s\"",
+        "\"FENCE\"",
+        "",
+    );
+    let writable = vec![ev(0.0, state("a", false))];
+    assert!(judge_with(&short, &writable, &Final::default()).pass);
+    let pair = custom(
+        "[[faults]]\nat = \"30s\"\nop = \"partition-pair\"\nsite = \"a\"\npeer = \"b\"",
+        "\"FENCE\"",
+        "",
+    );
+    assert!(judge_with(&pair, &writable, &Final::default()).pass);
+}
+
+#[test]
+fn fence_flags_fencing_a_read_only_instance_and_unfencing_outside_the_safety_net() {
+    let s = custom("", "\"FENCE\"", "");
+    let events = vec![
+        ev(0.0, state("b", true)),
+        ev(
+            20.0,
+            log("mysql-demo-b-internal", "SELF-FENCING: lease expired"),
+        ),
+        ev(
+            20.0,
+            mutation("b", "root", "SET GLOBAL super_read_only = ON"),
+        ),
+    ];
+    let v = judge_with(&s, &events, &Final::default());
+    assert!(!v.pass && v.detail.contains("already read-only"), "{v:?}");
+    let unfence = vec![
+        ev(0.0, state("b", true)),
+        ev(20.0, state("b", false)),
+        ev(20.0, mutation("b", "root", "SET GLOBAL read_only = OFF")),
+    ];
+    let v = judge_with(&s, &unfence, &Final::default());
+    assert!(
+        !v.pass && v.detail.contains("outside its safety net"),
+        "{v:?}"
+    );
+    // The same statement right after a rogue-unfence fault is the human's, not the sidecar's.
+    let mut human = unfence.clone();
+    human.insert(
+        1,
+        ev(
+            20.0,
+            EventKind::Fault {
+                op: "rogue-unfence".into(),
+                detail: "b".into(),
+                heal: false,
+            },
+        ),
+    );
+    assert!(judge_with(&s, &human, &Final::default()).pass);
+}
+
+#[test]
+fn flap_flags_a_failover_inside_the_cooldown() {
+    let s = custom("", "\"FLAP\"", "spec = { failover_cooldown = \"90s\" }");
+    let ctl = |at: f64, msg: &str| ev(at, log(crate::world::CONTROLLER_HOST, msg));
+    let events = vec![
+        ctl(45.0, "initiating failover"),
+        ctl(50.0, "failover complete"),
+        ctl(100.0, "initiating failover"),
+        ctl(101.0, "failover complete"),
+    ];
+    let v = judge_with(&s, &events, &Final::default());
+    assert!(!v.pass, "{v:?}");
+    assert!(
+        v.detail.contains("50.0s after the one recorded at 50.0s"),
+        "{v:?}"
+    );
+    let spaced = vec![
+        ctl(45.0, "initiating failover"),
+        ctl(50.0, "failover complete"),
+        ctl(140.5, "initiating failover"),
+    ];
+    let v = judge_with(&s, &spaced, &Final::default());
+    assert!(v.pass, "{v:?}");
+}
+
+#[test]
+fn conv_flags_a_replica_of_the_wrong_source_and_an_active_site_mismatch() {
+    let s = custom("", "\"CONV\"", "");
+    let good = Final {
+        sites: vec![
+            site("a", false, "", &[]),
+            SiteTruth {
+                source_host: "mysql-demo-a-internal".into(),
+                io_running: true,
+                sql_running: true,
+                ..site("b", true, "", &[])
+            },
+        ],
+        status: serde_json::json!({
+            "activeSite": "a",
+            "sites": [{"name": "b", "replicating": true}],
+            "conditions": [{"type": "Ready", "status": "True"}],
+        }),
+        ..Default::default()
+    };
+    let v = judge_with(&s, &[], &good);
+    assert!(v.pass, "{v:?}");
+    let mut stopped = good.clone();
+    stopped.sites[1].io_running = false;
+    let v = judge_with(&s, &[], &stopped);
+    assert!(
+        !v.pass && v.detail.contains("b is not replicating from a"),
+        "{v:?}"
+    );
+    let mut wrong = good.clone();
+    wrong.status["activeSite"] = serde_json::json!("b");
+    let v = judge_with(&s, &[], &wrong);
+    assert!(!v.pass && v.detail.contains("activeSite=\"b\""), "{v:?}");
+    let mut two = good;
+    two.sites[1].read_only = false;
+    let v = judge_with(&s, &[], &two);
+    assert!(!v.pass && v.figure == "2 writer(s)", "{v:?}");
+}
+
+#[test]
+fn nda_flags_a_divergence_count_other_than_expected() {
+    let text = r#"
+id = "t"
+description = "synthetic"
+duration = "100s"
+[topology]
+sites = [{ name = "a" }, { name = "b" }]
+active = "a"
+[expect]
+properties = ["NDA"]
+divergent = { a = 2 }
+"#;
+    let s = parse("t.toml", text).unwrap();
+    let fin = Final {
+        sites: vec![
+            site("a", true, &format!("{A_UUID}:1-3"), &[]),
+            site("b", false, &format!("{A_UUID}:1-2"), &[]),
+        ],
+        status: serde_json::json!({"activeSite": "b", "sites": [{"name": "a", "recoveryState": "RecoveryBlocked", "divergentTransactionCount": 1}]}),
+        ..Default::default()
+    };
+    let v = judge_with(&s, &[], &fin);
+    assert!(!v.pass, "{v:?}");
+    assert!(
+        v.detail.contains("expected a diverged by exactly 2"),
+        "{v:?}"
+    );
+    let two = Final {
+        sites: vec![
+            site("a", true, &format!("{A_UUID}:1-4"), &[]),
+            site("b", false, &format!("{A_UUID}:1-2"), &[]),
+        ],
+        status: serde_json::json!({"activeSite": "b", "sites": [{"name": "a", "recoveryState": "RecoveryBlocked", "divergentTransactionCount": 2}]}),
+        ..Default::default()
+    };
+    assert!(judge_with(&s, &[], &two).pass);
+}

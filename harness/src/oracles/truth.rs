@@ -141,6 +141,37 @@ pub fn is_unfence(sql: &str) -> bool {
     s.contains("setglobalread_only=off") || s.contains("setglobalread_only=0")
 }
 
+/// A statement that turns read_only (or super_read_only, which implies it) on.
+pub fn is_fence(sql: &str) -> bool {
+    let s = sql.to_ascii_lowercase().replace([' ', '@', '.'], "");
+    ["read_only=on", "read_only=1"]
+        .iter()
+        .any(|p| s.contains(&format!("setglobal{p}")) || s.contains(&format!("setglobalsuper_{p}")))
+}
+
+/// A statement that clears read_only or super_read_only.
+pub fn is_any_unfence(sql: &str) -> bool {
+    let s = sql.to_ascii_lowercase().replace([' ', '@', '.'], "");
+    ["read_only=off", "read_only=0"]
+        .iter()
+        .any(|p| s.contains(p))
+}
+
+/// The time of each controller log line starting with `prefix`, in order.
+pub fn controller_logs(events: &[Event], prefix: &str) -> Vec<u64> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Log { host, msg, .. }
+                if host == crate::world::CONTROLLER_HOST && msg.starts_with(prefix) =>
+            {
+                Some(e.at_ms)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 pub fn fmt_secs(ms: u64) -> String {
     format!("{:.1}s", ms as f64 / 1000.0)
 }

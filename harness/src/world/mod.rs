@@ -6,6 +6,7 @@ pub mod counter;
 pub mod logs;
 mod site;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -282,7 +283,7 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
             stop_at: duration,
             write_timeout: Duration::from_secs(2),
         };
-        sim.host("counter", move || {
+        sim.host(COUNTER_HOST, move || {
             let c = counter.clone();
             async move {
                 c.run().await;
@@ -292,16 +293,17 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
     }
 
     // Drive: faults at their times, the observer every OBSERVE_EVERY, until the end.
-    let mut schedule = Schedule::new(&scenario.faults);
+    let site_names: Vec<String> = topo.sites.iter().map(|s| s.name.clone()).collect();
+    let mut schedule = Schedule::new(&scenario.faults, &site_names);
+    let mut links = Links::default();
     let mut next_observe = Duration::ZERO;
     let mut observed_active: Option<String> = None;
     let mut observed_dns: Option<Option<String>> = None;
-    let site_names: Vec<String> = topo.sites.iter().map(|s| s.name.clone()).collect();
     while sim.elapsed() < duration {
         let now = sim.elapsed();
         trace.set_driver_time(now);
         for action in schedule.due(now) {
-            apply(&mut sim, &action, &sites, &trace);
+            apply(&mut sim, &action, &sites, &mut links, &trace);
         }
         if now >= next_observe {
             next_observe = now + OBSERVE_EVERY;
@@ -405,6 +407,28 @@ enum Action {
         boot_fenced: bool,
         mysqld_delay: Duration,
     },
+    /// Cut (or heal) the links between `site`'s host and each of `peers` (host names).
+    Cut {
+        op: String,
+        site: String,
+        peers: Vec<String>,
+        detail: String,
+        heal: bool,
+    },
+    Sidecar {
+        site: String,
+        running: bool,
+    },
+    Controller {
+        up: bool,
+    },
+    ErrantWrite {
+        site: String,
+        n: u64,
+    },
+    RogueUnfence {
+        site: String,
+    },
 }
 
 struct Schedule {
@@ -414,33 +438,108 @@ struct Schedule {
 /// A crashed pod is restarted by the kubelet after this; mysqld answers later still.
 const POD_RESTART_DELAY: Duration = Duration::from_secs(5);
 const MYSQLD_BOOT_DELAY: Duration = Duration::from_secs(10);
+/// The workload's host.
+pub const COUNTER_HOST: &str = "counter";
+
+/// The hosts a `partition` of `site` cuts it from: everything else in the world.
+fn others(site: &str, all_sites: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = vec![
+        CONTROLLER_HOST.into(),
+        APISERVER_HOST.into(),
+        COUNTER_HOST.into(),
+    ];
+    v.extend(
+        all_sites
+            .iter()
+            .filter(|s| *s != site)
+            .map(|s| site_host(s)),
+    );
+    v
+}
+
+/// The host a `partition-pair` peer names.
+fn pair_host(peer: &str) -> String {
+    match peer {
+        "controller" => CONTROLLER_HOST.into(),
+        "apiserver" => APISERVER_HOST.into(),
+        "clients" => COUNTER_HOST.into(),
+        site => site_host(site),
+    }
+}
 
 impl Schedule {
-    fn new(faults: &[TimedFault]) -> Self {
+    fn new(faults: &[TimedFault], all_sites: &[String]) -> Self {
         let mut items = vec![];
         for f in faults {
-            items.push((
-                f.at,
-                Action::Down {
-                    site: f.site.clone(),
-                    op: f.op.clone(),
-                    boot_fenced: f.boot_fenced,
-                },
-            ));
-            let up_at = match f.op.as_str() {
-                "crash" => Some(f.at + POD_RESTART_DELAY),
-                _ => f.heal_at,
-            };
-            if let Some(at) = up_at {
-                items.push((
-                    at,
-                    Action::Up {
-                        site: f.site.clone(),
+            let site = f.site.clone();
+            match f.op.as_str() {
+                "node-down" | "site-down" | "crash" => {
+                    items.push((
+                        f.at,
+                        Action::Down {
+                            site: site.clone(),
+                            op: f.op.clone(),
+                            boot_fenced: f.boot_fenced,
+                        },
+                    ));
+                    let up_at = match f.op.as_str() {
+                        "crash" => Some(f.at + POD_RESTART_DELAY),
+                        _ => f.heal_at,
+                    };
+                    if let Some(at) = up_at {
+                        items.push((
+                            at,
+                            Action::Up {
+                                site,
+                                op: f.op.clone(),
+                                boot_fenced: f.boot_fenced,
+                                mysqld_delay: MYSQLD_BOOT_DELAY,
+                            },
+                        ));
+                    }
+                }
+                "partition" | "partition-pair" => {
+                    let (peers, detail) = match &f.peer {
+                        Some(p) => (vec![pair_host(p)], format!("{site} <-> {p}")),
+                        None => (others(&site, all_sites), format!("{site} <-> everything")),
+                    };
+                    let cut = |heal| Action::Cut {
                         op: f.op.clone(),
-                        boot_fenced: f.boot_fenced,
-                        mysqld_delay: MYSQLD_BOOT_DELAY,
-                    },
-                ));
+                        site: site.clone(),
+                        peers: peers.clone(),
+                        detail: detail.clone(),
+                        heal,
+                    };
+                    items.push((f.at, cut(false)));
+                    if let Some(at) = f.heal_at {
+                        items.push((at, cut(true)));
+                    }
+                }
+                "sidecar-kill" => {
+                    items.push((
+                        f.at,
+                        Action::Sidecar {
+                            site: site.clone(),
+                            running: false,
+                        },
+                    ));
+                    let down = f.down.unwrap_or(crate::scenario::SIDECAR_KILL_DOWN);
+                    items.push((
+                        f.at + down,
+                        Action::Sidecar {
+                            site,
+                            running: true,
+                        },
+                    ));
+                }
+                "controller-restart" => {
+                    items.push((f.at, Action::Controller { up: false }));
+                    let down = f.down.unwrap_or(crate::scenario::CONTROLLER_RESTART_DOWN);
+                    items.push((f.at + down, Action::Controller { up: true }));
+                }
+                "errant-write" => items.push((f.at, Action::ErrantWrite { site, n: f.n })),
+                "rogue-unfence" => items.push((f.at, Action::RogueUnfence { site })),
+                other => unreachable!("fault op {other:?} passed validation"),
             }
         }
         items.sort_by_key(|(t, _)| *t);
@@ -453,19 +552,56 @@ impl Schedule {
     }
 }
 
+/// Cut links, counted so overlapping faults heal only when the last one does.
+#[derive(Default)]
+struct Links {
+    cut: BTreeMap<(String, String), u32>,
+}
+
+impl Links {
+    fn key(a: &str, b: &str) -> (String, String) {
+        if a < b {
+            (a.into(), b.into())
+        } else {
+            (b.into(), a.into())
+        }
+    }
+
+    fn cut(&mut self, sim: &mut turmoil::Sim, a: &str, b: &str) {
+        let n = self.cut.entry(Self::key(a, b)).or_insert(0);
+        *n += 1;
+        if *n == 1 {
+            sim.partition(a, b);
+        }
+    }
+
+    fn heal(&mut self, sim: &mut turmoil::Sim, a: &str, b: &str) {
+        let key = Self::key(a, b);
+        if let Some(n) = self.cut.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                self.cut.remove(&key);
+                sim.repair(a, b);
+            }
+        }
+    }
+}
+
 fn apply(
     sim: &mut turmoil::Sim,
     action: &Action,
     sites: &[(String, String, Engine, SiteCtl)],
+    links: &mut Links,
     trace: &Trace,
 ) {
+    let find = |site: &str| sites.iter().find(|s| s.0 == site).expect("validated site");
     match action {
         Action::Down {
             site,
             op,
             boot_fenced,
         } => {
-            let (_, host, engine, _) = sites.iter().find(|s| &s.0 == site).expect("validated site");
+            let (_, host, engine, _) = find(site);
             trace.record(EventKind::Fault {
                 op: op.clone(),
                 detail: format!(
@@ -487,7 +623,7 @@ fn apply(
             boot_fenced,
             mysqld_delay,
         } => {
-            let (_, host, _, ctl) = sites.iter().find(|s| &s.0 == site).expect("validated site");
+            let (_, host, _, ctl) = find(site);
             trace.record(EventKind::Fault {
                 op: op.clone(),
                 detail: site.clone(),
@@ -499,6 +635,74 @@ fn apply(
                 host: host.clone(),
                 up: true,
             });
+        }
+        Action::Cut {
+            op,
+            site,
+            peers,
+            detail,
+            heal,
+        } => {
+            let (_, host, _, _) = find(site);
+            trace.record(EventKind::Fault {
+                op: op.clone(),
+                detail: detail.clone(),
+                heal: *heal,
+            });
+            for p in peers {
+                if *heal {
+                    links.heal(sim, host, p);
+                } else {
+                    links.cut(sim, host, p);
+                }
+            }
+        }
+        Action::Sidecar { site, running } => {
+            let (_, _, _, ctl) = find(site);
+            trace.record(EventKind::Fault {
+                op: "sidecar-kill".into(),
+                detail: site.clone(),
+                heal: *running,
+            });
+            ctl.set_sidecar(*running);
+        }
+        Action::Controller { up } => {
+            trace.record(EventKind::Fault {
+                op: "controller-restart".into(),
+                detail: CONTROLLER_HOST.into(),
+                heal: *up,
+            });
+            if *up {
+                sim.bounce(CONTROLLER_HOST);
+            } else {
+                sim.crash(CONTROLLER_HOST);
+            }
+            trace.record(EventKind::Host {
+                host: CONTROLLER_HOST.into(),
+                up: *up,
+            });
+        }
+        Action::ErrantWrite { site, n } => {
+            let (_, _, engine, _) = find(site);
+            trace.record(EventKind::Fault {
+                op: "errant-write".into(),
+                detail: format!("{site} x{n}"),
+                heal: false,
+            });
+            engine.errant_write(*n);
+        }
+        Action::RogueUnfence { site } => {
+            let (_, _, engine, _) = find(site);
+            trace.record(EventKind::Fault {
+                op: "rogue-unfence".into(),
+                detail: site.clone(),
+                heal: false,
+            });
+            // A human with SUPER on the server; no statement here waits on time, so the
+            // engine answers inside one poll (an error, e.g. mysqld down, is in the trace).
+            let _ = futures::executor::block_on(
+                engine.query(SIDECAR_SQL_USER, "SET GLOBAL read_only = OFF"),
+            );
         }
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bloodraven::clock::WallClock;
 use bloodraven::net::SharedDialer;
+use tokio::sync::watch;
 
 use crate::fake_mysql::{self, Engine, FramedSqlConnector};
 use crate::simnet::SimListener;
@@ -20,9 +21,10 @@ struct Boot {
     mysqld_delay: Duration,
 }
 
-/// Shared between the fault scheduler and the host closure.
+/// Shared between the fault scheduler and the host closure: how the next boot goes, and
+/// whether the sidecar container should be running (`sidecar-kill`).
 #[derive(Clone)]
-pub struct SiteCtl(Arc<Mutex<Boot>>);
+pub struct SiteCtl(Arc<Mutex<Boot>>, Arc<watch::Sender<bool>>);
 
 /// On the very first boot sidecars start after the controller has had time to publish
 /// the active site (a steady-state group, not a fresh deploy).
@@ -30,19 +32,29 @@ const FIRST_BOOT_SIDECAR_DELAY: Duration = Duration::from_secs(8);
 
 impl SiteCtl {
     pub fn initial(active: bool) -> Self {
-        Self(Arc::new(Mutex::new(Boot {
-            first: true,
-            fenced: !active,
-            mysqld_delay: Duration::ZERO,
-        })))
+        Self(
+            Arc::new(Mutex::new(Boot {
+                first: true,
+                fenced: !active,
+                mysqld_delay: Duration::ZERO,
+            })),
+            Arc::new(watch::channel(true).0),
+        )
     }
 
+    /// The next boot of the pod (the kubelet starts every container again).
     pub fn restart(&self, fenced: bool, mysqld_delay: Duration) {
         *self.0.lock().unwrap() = Boot {
             first: false,
             fenced,
             mysqld_delay,
         };
+        self.1.send_replace(true);
+    }
+
+    /// Kills (`false`) or restarts (`true`) only the sidecar container; mysqld stays.
+    pub fn set_sidecar(&self, running: bool) {
+        self.1.send_replace(running);
     }
 }
 
@@ -91,15 +103,39 @@ impl SiteHost {
             )),
             clock: self.wall.clone(),
         };
+        // The sidecar container, supervised so `sidecar-kill` can stop and restart it
+        // alone. A killed sidecar's run future is dropped: its listener closes, its SQL
+        // sessions and HTTP calls end; connection tasks already accepted finish on their own.
+        let mut wanted = self.ctl.1.subscribe();
         tokio::spawn(async move {
             tokio::time::sleep(sidecar_delay).await;
-            match SimListener::bind(8080).await {
-                Ok(l) => {
-                    if let Err(e) = bloodraven_sidecar::run(cfg, seams, Box::new(l)).await {
-                        tracing::error!(error = %e, "sidecar stopped");
+            loop {
+                let start = wanted.wait_for(|w| *w).await.is_ok();
+                if !start {
+                    return;
+                }
+                let (cfg, seams) = (cfg.clone(), seams.clone());
+                let mut task = tokio::spawn(async move {
+                    match SimListener::bind(8080).await {
+                        Ok(l) => {
+                            if let Err(e) = bloodraven_sidecar::run(cfg, seams, Box::new(l)).await {
+                                tracing::error!(error = %e, "sidecar stopped");
+                            }
+                        }
+                        Err(e) => tracing::error!(error = %e, "sidecar could not bind :8080"),
+                    }
+                });
+                tokio::select! {
+                    biased;
+                    _ = &mut task => return,
+                    killed = async { wanted.wait_for(|w| !*w).await.is_ok() } => {
+                        if !killed {
+                            return;
+                        }
+                        task.abort();
+                        let _ = task.await;
                     }
                 }
-                Err(e) => tracing::error!(error = %e, "sidecar could not bind :8080"),
             }
         });
         tokio::time::sleep(boot.mysqld_delay).await;
