@@ -3,9 +3,13 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Event, ObjectReference};
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Event, Node, ObjectReference, Taint};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
+use kube::api::{
+    ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
+};
 use kube::Api;
 use serde_json::json;
 
@@ -166,7 +170,141 @@ impl GroupApi {
     }
 }
 
+/// The node taint of a group (spec §1 Taint): `shipstream.io/db-readonly-<group>`.
+pub fn taint_key(group: &str) -> String {
+    format!("shipstream.io/db-readonly-{group}")
+}
+pub const TAINT_VALUE: &str = "true";
+pub const TAINT_EFFECT: &str = "NoExecute";
+
+/// A label selector string (`k=v,k2=v2`) from a site's `taintNodeSelector`.
+pub fn label_selector(selector: &BTreeMap<String, String>) -> String {
+    selector
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `taints` with the group taint present or absent; None when already so.
+pub fn with_taint(taints: &[Taint], key: &str, present: bool) -> Option<Vec<Taint>> {
+    let ours = |t: &Taint| t.key == key && t.effect == TAINT_EFFECT;
+    let has = taints.iter().any(ours);
+    if has == present {
+        return None;
+    }
+    let mut out: Vec<Taint> = taints.iter().filter(|t| !ours(t)).cloned().collect();
+    if present {
+        out.push(Taint {
+            key: key.to_string(),
+            value: Some(TAINT_VALUE.into()),
+            effect: TAINT_EFFECT.into(),
+            time_added: None,
+        });
+    }
+    Some(out)
+}
+
+impl GroupApi {
+    /// Names of the nodes matching `selector` (never every node: an empty selector
+    /// matches nothing here).
+    pub async fn list_nodes(
+        &self,
+        selector: &BTreeMap<String, String>,
+    ) -> Result<Vec<Node>, K8sError> {
+        if selector.is_empty() {
+            return Ok(vec![]);
+        }
+        let api: Api<Node> = Api::all(self.client.clone());
+        let lp = ListParams::default().labels(&label_selector(selector));
+        let mut nodes = bounded(api.list(&lp)).await?.items;
+        nodes.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        Ok(nodes)
+    }
+
+    /// Adds (`present`) or removes the group taint on one node, keeping its other taints.
+    /// The write carries the node's resourceVersion; a conflict re-reads and retries.
+    /// Returns whether the node changed.
+    pub async fn set_node_taint(
+        &self,
+        node: &Node,
+        key: &str,
+        present: bool,
+    ) -> Result<bool, K8sError> {
+        let api: Api<Node> = Api::all(self.client.clone());
+        let name = node.metadata.name.clone().unwrap_or_default();
+        let mut current = node.clone();
+        for attempt in 0..3 {
+            let taints = current
+                .spec
+                .as_ref()
+                .and_then(|s| s.taints.clone())
+                .unwrap_or_default();
+            let Some(next) = with_taint(&taints, key, present) else {
+                return Ok(false);
+            };
+            let patch = json!({
+                "metadata": { "resourceVersion": current.metadata.resource_version },
+                "spec": { "taints": next },
+            });
+            match bounded(api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))).await {
+                Ok(_) => return Ok(true),
+                Err(K8sError::Kube(kube::Error::Api(s))) if s.code == 409 && attempt < 2 => {
+                    current = bounded(api.get(&name)).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable!("the last attempt returns")
+    }
+}
+
 /// chrono → the `jiff` timestamp k8s-openapi uses.
 pub fn jiff_ts(t: chrono::DateTime<chrono::Utc>) -> k8s_openapi::jiff::Timestamp {
     k8s_openapi::jiff::Timestamp::from_second(t.timestamp()).expect("timestamp in range")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn taint(key: &str, effect: &str) -> Taint {
+        Taint {
+            key: key.into(),
+            value: Some("v".into()),
+            effect: effect.into(),
+            time_added: None,
+        }
+    }
+
+    #[test]
+    fn taint_edits_keep_other_taints_and_are_idempotent() {
+        let key = taint_key("g");
+        assert_eq!(key, "shipstream.io/db-readonly-g");
+        let other = taint("example.com/x", "NoSchedule");
+        let added = with_taint(std::slice::from_ref(&other), &key, true).expect("changes");
+        assert_eq!(added.len(), 2);
+        assert_eq!(added[0], other);
+        assert_eq!(added[1].key, key);
+        assert_eq!(added[1].value.as_deref(), Some("true"));
+        assert_eq!(added[1].effect, "NoExecute");
+        assert_eq!(with_taint(&added, &key, true), None, "already present");
+        assert_eq!(with_taint(&added, &key, false), Some(vec![other.clone()]));
+        assert_eq!(with_taint(std::slice::from_ref(&other), &key, false), None);
+        // Same key, another effect: not ours.
+        let same_key = taint(&key, "NoSchedule");
+        assert_eq!(
+            with_taint(std::slice::from_ref(&same_key), &key, false),
+            None
+        );
+    }
+
+    #[test]
+    fn selector_renders_sorted_pairs() {
+        let sel: BTreeMap<String, String> = [("zone", "b"), ("app", "db")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(label_selector(&sel), "app=db,zone=b");
+    }
 }

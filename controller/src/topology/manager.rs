@@ -20,6 +20,7 @@ use super::mysql_ops::{Probe, Session, PROBE_TIMEOUT};
 use super::registry::{GroupView, Registry};
 use super::site_state::{Debouncer, SiteState};
 use super::status::{events_between, Conditions};
+use super::taint::{TaintOp, Tainter};
 
 /// Relay-log drain budget inside a promotion.
 pub const DRAIN_BUDGET: Duration = Duration::from_secs(30);
@@ -97,6 +98,7 @@ pub struct Manager {
     last_reassert: Option<Instant>,
     /// The last re-assert refusal logged, for rate limiting.
     last_reassert_refusal: Option<(String, Instant)>,
+    tainter: Tainter,
 }
 
 impl Manager {
@@ -123,7 +125,9 @@ impl Manager {
                 retry_after: None,
             })
             .collect();
+        let tainter = Tainter::new(api.clone(), registry.metrics().clone());
         let mut m = Self {
+            tainter,
             api,
             cfg,
             seams,
@@ -389,6 +393,20 @@ impl Manager {
         self.registry
             .metrics()
             .state_transition(&site.spec.name, from.as_str(), to.as_str());
+        // Taints follow transitions only; readers are never tainted.
+        if site.spec.role != SiteRole::ReadOnly {
+            let demoted = matches!(from, SiteState::Writable | SiteState::Unknown)
+                && matches!(to, SiteState::ReadOnly | SiteState::Unreachable);
+            let promoted = to == SiteState::Writable;
+            if demoted || promoted {
+                let op = TaintOp {
+                    site: site.spec.name.clone(),
+                    selector: site.spec.taint_node_selector.clone(),
+                    present: demoted,
+                };
+                self.tainter.submit(op);
+            }
+        }
     }
 
     /// Sets a site's state from a confirmed action (promotion, re-assert, fence) rather

@@ -7,6 +7,7 @@ pub mod mysql_ops;
 pub mod registry;
 pub mod site_state;
 pub mod status;
+pub mod taint;
 
 pub use manager::{Manager, ReplicationCredentials, Seams};
 pub use registry::{GroupView, Registry};
