@@ -122,30 +122,21 @@ async fn receive(
         FramedConn::open(dialer, &cfg.source_host, cfg.source_port, &hs),
     )
     .await;
+    let connect_error = |code: u16, message: &str| {
+        let text = format!("error connecting to source '{who}' - retry-time: 2 retries: {retries} message: {message}");
+        Ended::Retry(code, text)
+    };
     let mut conn = match opened {
         Ok(Ok(c)) => c,
-        Ok(Err(e)) if !e.is_transport() => return Ended::Retry(
-            e.code,
-            format!(
-                "error connecting to source '{who}' - retry-time: 2 retries: {retries} message: {}",
-                e.message
-            ),
-        ),
-        Ok(Err(e)) => return Ended::Retry(
-            SqlError::CANNOT_CONNECT,
-            format!(
-                "error connecting to source '{who}' - retry-time: 2 retries: {retries} message: {}",
-                e.message
-            ),
-        ),
-        Err(_) => return Ended::Retry(
-            SqlError::CANNOT_CONNECT,
-            format!(
-                "error connecting to source '{who}' - retry-time: 2 retries: {retries} message: \
-                     Can't connect to MySQL server on '{}:{}' (timed out)",
+        Ok(Err(e)) if !e.is_transport() => return connect_error(e.code, &e.message),
+        Ok(Err(e)) => return connect_error(SqlError::CANNOT_CONNECT, &e.message),
+        Err(_) => {
+            let message = format!(
+                "Can't connect to MySQL server on '{}:{}' (timed out)",
                 cfg.source_host, cfg.source_port
-            ),
-        ),
+            );
+            return connect_error(SqlError::CANNOT_CONNECT, &message);
+        }
     };
     if !engine.io_current(epoch, gen) {
         return Ended::Stopped;
