@@ -163,7 +163,7 @@ fn op_fields(op: &str) -> &'static [&'static str] {
 
 pub const PROPERTIES: &[&str] = &[
     "SW", "DNS-W", "RPO-A", "FAILOVER", "NDA", "NOFO-PRE", "REJOIN", "NOFO", "FENCE", "FLAP",
-    "CONV",
+    "CONV", "DW",
 ];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -83,7 +83,7 @@ pub fn failover_bound(input: &Input) -> Verdict {
     }
 }
 
-/// REJOIN: the returning site never takes writes again after the promotion, and ends as a
+/// REJOIN: the returning site never turns writable again after the promotion, and ends as a
 /// direct replica of the primary (contained in it), or reported blocked with its exact
 /// divergence.
 pub fn rejoin(input: &Input) -> Verdict {
@@ -98,14 +98,19 @@ pub fn rejoin(input: &Input) -> Verdict {
         .into_iter()
         .find(|(_, s)| s != &site)
         .map(|(t, _)| t);
+    // "Again": a rising edge after the promotion. A deposed primary that is still writable
+    // when the promotion happens (partitioned, not dead) is FENCE(a)'s and SW's business.
     let mut w = Writability::default();
     let mut problems = vec![];
+    let mut was = false;
     for e in input.events {
         w.apply(e);
-        if first_promo.is_some_and(|p| e.at_ms > p) && w.writable(&site) {
+        let now = w.writable(&site);
+        if first_promo.is_some_and(|p| e.at_ms > p) && now && !was {
             problems.push(format!("{site} writable again at {}", fmt_secs(e.at_ms)));
             break;
         }
+        was = now;
     }
     let fin = input.fin;
     let (Some(me), Some(primary)) = (fin.site(&site), fin.sole_writer()) else {
@@ -151,8 +156,8 @@ pub fn rejoin(input: &Input) -> Verdict {
 /// CONV, at the end of the run: exactly one writable site W, which is `status.activeSite`
 /// (and the expected `new_primary`, when given); every other up site is read-only; every
 /// one not reported RecoveryBlocked replicates directly from W (IO and SQL running,
-/// source = W's internal Service) and is `replicating` in status; Ready=True when none is
-/// blocked.
+/// source = W's internal Service) and is `replicating` in status; Ready=True when every
+/// site is up and none is blocked.
 pub fn convergence(input: &Input) -> Verdict {
     let fin = input.fin;
     let mut problems = vec![];
@@ -202,7 +207,8 @@ pub fn convergence(input: &Input) -> Verdict {
             problems.push(format!("status does not say {} is replicating", s.name));
         }
     }
-    if blocked.is_empty() {
+    let all_up = fin.sites.iter().all(|s| s.up);
+    if blocked.is_empty() && all_up {
         let ready = fin.status["conditions"]
             .as_array()
             .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))

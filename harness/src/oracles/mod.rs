@@ -103,6 +103,7 @@ pub fn judge(input: &Input) -> Vec<Verdict> {
             "FENCE" => fence::sidecar_fencing(input),
             "FLAP" => safety::anti_flap(input),
             "CONV" => liveness::convergence(input),
+            "DW" => safety::dual_writable_resolved(input),
             other => Verdict::new(
                 other,
                 false,

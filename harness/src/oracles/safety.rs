@@ -263,25 +263,34 @@ pub fn no_divergent_apply(input: &Input) -> Verdict {
             continue;
         };
         let pset = GtidSet::parse(&primary.gtid_executed).unwrap_or_default();
-        let got = fin
+        let div = fin
             .site(site)
             .map(|s| {
                 GtidSet::parse(&s.gtid_executed)
                     .unwrap_or_default()
                     .subtract(&pset)
-                    .count()
             })
-            .unwrap_or(0);
+            .unwrap_or_default();
+        let got = div.count();
         let st = fin.status_site(site);
         let reported = st
             .and_then(|v| v["divergentTransactionCount"].as_u64())
             .unwrap_or(0);
+        let reported_set = st
+            .and_then(|v| v["divergentGtid"].as_str())
+            .and_then(|g| GtidSet::parse(g).ok())
+            .unwrap_or_default();
         let blocked = st.is_some_and(|v| v["recoveryState"] == "RecoveryBlocked");
         if got != *want || reported != *want || !blocked {
             violations.push(format!(
                 "expected {site} diverged by exactly {want} from {}: it holds {got}, status says recoveryState={:?}, count={reported}",
                 primary.name,
                 st.map(|v| v["recoveryState"].clone()).unwrap_or_default()
+            ));
+        } else if reported_set != div {
+            violations.push(format!(
+                "{site}'s divergentGtid is {:?}, the divergent set is {div}",
+                reported_set.to_string()
             ));
         }
     }
@@ -388,7 +397,9 @@ pub fn no_failover(input: &Input) -> Verdict {
 
 /// FLAP: each failover starts at least `failoverCooldown` after the previous one was
 /// recorded ("failover complete"; the durable stamp is truncated to the second, hence 1s
-/// of slack). Re-asserts are exempt (their own timer).
+/// of slack). Re-asserts are exempt (their own timer). And a failover the cooldown
+/// blocked starts within 3 polls of the cooldown's end (the controller re-evaluates every
+/// poll), when the run lasts that long.
 pub fn anti_flap(input: &Input) -> Verdict {
     let spec = super::effective_spec(input);
     let cooldown = bloodraven::duration::parse(&spec.failover_cooldown)
@@ -414,6 +425,33 @@ pub fn anti_flap(input: &Input) -> Verdict {
             ));
         }
     }
+    // Liveness half: a promotion the cooldown blocked starts within 3 polls of its end.
+    let poll = bloodraven::duration::parse(&spec.poll_interval)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let run_end = input.scenario.duration.as_millis() as u64;
+    let mut windows: Vec<u64> =
+        controller_logs(input.events, "failover blocked by anti-flap cooldown")
+            .into_iter()
+            .filter_map(|b| completes.iter().filter(|c| **c < b).max().copied())
+            .collect();
+    windows.dedup();
+    for prev in windows {
+        let deadline = prev + cooldown + 3 * poll;
+        if deadline > run_end {
+            continue;
+        }
+        if !starts
+            .iter()
+            .any(|s| *s > prev + cooldown.saturating_sub(1_000) && *s <= deadline)
+        {
+            violations.push(format!(
+                "a failover blocked by the cooldown of the one recorded at {} did not start by {} (cooldown end + 3 polls)",
+                fmt_secs(prev),
+                fmt_secs(deadline)
+            ));
+        }
+    }
     let figure = format!(
         "{} failover(s), shortest gap {}",
         starts.len(),
@@ -430,5 +468,89 @@ pub fn anti_flap(input: &Input) -> Verdict {
             ),
         ),
         Some(_) => Verdict::new("FLAP", false, figure, violations.join("; ")),
+    }
+}
+
+/// DW: whenever two or more primary-candidates are up and writable at once, the
+/// controller resolves it within 13 polls (SCENARIOS.md T_sb: "fail beyond 13 polls") and
+/// leaves one writer (never zero). Dual intervals of a writer the controller cannot reach
+/// (a partitioned old primary) are SW-H's: scenarios with one do not list DW.
+pub fn dual_writable_resolved(input: &Input) -> Verdict {
+    let spec = super::effective_spec(input);
+    let poll = bloodraven::duration::parse(&spec.poll_interval)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let bound = 13 * poll;
+    let candidates = input.candidates();
+    let mut w = Writability::default();
+    let mut since: Option<u64> = None;
+    let mut ended: Option<(u64, u64)> = None;
+    let mut longest = 0u64;
+    let mut count = 0;
+    let mut violations = vec![];
+    for e in input.events {
+        w.apply(e);
+        let writers: Vec<String> = w
+            .writers()
+            .into_iter()
+            .filter(|s| candidates.contains(s))
+            .collect();
+        match (writers.len() >= 2, since) {
+            (true, None) => {
+                since = Some(e.at_ms);
+                count += 1;
+            }
+            (false, Some(start)) => {
+                let len = e.at_ms - start;
+                longest = longest.max(len);
+                if len > bound {
+                    violations.push(format!(
+                        "dual writable from {} lasted {} (bound {})",
+                        fmt_secs(start),
+                        fmt_secs(len),
+                        fmt_secs(bound)
+                    ));
+                }
+                ended = Some((start, e.at_ms));
+                since = None;
+            }
+            _ => {}
+        }
+        // The survivor fenced too within a poll of the resolution: no writer left.
+        if let Some((start, end)) = ended {
+            if e.at_ms > end + poll {
+                ended = None;
+            } else if writers.is_empty() {
+                violations.push(format!(
+                    "dual writable from {} resolved at {} to no writer by {}",
+                    fmt_secs(start),
+                    fmt_secs(end),
+                    fmt_secs(e.at_ms)
+                ));
+                ended = None;
+            }
+        }
+    }
+    if let Some(start) = since {
+        let end = input.scenario.duration.as_millis() as u64;
+        longest = longest.max(end.saturating_sub(start));
+        violations.push(format!(
+            "dual writable from {} never resolved (run ended at {})",
+            fmt_secs(start),
+            fmt_secs(end)
+        ));
+    }
+    let figure = format!("{count} dual interval(s), longest {}", fmt_secs(longest));
+    match violations.first() {
+        None => Verdict::new(
+            "DW",
+            true,
+            figure,
+            format!(
+                "every dual-writable interval resolved to one writer within {}",
+                fmt_secs(bound)
+            ),
+        ),
+        Some(_) => Verdict::new("DW", false, figure, violations.join("; ")),
     }
 }

@@ -479,6 +479,25 @@ fn flap_flags_a_failover_inside_the_cooldown() {
     ];
     let v = judge_with(&s, &spaced, &Final::default());
     assert!(v.pass, "{v:?}");
+    // Blocked by the cooldown, then never resumed (cooldown ends at 140s, +3 polls = 146s).
+    let stuck = vec![
+        ctl(45.0, "initiating failover"),
+        ctl(50.0, "failover complete"),
+        ctl(120.0, "failover blocked by anti-flap cooldown"),
+        ctl(150.0, "initiating failover"),
+    ];
+    let v = judge_with(&s, &stuck, &Final::default());
+    assert!(
+        !v.pass && v.detail.contains("did not start by 146.0s"),
+        "{v:?}"
+    );
+    let resumed = vec![
+        ctl(45.0, "initiating failover"),
+        ctl(50.0, "failover complete"),
+        ctl(120.0, "failover blocked by anti-flap cooldown"),
+        ctl(141.0, "initiating failover"),
+    ];
+    assert!(judge_with(&s, &resumed, &Final::default()).pass);
 }
 
 #[test]
@@ -553,8 +572,80 @@ divergent = { a = 2 }
             site("a", true, &format!("{A_UUID}:1-4"), &[]),
             site("b", false, &format!("{A_UUID}:1-2"), &[]),
         ],
-        status: serde_json::json!({"activeSite": "b", "sites": [{"name": "a", "recoveryState": "RecoveryBlocked", "divergentTransactionCount": 2}]}),
+        status: serde_json::json!({"activeSite": "b", "sites": [{"name": "a", "recoveryState": "RecoveryBlocked", "divergentTransactionCount": 2, "divergentGtid": format!("{A_UUID}:3-4")}]}),
         ..Default::default()
     };
     assert!(judge_with(&s, &[], &two).pass);
+    let mut wrong_set = two;
+    wrong_set.status["sites"][0]["divergentGtid"] = serde_json::json!(format!("{A_UUID}:2-3"));
+    let v = judge_with(&s, &[], &wrong_set);
+    assert!(!v.pass && v.detail.contains("divergentGtid"), "{v:?}");
+}
+
+#[test]
+fn rejoin_flags_the_deposed_primary_turning_writable_again() {
+    let fin = Final {
+        sites: vec![
+            site("a", true, &format!("{A_UUID}:1-2"), &[]),
+            site("b", false, &format!("{A_UUID}:1-2"), &[]),
+        ],
+        status: serde_json::json!({"activeSite": "b", "sites": [{"name": "a", "recoveryState": "RecoveryBlocked", "divergentTransactionCount": 0}]}),
+        ..Default::default()
+    };
+    let promoted = vec![
+        ev(0.0, state("a", false)),
+        ev(31.0, state("a", true)),
+        ev(
+            35.0,
+            mutation("b", CONTROLLER_SQL_USER, "SET GLOBAL read_only = OFF"),
+        ),
+        ev(60.0, state("a", false)),
+    ];
+    let v = judge_one("REJOIN", &promoted, &fin);
+    assert!(
+        !v.pass && v.detail.contains("a writable again at 60.0s"),
+        "{v:?}"
+    );
+    // Still writable from before the promotion (partitioned, fenced later): not "again".
+    let partitioned = vec![
+        ev(0.0, state("a", false)),
+        ev(
+            35.0,
+            mutation("b", CONTROLLER_SQL_USER, "SET GLOBAL read_only = OFF"),
+        ),
+        ev(53.0, state("a", true)),
+    ];
+    let v = judge_one("REJOIN", &partitioned, &fin);
+    assert!(!v.detail.contains("writable again"), "{v:?}");
+}
+
+#[test]
+fn dw_flags_a_split_brain_left_unresolved_or_resolved_to_no_writer() {
+    let s = custom("", "\"DW\"", "");
+    let long = vec![
+        ev(0.0, state("a", false)),
+        ev(0.0, state("b", true)),
+        ev(30.0, state("b", false)),
+        ev(60.0, state("b", true)),
+    ];
+    let v = judge_with(&s, &long, &Final::default());
+    assert!(
+        !v.pass && v.detail.contains("lasted 30.0s (bound 26.0s)"),
+        "{v:?}"
+    );
+    let mut both = long[..3].to_vec();
+    both.push(ev(32.0, state("a", true)));
+    both.push(ev(32.1, state("b", true)));
+    let v = judge_with(&s, &both, &Final::default());
+    assert!(
+        !v.pass && v.detail.contains("to no writer by 32.1s"),
+        "{v:?}"
+    );
+    let open = long[..3].to_vec();
+    let v = judge_with(&s, &open, &Final::default());
+    assert!(!v.pass && v.detail.contains("never resolved"), "{v:?}");
+    let mut quick = long[..3].to_vec();
+    quick.push(ev(34.0, state("b", true)));
+    let v = judge_with(&s, &quick, &Final::default());
+    assert!(v.pass, "{v:?}");
 }
