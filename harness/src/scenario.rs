@@ -33,6 +33,10 @@ pub struct Topology {
     pub active: String,
     #[serde(default)]
     pub priorities: Vec<String>,
+    /// A failover history: the group's status (and anti-flap annotations) record this site
+    /// as the last failover target, an hour before the run (outside any cooldown).
+    #[serde(default)]
+    pub history: Option<String>,
     /// Overrides of MysqlFailoverGroup spec fields (Go durations as strings).
     #[serde(default)]
     pub spec: SpecOverrides,
@@ -178,7 +182,8 @@ pub struct Expect {
     /// Bound from the first fault to activeSite and DNS on the new primary (B_fo).
     #[serde(default)]
     pub failover_within: Option<String>,
-    /// Number of promotions expected after the first fault.
+    /// Number of promotions expected after the first fault (FAILOVER); FLAP checks the
+    /// number of completed failovers ("failover complete", re-asserts excluded) over the run.
     #[serde(default)]
     pub failovers: Option<u32>,
     /// The returning site checked by REJOIN.
@@ -352,6 +357,9 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
     known("topology.active", &t.active)?;
     for (i, p) in t.priorities.iter().enumerate() {
         known(&format!("topology.priorities[{i}]"), p)?;
+    }
+    if let Some(h) = &t.history {
+        known("topology.history", h)?;
     }
     let o = &t.spec;
     for (field, v) in [

@@ -452,6 +452,14 @@ pub fn anti_flap(input: &Input) -> Verdict {
             ));
         }
     }
+    if let Some(n) = input.scenario.scenario.expect.failovers {
+        if completes.len() != n as usize {
+            violations.push(format!(
+                "{} failover(s) completed, expected {n}",
+                completes.len()
+            ));
+        }
+    }
     let figure = format!(
         "{} failover(s), shortest gap {}",
         starts.len(),

@@ -498,6 +498,15 @@ fn flap_flags_a_failover_inside_the_cooldown() {
         ctl(141.0, "initiating failover"),
     ];
     assert!(judge_with(&s, &resumed, &Final::default()).pass);
+    // With an expected count.
+    let counted = custom("", "\"FLAP\"", "spec = { failover_cooldown = \"90s\" }");
+    let mut counted = counted;
+    counted.scenario.expect.failovers = Some(0);
+    let v = judge_with(&counted, &spaced, &Final::default());
+    assert!(
+        !v.pass && v.detail.contains("1 failover(s) completed, expected 0"),
+        "{v:?}"
+    );
 }
 
 #[test]

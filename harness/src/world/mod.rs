@@ -101,12 +101,22 @@ pub fn group_object(s: &Loaded) -> serde_json::Value {
         sidecar["peerCheckInterval"] = json!(v);
     }
     spec["sidecar"] = sidecar;
-    json!({
+    let mut group = json!({
         "apiVersion": "shipstream.io/v1alpha1",
         "kind": "MysqlFailoverGroup",
         "metadata": {"name": GROUP, "namespace": NAMESPACE},
         "spec": spec,
-    })
+    });
+    if let Some(target) = &t.history {
+        let at = (clock::epoch() - chrono::Duration::hours(1))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        group["metadata"]["annotations"] = json!({
+            crd::ANNOTATION_LAST_FAILOVER: at,
+            crd::ANNOTATION_LAST_FAILOVER_TARGET: target,
+        });
+        group["status"] = json!({"lastFailover": at, "lastFailoverTarget": target});
+    }
+    group
 }
 
 /// Deterministic server UUID for a site, from the run seed.
