@@ -136,6 +136,7 @@ pub struct Fault {
 /// - `errant-write`: `n` local transactions committed on `site` regardless of read_only.
 /// - `rogue-unfence`: a human runs `SET GLOBAL read_only = OFF` (clears super_read_only
 ///   too) on `site` as `root`.
+/// - `manual-fence`: a human runs `SET GLOBAL super_read_only = ON` on `site` as `root`.
 pub const FAULT_OPS: &[&str] = &[
     "node-down",
     "site-down",
@@ -146,6 +147,7 @@ pub const FAULT_OPS: &[&str] = &[
     "controller-restart",
     "errant-write",
     "rogue-unfence",
+    "manual-fence",
 ];
 /// Non-site hosts a `partition-pair` can name as `peer`.
 pub const PAIR_HOSTS: &[&str] = &["controller", "apiserver", "clients"];
@@ -160,7 +162,7 @@ fn op_fields(op: &str) -> &'static [&'static str] {
         "sidecar-kill" => &["site", "down"],
         "controller-restart" => &["down"],
         "errant-write" => &["site", "n"],
-        "rogue-unfence" => &["site"],
+        "rogue-unfence" | "manual-fence" => &["site"],
         _ => &[],
     }
 }

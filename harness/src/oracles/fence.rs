@@ -4,7 +4,8 @@
 //! net, after the controller named its site.
 //!
 //! Who sent a statement: the sidecar and a human both connect as `root`. A `root`
-//! statement right after a `rogue-unfence` fault event (same instant) is the human's; the
+//! statement right after a `rogue-unfence` or `manual-fence` fault event (same instant)
+//! is the human's; the
 //! sidecar's own log line before a statement says which part of it acted ("sidecar
 //! starting" … safety net, "SELF-FENC…" monitor, "safety net: this is the active site" the
 //! only unfence).
@@ -71,7 +72,9 @@ pub fn root_acts(input: &Input) -> Vec<RootAct> {
                 let before = ro.get(site).map_or(*read_only, |s| s.0);
                 ro.insert(site.clone(), (*read_only, before, i));
             }
-            EventKind::Fault { op, detail, .. } if op == "rogue-unfence" => {
+            EventKind::Fault { op, detail, .. }
+                if op == "rogue-unfence" || op == "manual-fence" =>
+            {
                 human = Some((e.at_ms, detail.clone()));
             }
             EventKind::Mutation {

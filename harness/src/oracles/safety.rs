@@ -479,22 +479,30 @@ pub fn anti_flap(input: &Input) -> Verdict {
     }
 }
 
-/// DW: whenever two or more primary-candidates are up and writable at once, the
-/// controller resolves it within 13 polls (SCENARIOS.md T_sb: "fail beyond 13 polls") and
-/// leaves one writer (never zero). Dual intervals of a writer the controller cannot reach
-/// (a partitioned old primary) are SW-H's: scenarios with one do not list DW.
+/// DW: whenever two or more primary-candidates are up and writable at once:
+/// - with a recorded failover target (history, or a failover earlier in the run) or
+///   sitePriorities, the controller resolves it within 13 polls (SCENARIOS.md T_sb: "fail
+///   beyond 13 polls") and leaves one writer (never zero);
+/// - with neither (manual), the controller fences no one while it lasts and blanks
+///   `activeSite` within R+1 polls (+1s for the status sampling).
+///
+/// Dual intervals of a writer the controller cannot reach (a partitioned old primary) are
+/// SW-H's: scenarios with one do not list DW.
 pub fn dual_writable_resolved(input: &Input) -> Verdict {
     let spec = super::effective_spec(input);
     let poll = bloodraven::duration::parse(&spec.poll_interval)
         .unwrap_or_default()
         .as_millis() as u64;
     let bound = 13 * poll;
+    let blank_within = (spec.recovery_threshold as u64 + 1) * poll + 1_000;
+    let topo = &input.scenario.scenario.topology;
     let candidates = input.candidates();
+    let completes = controller_logs(input.events, "failover complete");
     let mut w = Writability::default();
+    // (start, end) of each dual interval; end None = still dual at the end of the run.
+    let mut intervals: Vec<(u64, Option<u64>)> = vec![];
     let mut since: Option<u64> = None;
     let mut ended: Option<(u64, u64)> = None;
-    let mut longest = 0u64;
-    let mut count = 0;
     let mut violations = vec![];
     for e in input.events {
         w.apply(e);
@@ -504,21 +512,9 @@ pub fn dual_writable_resolved(input: &Input) -> Verdict {
             .filter(|s| candidates.contains(s))
             .collect();
         match (writers.len() >= 2, since) {
-            (true, None) => {
-                since = Some(e.at_ms);
-                count += 1;
-            }
+            (true, None) => since = Some(e.at_ms),
             (false, Some(start)) => {
-                let len = e.at_ms - start;
-                longest = longest.max(len);
-                if len > bound {
-                    violations.push(format!(
-                        "dual writable from {} lasted {} (bound {})",
-                        fmt_secs(start),
-                        fmt_secs(len),
-                        fmt_secs(bound)
-                    ));
-                }
+                intervals.push((start, Some(e.at_ms)));
                 ended = Some((start, e.at_ms));
                 since = None;
             }
@@ -540,22 +536,84 @@ pub fn dual_writable_resolved(input: &Input) -> Verdict {
         }
     }
     if let Some(start) = since {
-        let end = input.scenario.duration.as_millis() as u64;
-        longest = longest.max(end.saturating_sub(start));
-        violations.push(format!(
-            "dual writable from {} never resolved (run ended at {})",
-            fmt_secs(start),
-            fmt_secs(end)
-        ));
+        intervals.push((start, None));
     }
-    let figure = format!("{count} dual interval(s), longest {}", fmt_secs(longest));
+    let run_end = input.scenario.duration.as_millis() as u64;
+    let mut longest = 0u64;
+    let mut manual_count = 0;
+    for (start, end) in &intervals {
+        let (start, end_ms) = (*start, end.unwrap_or(run_end));
+        longest = longest.max(end_ms.saturating_sub(start));
+        let recorded = topo.history.is_some() || completes.iter().any(|c| *c < start);
+        if recorded || !topo.priorities.is_empty() {
+            match end {
+                None => violations.push(format!(
+                    "dual writable from {} never resolved (run ended at {})",
+                    fmt_secs(start),
+                    fmt_secs(run_end)
+                )),
+                Some(end) if end - start > bound => violations.push(format!(
+                    "dual writable from {} lasted {} (bound {})",
+                    fmt_secs(start),
+                    fmt_secs(end - start),
+                    fmt_secs(bound)
+                )),
+                _ => {}
+            }
+            continue;
+        }
+        manual_count += 1;
+        let mut blanked = false;
+        for e in input
+            .events
+            .iter()
+            .filter(|e| e.at_ms >= start && e.at_ms <= end_ms)
+        {
+            match &e.kind {
+                EventKind::Mutation {
+                    site,
+                    user,
+                    sql,
+                    ok: true,
+                } if user == crate::world::CONTROLLER_SQL_USER && is_fence(sql) => {
+                    violations.push(format!(
+                        "at {}: the controller fenced {site} in a manual split brain (no priorities, no recorded target)",
+                        fmt_secs(e.at_ms)
+                    ));
+                }
+                EventKind::ActiveSite { site }
+                    if site.is_empty() && e.at_ms <= start + blank_within =>
+                {
+                    blanked = true;
+                }
+                _ => {}
+            }
+        }
+        if !blanked && end_ms > start + blank_within {
+            violations.push(format!(
+                "manual split brain from {}: activeSite not blank within {}",
+                fmt_secs(start),
+                fmt_secs(blank_within)
+            ));
+        }
+    }
+    let figure = format!(
+        "{} dual interval(s){}, longest {}",
+        intervals.len(),
+        if manual_count > 0 {
+            format!(" ({manual_count} manual)")
+        } else {
+            String::new()
+        },
+        fmt_secs(longest)
+    );
     match violations.first() {
         None => Verdict::new(
             "DW",
             true,
             figure,
             format!(
-                "every dual-writable interval resolved to one writer within {}",
+                "dual-writable intervals resolved to one writer within {} (manual ones reported, not fenced)",
                 fmt_secs(bound)
             ),
         ),

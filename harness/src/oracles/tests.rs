@@ -630,7 +630,7 @@ fn rejoin_flags_the_deposed_primary_turning_writable_again() {
 
 #[test]
 fn dw_flags_a_split_brain_left_unresolved_or_resolved_to_no_writer() {
-    let s = custom("", "\"DW\"", "");
+    let s = custom("", "\"DW\"", "priorities = [\"a\", \"b\"]");
     let long = vec![
         ev(0.0, state("a", false)),
         ev(0.0, state("b", true)),
@@ -657,4 +657,41 @@ fn dw_flags_a_split_brain_left_unresolved_or_resolved_to_no_writer() {
     quick.push(ev(34.0, state("b", true)));
     let v = judge_with(&s, &quick, &Final::default());
     assert!(v.pass, "{v:?}");
+}
+
+#[test]
+fn dw_in_a_manual_split_brain_flags_an_auto_fence_and_a_named_active_site() {
+    // No priorities, no history: the controller must not choose, but must blank activeSite.
+    let s = custom("", "\"DW\"", "");
+    let good = vec![
+        ev(0.0, state("a", false)),
+        ev(0.0, state("b", true)),
+        ev(30.0, state("b", false)),
+        ev(32.5, EventKind::ActiveSite { site: "".into() }),
+        ev(90.0, state("b", true)),
+    ];
+    let v = judge_with(&s, &good, &Final::default());
+    assert!(v.pass, "{v:?}");
+    assert!(v.figure.contains("1 manual"), "{v:?}");
+    let mut fenced = good[..4].to_vec();
+    fenced.push(ev(34.0, state("b", true)));
+    fenced.push(ev(
+        34.0,
+        mutation("b", CONTROLLER_SQL_USER, "SET GLOBAL super_read_only = ON"),
+    ));
+    let v = judge_with(&s, &fenced, &Final::default());
+    assert!(
+        !v.pass && v.detail.contains("fenced b in a manual split brain"),
+        "{v:?}"
+    );
+    let named: Vec<Event> = good
+        .iter()
+        .filter(|e| !matches!(e.kind, EventKind::ActiveSite { .. }))
+        .cloned()
+        .collect();
+    let v = judge_with(&s, &named, &Final::default());
+    assert!(
+        !v.pass && v.detail.contains("activeSite not blank within 7.0s"),
+        "{v:?}"
+    );
 }

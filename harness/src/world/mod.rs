@@ -436,8 +436,10 @@ enum Action {
         site: String,
         n: u64,
     },
-    RogueUnfence {
+    /// A human with SUPER: `rogue-unfence` or `manual-fence`.
+    Human {
         site: String,
+        fence: bool,
     },
 }
 
@@ -548,7 +550,8 @@ impl Schedule {
                     items.push((f.at + down, Action::Controller { up: true }));
                 }
                 "errant-write" => items.push((f.at, Action::ErrantWrite { site, n: f.n })),
-                "rogue-unfence" => items.push((f.at, Action::RogueUnfence { site })),
+                "rogue-unfence" => items.push((f.at, Action::Human { site, fence: false })),
+                "manual-fence" => items.push((f.at, Action::Human { site, fence: true })),
                 other => unreachable!("fault op {other:?} passed validation"),
             }
         }
@@ -701,18 +704,21 @@ fn apply(
             });
             engine.errant_write(*n);
         }
-        Action::RogueUnfence { site } => {
+        Action::Human { site, fence } => {
             let (_, _, engine, _) = find(site);
+            let (op, sql) = if *fence {
+                ("manual-fence", "SET GLOBAL super_read_only = ON")
+            } else {
+                ("rogue-unfence", "SET GLOBAL read_only = OFF")
+            };
             trace.record(EventKind::Fault {
-                op: "rogue-unfence".into(),
+                op: op.into(),
                 detail: site.clone(),
                 heal: false,
             });
-            // A human with SUPER on the server; no statement here waits on time, so the
-            // engine answers inside one poll (an error, e.g. mysqld down, is in the trace).
-            let _ = futures::executor::block_on(
-                engine.query(SIDECAR_SQL_USER, "SET GLOBAL read_only = OFF"),
-            );
+            // No statement here waits on time, so the engine answers inside one poll (an
+            // error, e.g. mysqld down, is in the trace as a failed mutation).
+            let _ = futures::executor::block_on(engine.query(SIDECAR_SQL_USER, sql));
         }
     }
 }
