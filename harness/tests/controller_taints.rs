@@ -21,6 +21,7 @@ fn seed_nodes(ctx: &Ctx) {
         node("node-a2", "a", json!([])),
         node("node-b1", "b", json!([])),
         node("node-r1", "r", json!([])),
+        node("node-d1", "d", json!([])),
         node("node-x", "elsewhere", json!([])),
     ] {
         ctx.api.put_raw("nodes", n).expect("node");
@@ -57,6 +58,7 @@ fn three_sites() -> Setup {
         ("a", "primary-candidate"),
         ("b", "primary-candidate"),
         ("r", "read-only"),
+        ("d", "dr-only"),
     ])
 }
 
