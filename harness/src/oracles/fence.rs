@@ -1,5 +1,6 @@
 //! FENCE: the sidecar's self-fencing. (a) an isolated writable primary goes read-only
-//! within H of losing the controller and every peer; (c) the sidecar never fences a
+//! within H of losing the controller and every peer; (b) a writable site that can hear the
+//! controller or a peer goes read-only within F1 of activeSite naming another site; (c) the sidecar never fences a
 //! read-only instance outside its startup safety net; (d) it unfences only in the safety
 //! net, after the controller named its site.
 //!
@@ -205,6 +206,27 @@ pub fn isolation(input: &Input, site: &str) -> Vec<(u64, u64)> {
     out
 }
 
+/// Intervals `[start, end)` in ms during which `site`'s sidecar is not running (pod down,
+/// crashed until the kubelet restarts it, or the sidecar killed).
+pub fn sidecar_down(input: &Input, site: &str) -> Vec<(u64, u64)> {
+    let s = input.scenario;
+    let end = s.duration.as_millis() as u64;
+    let ms = |d: Duration| d.as_millis() as u64;
+    s.faults
+        .iter()
+        .filter(|f| f.site == site)
+        .filter_map(|f| {
+            let until = match f.op.as_str() {
+                "node-down" | "site-down" => f.heal_at.map_or(end, ms),
+                "crash" => ms(f.at + Duration::from_secs(5)),
+                "sidecar-kill" => ms(f.at + f.down.unwrap_or(SIDECAR_KILL_DOWN)),
+                _ => return None,
+            };
+            Some((ms(f.at), until))
+        })
+        .collect()
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Change {
     Down(String),
@@ -272,6 +294,73 @@ pub fn sidecar_fencing(input: &Input) -> Verdict {
                         .unwrap_or_default()
                 )),
             }
+        }
+    }
+    // (b) a writable site whose sidecar can hear the controller or a peer is read-only
+    // within F1 = peerCheckInterval + 4s (+0.5s status sampling) of activeSite naming
+    // another site.
+    let spec = super::effective_spec(input);
+    let f1 = bloodraven::duration::parse(&spec.sidecar.peer_check_interval)
+        .unwrap_or_default()
+        .as_millis() as u64
+        + 4_500;
+    let sites: Vec<String> = input
+        .scenario
+        .scenario
+        .topology
+        .sites
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    let excused: BTreeMap<String, Vec<(u64, u64)>> = sites
+        .iter()
+        .map(|x| {
+            let mut v = isolation(input, x);
+            v.extend(sidecar_down(input, x));
+            (x.clone(), v)
+        })
+        .collect();
+    let mut w = Writability::default();
+    let mut foreign: BTreeMap<String, u64> = BTreeMap::new();
+    let run_end = input.scenario.duration.as_millis() as u64;
+    let late = |x: &str, since: u64, now: u64, violations: &mut Vec<String>| {
+        let excused = excused[x].iter().any(|(s, t)| *s < now && *t > since);
+        if !excused {
+            violations.push(format!(
+                "{x} still writable at {}, {} after activeSite named another site (F1 {})",
+                fmt_secs(since + f1),
+                fmt_secs(f1),
+                fmt_secs(f1)
+            ));
+        }
+    };
+    for e in input.events {
+        // Judged on the state before this event: was x writable past its deadline?
+        for (x, since) in foreign.iter_mut() {
+            if w.writable(x) && e.at_ms > *since + f1 {
+                late(x, *since, e.at_ms, &mut violations);
+                *since = u64::MAX / 2; // once per episode
+            }
+        }
+        w.apply(e);
+        if let EventKind::ActiveSite { site: active } = &e.kind {
+            foreign.retain(|x, _| x != active && !active.is_empty());
+            if !active.is_empty() {
+                for x in sites.iter().filter(|x| *x != active) {
+                    foreign.entry(x.clone()).or_insert(e.at_ms);
+                }
+            }
+        }
+        for (x, since) in foreign.iter_mut() {
+            if !w.writable(x) {
+                // Read-only (or down): the clock restarts if it turns writable again.
+                *since = e.at_ms;
+            }
+        }
+    }
+    for (x, since) in &foreign {
+        if w.writable(x) && run_end > *since + f1 {
+            late(x, *since, run_end, &mut violations);
         }
     }
     // (c) and (d).

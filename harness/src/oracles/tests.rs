@@ -695,3 +695,36 @@ fn dw_in_a_manual_split_brain_flags_an_auto_fence_and_a_named_active_site() {
         "{v:?}"
     );
 }
+
+#[test]
+fn fence_flags_a_writer_that_hears_the_controller_but_ignores_a_foreign_active_site() {
+    let s = custom("", "\"FENCE\"", "");
+    // b is named active at 35s; a stays writable until 50s (F1 = 5s + 4s + 0.5s).
+    let late = vec![
+        ev(0.0, state("a", false)),
+        ev(0.0, state("b", true)),
+        ev(34.0, state("b", false)),
+        ev(35.0, EventKind::ActiveSite { site: "b".into() }),
+        ev(50.0, state("a", true)),
+    ];
+    let v = judge_with(&s, &late, &Final::default());
+    assert!(!v.pass, "{v:?}");
+    assert!(
+        v.detail
+            .contains("a still writable at 44.5s, 9.5s after activeSite named another site"),
+        "{v:?}"
+    );
+    let mut quick = late.clone();
+    quick[4] = ev(40.0, state("a", true));
+    assert!(judge_with(&s, &quick, &Final::default()).pass);
+    // Cut from the controller and its peer, a cannot learn it: FENCE(a)'s H applies instead.
+    let isolated = custom(
+        "[[faults]]\nat = \"30s\"\nop = \"partition\"\nsite = \"a\"\nheal_at = \"90s\"",
+        "\"FENCE\"",
+        "",
+    );
+    let mut in_h = late;
+    in_h[4] = ev(55.0, state("a", true));
+    let v = judge_with(&isolated, &in_h, &Final::default());
+    assert!(v.pass, "{v:?}");
+}
