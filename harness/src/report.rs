@@ -147,6 +147,11 @@ const KEY_LOGS: &[&str] = &[
     "replication source convergence complete",
     "fencing returning old primary (split brain after failover)",
     "safety net: this is the active site, clearing super_read_only",
+    "split-brain auto-resolve",
+    "re-asserting fenced promoted primary",
+    "primary re-assert confirmed",
+    "ALERT SPLIT BRAIN",
+    "fencing: MySQL is writable after prior self-fence; rearming monitor",
 ];
 
 /// The key moments of a run, one line each.
