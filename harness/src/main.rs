@@ -55,7 +55,7 @@ fn main() -> ExitCode {
                 for l in all {
                     let s = &l.scenario;
                     println!(
-                        "{:<32} {:<16} {}",
+                        "{:<32} {:<19} {}",
                         s.id,
                         s.profiles.join(","),
                         s.description
