@@ -148,9 +148,10 @@ fn reassert_has_its_own_timer_of_one_cooldown() {
         fail_over_to_b(&ctx, &mut m).await;
         ctx.engine("a").boot(true);
         ctx.polls(&mut m, 2).await;
-        // First self-fence: re-asserted at once (the failover itself does not arm the timer).
+        // First self-fence: re-asserted once no writer has been seen for recoveryThreshold (2)
+        // polls (the failover itself does not arm the timer).
         ctx.sql("b", "SET GLOBAL super_read_only = ON").await;
-        ctx.poll(&mut m).await;
+        ctx.polls(&mut m, 2).await;
         assert_eq!(ctx.logged(REASSERT), 1);
         assert!(!ctx.read_only("b"));
         // Second self-fence right away: refused until 60s after the first attempt.
@@ -233,5 +234,25 @@ fn no_reassert_without_a_recorded_target() {
         assert!(refusals(&ctx).is_empty());
         assert!(ctx.read_only("a") && ctx.read_only("b"));
         assert_eq!(ctx.condition("Degraded")["reason"], "NoPrimary");
+    });
+}
+
+#[test]
+fn a_one_poll_fence_blip_is_not_reasserted() {
+    // A sidecar's start-up safety net fences the active site for a moment; a single probe
+    // that catches it must not make the controller unfence the site again.
+    simulate(Setup::two_sites(), |ctx| async move {
+        let mut m = ctx.manager().await;
+        fail_over_to_b(&ctx, &mut m).await;
+        ctx.engine("a").boot(true);
+        ctx.polls(&mut m, 2).await;
+        ctx.sql("b", "SET GLOBAL super_read_only = ON").await;
+        ctx.poll(&mut m).await;
+        ctx.sql("b", "SET GLOBAL super_read_only = OFF").await;
+        ctx.sql("b", "SET GLOBAL read_only = OFF").await;
+        ctx.polls(&mut m, 3).await;
+        assert_eq!(ctx.logged(REASSERT), 0);
+        assert_eq!(ctx.metric(PRIMARY_REASSERT, &[("site", "b")]), 0);
+        assert!(!ctx.read_only("b"));
     });
 }

@@ -96,6 +96,10 @@ pub struct Manager {
     last_cooldown_log: Option<Instant>,
     /// When the last primary re-assert was attempted (its own timer, §3.7).
     last_reassert: Option<Instant>,
+    /// Consecutive polls in which no probe read a writable site. Re-assert waits for
+    /// `recovery_threshold` of them: one probe can catch a sidecar's start-up safety net
+    /// fencing the active site for a moment, which is no reason to unfence it again.
+    no_writer_polls: u32,
     /// The last re-assert refusal logged, for rate limiting.
     last_reassert_refusal: Option<(String, Instant)>,
     tainter: Tainter,
@@ -147,6 +151,7 @@ impl Manager {
             last_reason: None,
             last_cooldown_log: None,
             last_reassert: None,
+            no_writer_polls: 0,
             last_reassert_refusal: None,
         };
         m.rehydrate(group);
@@ -286,6 +291,15 @@ impl Manager {
             }
         }))
         .await;
+
+        let any_writer = probes
+            .iter()
+            .any(|p| p.as_ref().is_ok_and(|p| !p.read_only));
+        self.no_writer_polls = if any_writer {
+            0
+        } else {
+            self.no_writer_polls + 1
+        };
 
         // 2. Debounce and log transitions.
         let now_wall = self.seams.clock.now();
@@ -848,6 +862,9 @@ impl Manager {
             // Normal operation (or split brain / fencing, handled elsewhere).
             self.last_reassert_refusal = None;
             return;
+        }
+        if self.no_writer_polls < self.cfg.recovery_threshold {
+            return; // not yet confirmed: may be a safety-net blip
         }
         match self.reassert_preconditions(ti).await {
             Ok(()) => {}
