@@ -767,6 +767,28 @@ impl Manager {
         site.retry_after = Some(Instant::now() + RECOVERY_RETRY);
     }
 
+    /// Re-reads both GTID sets right before a repoint: the follower on its open session `s`,
+    /// the active site on a fresh one. Marks the follower blocked and returns false when it
+    /// holds transactions the active site lacks.
+    async fn still_contained(
+        &mut self,
+        i: usize,
+        s: &mut Session,
+        active: &str,
+    ) -> Result<bool, crate::sql::SqlError> {
+        let own = s.gtid_executed().await?;
+        let new = {
+            let mut a = self.session(active, PROBE_TIMEOUT).await?;
+            a.gtid_executed().await?
+        };
+        let divergent = own.subtract(&new);
+        if divergent.is_empty() {
+            return Ok(true);
+        }
+        self.block(i, divergent, &own, &new);
+        Ok(false)
+    }
+
     /// Fence, drain application sessions, re-check containment, then rejoin as a replica.
     async fn recover_old_primary(
         &mut self,
@@ -779,14 +801,7 @@ impl Manager {
         let mut s = self.session(&name, PROBE_TIMEOUT).await?;
         s.fence().await?;
         s.kill_app_connections().await?;
-        let old = s.gtid_executed().await?;
-        let new = {
-            let mut a = self.session(active, PROBE_TIMEOUT).await?;
-            a.gtid_executed().await?
-        };
-        let divergent = old.subtract(&new);
-        if !divergent.is_empty() {
-            self.block(i, divergent, &old, &new);
+        if !self.still_contained(i, &mut s, active).await? {
             return Ok(());
         }
         info!(site = %name, "no GTID divergence, auto-recovering old primary as replica");
@@ -819,15 +834,8 @@ impl Manager {
         info!(site = %name, stage = "stop", source = %active_host, "replication source convergence started");
         let mut s = self.session(&name, PROBE_TIMEOUT).await?;
         s.stop_replica().await?;
-        let own = s.gtid_executed().await?;
-        let new = {
-            let mut a = self.session(active, PROBE_TIMEOUT).await?;
-            a.gtid_executed().await?
-        };
-        let divergent = own.subtract(&new);
-        if !divergent.is_empty() {
+        if !self.still_contained(i, &mut s, active).await? {
             warn!(site = %name, stage = "containment", "replication source convergence blocked");
-            self.block(i, divergent, &own, &new);
             return Ok(());
         }
         s.change_source(active_host, &self.creds.user, &self.creds.password)
