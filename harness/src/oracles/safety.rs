@@ -9,7 +9,7 @@ use super::truth::{
     controller_logs, fmt_secs, is_fence, is_unfence, promotions, Executed, Writability,
 };
 use super::{Input, Verdict};
-use crate::trace::EventKind;
+use crate::trace::{Event, EventKind};
 
 /// SW: no two different sites each commit an acknowledged client write inside one
 /// interval where both are writable.
@@ -156,36 +156,38 @@ pub fn dns_to_confirmed_writer(input: &Input) -> Verdict {
 
 /// NOFO before the first fault: no promotion, no fence of the active site by the
 /// controller, and activeSite never names another site.
+/// The controller's failover activity one event shows, judged against the site that should
+/// stay active: an unfence, a fence of the active site, or activeSite naming another site.
+fn failover_activity(e: &Event, active: &str) -> Option<String> {
+    let at = fmt_secs(e.at_ms);
+    match &e.kind {
+        EventKind::Mutation {
+            site,
+            user,
+            sql,
+            ok: true,
+        } if user == crate::world::CONTROLLER_SQL_USER => {
+            if is_unfence(sql.as_str()) {
+                Some(format!("at {at}: controller unfenced {site}"))
+            } else if site == active && is_fence(sql.as_str()) {
+                Some(format!("at {at}: controller fenced the active site {site}"))
+            } else {
+                None
+            }
+        }
+        EventKind::ActiveSite { site } if !site.is_empty() && site != active => {
+            Some(format!("at {at}: activeSite named {site}"))
+        }
+        _ => None,
+    }
+}
+
 pub fn no_failover_before_fault(input: &Input) -> Verdict {
     let t0 = input.t0_ms();
     let active = &input.scenario.scenario.topology.active;
     let mut violations = vec![];
     for e in input.events.iter().filter(|e| e.at_ms < t0) {
-        match &e.kind {
-            EventKind::Mutation {
-                site,
-                user,
-                sql,
-                ok: true,
-            } if user == crate::world::CONTROLLER_SQL_USER => {
-                let lower = sql.to_ascii_lowercase().replace(' ', "");
-                if is_unfence(sql) {
-                    violations.push(format!(
-                        "at {}: controller unfenced {site}",
-                        fmt_secs(e.at_ms)
-                    ));
-                } else if site == active && lower.contains("super_read_only=on") {
-                    violations.push(format!(
-                        "at {}: controller fenced the active site {site}",
-                        fmt_secs(e.at_ms)
-                    ));
-                }
-            }
-            EventKind::ActiveSite { site } if !site.is_empty() && site != active => {
-                violations.push(format!("at {}: activeSite named {site}", fmt_secs(e.at_ms)));
-            }
-            _ => {}
-        }
+        violations.extend(failover_activity(e, active));
     }
     let figure = format!("until {}", fmt_secs(t0));
     match violations.first() {
@@ -316,30 +318,7 @@ pub fn no_failover(input: &Input) -> Verdict {
     let mut violations = vec![];
     let mut pauses = vec![];
     for e in input.events {
-        match &e.kind {
-            EventKind::Mutation {
-                site,
-                user,
-                sql,
-                ok: true,
-            } if user == crate::world::CONTROLLER_SQL_USER => {
-                if is_unfence(sql) {
-                    violations.push(format!(
-                        "at {}: controller unfenced {site}",
-                        fmt_secs(e.at_ms)
-                    ));
-                } else if site == active && is_fence(sql) {
-                    violations.push(format!(
-                        "at {}: controller fenced the active site {site}",
-                        fmt_secs(e.at_ms)
-                    ));
-                }
-            }
-            EventKind::ActiveSite { site } if !site.is_empty() && site != active => {
-                violations.push(format!("at {}: activeSite named {site}", fmt_secs(e.at_ms)));
-            }
-            _ => {}
-        }
+        violations.extend(failover_activity(e, active));
     }
     for act in root_acts(input)
         .into_iter()
