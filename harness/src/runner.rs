@@ -49,3 +49,34 @@ pub fn run_and_judge(scenario: &Loaded, seed: u64, print_log: bool) -> anyhow::R
         target: "sim".into(),
     })
 }
+
+/// Runs `(scenario, seed)` jobs on `workers` threads (each run is single-threaded and
+/// independent); reports come back in job order.
+pub fn run_many(jobs: &[(&Loaded, u64)], workers: usize) -> anyhow::Result<Vec<Report>> {
+    let workers = workers.max(1);
+    let mut done: Vec<(usize, Report)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                s.spawn(move || {
+                    jobs.iter()
+                        .enumerate()
+                        .skip(w)
+                        .step_by(workers)
+                        .map(|(i, (scenario, seed))| {
+                            Ok((i, run_and_judge(scenario, *seed, false)?))
+                        })
+                        .collect::<anyhow::Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a simulation thread panicked"))
+            .collect::<anyhow::Result<Vec<Vec<_>>>>()
+    })?
+    .into_iter()
+    .flatten()
+    .collect();
+    done.sort_by_key(|(i, _)| *i);
+    Ok(done.into_iter().map(|(_, r)| r).collect())
+}

@@ -1,7 +1,7 @@
 //! Every catalog scenario passes on seeds 1, 2 and 3 (the catalog's admission rule), and
 //! every profile only names catalog scenarios that exist.
 
-use chaos::runner::run_and_judge;
+use chaos::runner::run_many;
 use chaos::scenario::{catalog_dir, load_catalog};
 
 const SEEDS: [u64; 3] = [1, 2, 3];
@@ -10,32 +10,17 @@ const SEEDS: [u64; 3] = [1, 2, 3];
 fn every_catalog_scenario_passes_on_seeds_1_to_3() {
     let catalog = load_catalog(&catalog_dir()).expect("the catalog loads");
     assert!(!catalog.is_empty());
-    let jobs: Vec<(usize, u64)> = (0..catalog.len())
-        .flat_map(|i| SEEDS.iter().map(move |s| (i, *s)))
+    let jobs: Vec<(&chaos::scenario::Loaded, u64)> = catalog
+        .iter()
+        .flat_map(|l| SEEDS.iter().map(move |s| (l, *s)))
         .collect();
     // Two workers: CI machines have two cores.
-    let failures: Vec<String> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..2)
-            .map(|w| {
-                let (catalog, jobs) = (&catalog, &jobs);
-                s.spawn(move || {
-                    jobs.iter()
-                        .skip(w)
-                        .step_by(2)
-                        .filter_map(|&(i, seed)| {
-                            let r =
-                                run_and_judge(&catalog[i], seed, false).expect("simulation runs");
-                            (!r.pass).then(|| r.summary())
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
-    });
+    let failures: Vec<String> = run_many(&jobs, 2)
+        .expect("simulations run")
+        .into_iter()
+        .filter(|r| !r.pass)
+        .map(|r| r.summary())
+        .collect();
     assert!(
         failures.is_empty(),
         "{} run(s) failed:\n{}",

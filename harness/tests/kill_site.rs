@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use chaos::runner::run_and_judge;
+use chaos::runner::{run_and_judge, run_many};
 use chaos::scenario::{catalog_dir, find};
 
 fn kill_site() -> chaos::scenario::Loaded {
@@ -13,29 +13,14 @@ fn kill_site() -> chaos::scenario::Loaded {
 #[test]
 fn kill_site_passes_on_seeds_1_to_20() {
     let scenario = kill_site();
-    let seeds: Vec<u64> = (1..=20).collect();
+    let jobs: Vec<_> = (1..=20).map(|seed| (&scenario, seed)).collect();
     // Two workers: CI machines have two cores.
-    let failures: Vec<String> = std::thread::scope(|s| {
-        let handles: Vec<_> = seeds
-            .chunks(10)
-            .map(|chunk| {
-                let scenario = &scenario;
-                s.spawn(move || {
-                    chunk
-                        .iter()
-                        .filter_map(|&seed| {
-                            let r = run_and_judge(scenario, seed, false).expect("simulation runs");
-                            (!r.pass).then(|| r.summary())
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
-    });
+    let failures: Vec<String> = run_many(&jobs, 2)
+        .expect("simulations run")
+        .into_iter()
+        .filter(|r| !r.pass)
+        .map(|r| r.summary())
+        .collect();
     assert!(
         failures.is_empty(),
         "{} seed(s) failed:\n{}",
