@@ -3,6 +3,7 @@
 
 pub mod fake_k8s;
 pub mod fake_mysql;
+pub mod k3d;
 pub mod oracles;
 pub mod report;
 pub mod runner;

@@ -5,7 +5,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chaos::scenario;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Where a scenario runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Target {
+    /// The deterministic simulator (seeded, reproducible).
+    Sim,
+    /// The playground k3d cluster (playground/setup.sh): real pods, real MySQL.
+    K3d,
+}
 
 #[derive(Parser)]
 #[command(
@@ -41,6 +50,15 @@ enum Command {
         /// Only print the trace hash (for determinism checks).
         #[arg(long)]
         hash_only: bool,
+        /// Where to run it.
+        #[arg(long, value_enum, default_value_t = Target::Sim)]
+        target: Target,
+        /// k3d: the kubectl context (only k3d-* contexts are accepted).
+        #[arg(long, default_value = chaos::k3d::DEFAULT_CONTEXT)]
+        context: String,
+        /// k3d: print the exact command plan and exit, touching no cluster.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Load and validate every scenario file of the catalog.
     Validate,
@@ -78,6 +96,9 @@ fn main() -> ExitCode {
             report_dir,
             log,
             hash_only,
+            target,
+            context,
+            dry_run,
         } => {
             let loaded = if id.ends_with(".toml") {
                 scenario::load_file(std::path::Path::new(&id))
@@ -88,6 +109,17 @@ fn main() -> ExitCode {
                 Ok(l) => l,
                 Err(e) => return bad_input(e),
             };
+            if target == Target::K3d {
+                let opts = chaos::k3d::Options {
+                    context,
+                    dry_run,
+                    report_dir,
+                };
+                return ExitCode::from(chaos::k3d::run(&loaded, &opts));
+            }
+            if dry_run {
+                return bad_input("--dry-run prints a cluster command plan: it needs --target k3d");
+            }
             let report = match chaos::runner::run_and_judge(&loaded, seed, log) {
                 Ok(r) => r,
                 Err(e) => {
