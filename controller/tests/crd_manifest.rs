@@ -14,7 +14,10 @@ fn checked_in_crd_matches_the_rust_types() {
             .lines()
             .zip(generated.lines())
             .position(|(a, b)| a != b)
-            .map_or_else(|| "length differs".to_string(), |i| format!("line {}", i + 1));
+            .map_or_else(
+                || "length differs".to_string(),
+                |i| format!("line {}", i + 1),
+            );
         panic!(
             "{} drifted from bloodraven::crd::crd_yaml() (first difference: {first}).\n\
              Regenerate it from the workspace root with:\n    \
