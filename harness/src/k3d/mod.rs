@@ -1,7 +1,8 @@
 //! The `k3d` target: runs a catalog scenario against the playground cluster
 //! (playground/setup.sh). Faults become kubectl/docker commands ([`plan`]); the run is
-//! observed through the API, SQL over `kubectl exec`, the counter's ack log and the pods'
-//! logs ([`observe`]), and judged by the same oracles as the simulator, on the properties
+//! observed through the API, SQL over `kubectl exec` (state, and the operator's and root's
+//! statements from MySQL's general log), the counter's ack log and the operator's log
+//! ([`observe`]), and judged by the same oracles as the simulator, on the properties
 //! those observations can support ([`judged`]).
 //!
 //! Exit codes: 0 pass, 1 a property violated, 2 scenario not expressible on k3d,
@@ -45,13 +46,14 @@ pub fn judged(loaded: &Loaded) -> (Vec<String>, Vec<(String, String)>) {
 /// Why a property cannot be judged from outside the processes, or None when it can.
 fn not_observable(property: &str) -> Option<&'static str> {
     match property {
-        "SW" | "CONV" | "FLAP" | "DW" => None,
-        "DNS-W" => Some("needs the operator's read_only probes, invisible from outside mysqld"),
-        "FAILOVER" | "NOFO" | "NOFO-PRE" | "REJOIN" | "RPO-A" => {
-            Some("needs who sent each fence/unfence statement; the cluster only shows the state")
+        "SW" | "CONV" | "FLAP" | "DW" | "FAILOVER" | "NOFO" | "NOFO-PRE" | "REJOIN" | "RPO-A" => {
+            None
+        }
+        "DNS-W" => {
+            Some("needs the answers of the operator's read_only probes, invisible from outside")
         }
         "NDA" => Some("needs every replication repoint and commit as it happens"),
-        "FENCE" => Some("needs the sidecars' SQL statements as they happen"),
+        "FENCE" => Some("needs the sidecars' decisions (their logs are not collected yet)"),
         _ => Some("no k3d observation for it yet"),
     }
 }

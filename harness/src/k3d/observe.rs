@@ -183,19 +183,98 @@ struct Observer<'a> {
     last_dns: Option<Option<String>>,
     ack_cursor: u64,
     ids: Option<(u64, u64)>,
+    /// Per site, the `event_time` of the last general-log row read.
+    log_cursor: BTreeMap<String, String>,
+}
+
+/// Fence, unfence and replication statements of the operator and root since `cursor`, from
+/// the general log (my.cnf: `general_log=ON`, `log_output=TABLE`). The log records a
+/// statement before it runs, so every statement counts as applied.
+fn general_log_query(cursor: &str) -> String {
+    format!(
+        "SELECT 'L', DATE_FORMAT(event_time, '%Y-%m-%d %H:%i:%s.%f'), UNIX_TIMESTAMP(event_time) * 1000, user_host, argument \
+         FROM mysql.general_log WHERE event_time > {cursor} AND command_type = 'Query' \
+         AND (user_host LIKE 'bloodraven[%' OR user_host LIKE 'root[%') \
+         AND (argument LIKE 'SET GLOBAL%' OR argument LIKE 'CHANGE REPLICATION%' OR argument LIKE 'START REPLICA%' \
+         OR argument LIKE 'STOP REPLICA%' OR argument LIKE 'RESET REPLICA%' OR argument LIKE 'KILL%' OR argument LIKE 'CLONE%') \
+         ORDER BY event_time"
+    )
+}
+
+/// One statement read from the general log.
+#[derive(Debug, PartialEq)]
+struct Statement {
+    event_time: String,
+    unix_ms: u64,
+    user: String,
+    sql: String,
+}
+
+/// The `S` row (up, read_only, super_read_only; down when absent) and the `L` rows of one
+/// sample.
+fn split_sample(rows: &[Vec<String>]) -> ((bool, bool, bool), Vec<Statement>) {
+    let state = match rows.iter().find(|r| r.first().is_some_and(|c| c == "S")) {
+        Some(r) if r.len() == 3 => (true, r[1] == "1", r[2] == "1"),
+        _ => (false, true, true),
+    };
+    let statements = rows
+        .iter()
+        .filter(|r| r.len() == 5 && r[0] == "L")
+        .filter_map(|r| {
+            Some(Statement {
+                event_time: r[1].clone(),
+                unix_ms: r[2].parse::<f64>().ok()? as u64,
+                user: user_of(&r[3]),
+                sql: r[4].replace("\\n", " ").replace("\\t", " "),
+            })
+        })
+        .collect();
+    (state, statements)
+}
+
+/// `bloodraven[bloodraven] @  [10.42.1.5]` → `bloodraven`.
+fn user_of(user_host: &str) -> String {
+    user_host
+        .split('[')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 impl Observer<'_> {
     fn sample(&mut self) {
         for site in SITES {
-            let state = match site_sql(self.context, site, "SELECT @@read_only, @@super_read_only")
-            {
-                Ok(rows) if rows.first().is_some_and(|r| r.len() == 2) => {
-                    let r = &rows[0];
-                    (true, r[0] == "1", r[1] == "1")
-                }
-                _ => (false, true, true),
-            };
+            let cursor = self
+                .log_cursor
+                .entry(site.to_string())
+                .or_insert_with(|| {
+                    format!(
+                        "FROM_UNIXTIME({:.3})",
+                        self.clock.start_unix_ms as f64 / 1000.0
+                    )
+                })
+                .clone();
+            let sql = format!(
+                "SELECT 'S', @@read_only, @@super_read_only; {}",
+                general_log_query(&cursor)
+            );
+            let rows = site_sql(self.context, site, &sql).unwrap_or_default();
+            let (state, statements) = split_sample(&rows);
+            for st in statements {
+                push(
+                    &self.events,
+                    self.clock.run_ms_of(st.unix_ms),
+                    EventKind::Mutation {
+                        site: site.to_string(),
+                        user: st.user,
+                        sql: st.sql,
+                        ok: true,
+                    },
+                );
+                self.log_cursor
+                    .insert(site.to_string(), format!("'{}'", st.event_time));
+            }
             if self.last_state.get(*site) != Some(&state) {
                 self.last_state.insert(site.to_string(), state);
                 push(
@@ -402,6 +481,7 @@ pub fn execute(
             last_dns: None,
             ack_cursor: 0,
             ids: None,
+            log_cursor: BTreeMap::new(),
         };
         while clock.start.elapsed() < plan.duration {
             let tick = Instant::now();
@@ -481,4 +561,55 @@ pub fn execute(
         seed: 0,
         target: "k3d".into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(cells: &[&str]) -> Vec<String> {
+        cells.iter().map(|c| c.to_string()).collect()
+    }
+
+    #[test]
+    fn k3d_sample_rows_become_state_and_statements() {
+        let rows = vec![
+            row(&["S", "0", "0"]),
+            row(&[
+                "L",
+                "2026-01-12 14:02:19.123456",
+                "1768226539123.4560",
+                "bloodraven[bloodraven] @  [10.42.0.7]",
+                "SET GLOBAL read_only = OFF",
+            ]),
+            row(&[
+                "L",
+                "2026-01-12 14:02:20.000001",
+                "1768226540000.0010",
+                "root[root] @ localhost [127.0.0.1]",
+                "SET GLOBAL super_read_only = ON",
+            ]),
+        ];
+        let (state, st) = split_sample(&rows);
+        assert_eq!(state, (true, false, false));
+        assert_eq!(st.len(), 2);
+        assert_eq!(st[0].user, "bloodraven");
+        assert_eq!(st[0].unix_ms, 1_768_226_539_123);
+        assert!(crate::oracles::truth::is_unfence(&st[0].sql));
+        assert_eq!(st[1].user, "root");
+        assert_eq!(st[1].event_time, "2026-01-12 14:02:20.000001");
+        let (down, none) = split_sample(&[]);
+        assert_eq!(down, (false, true, true));
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn k3d_general_log_query_starts_after_the_cursor() {
+        let q = general_log_query("'2026-01-12 14:02:19.123456'");
+        assert!(
+            q.contains("event_time > '2026-01-12 14:02:19.123456'"),
+            "{q}"
+        );
+        assert!(q.contains("user_host LIKE 'bloodraven[%'"), "{q}");
+    }
 }

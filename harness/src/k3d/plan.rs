@@ -465,7 +465,7 @@ impl Plan {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let _ = writeln!(o, "# run length {}; every 1s the runner samples each site's read_only/GTIDs (kubectl exec),", secs(self.duration));
+        let _ = writeln!(o, "# run length {}; every 1s the runner samples each site's read_only and general log (kubectl exec),", secs(self.duration));
         let _ = writeln!(o, "# status.activeSite, the DNSEndpoint and the counter's acks; at the end the operator's log.");
         let _ = writeln!(o, "# judged: {}", judged.join(", "));
         for (p, why) in not_judged {
