@@ -374,7 +374,7 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
         dns_target: observed_dns.flatten(),
     };
     Ok(RunOutput {
-        events: trace.events(),
+        events: trace.take(),
         fin,
         virtual_elapsed: sim.elapsed(),
     })
