@@ -26,6 +26,7 @@ fn k3d_plan_snapshots() {
         "split-brain-auto-resolve",
         "gtid-divergence-detection",
         "operator-cannot-reach-primary",
+        "stale-lease-aux-never-up",
     ] {
         insta::assert_snapshot!(format!("k3d_plan_{id}"), plan_text(id));
     }
@@ -152,6 +153,7 @@ fn k3d_refuses_what_it_cannot_express() {
     for (id, why) in [
         ("kill-site-three-sites", "the playground has exactly"),
         ("returning-primary-boot-writes", "always restarts fenced"),
+        ("clock-skew", "cannot be offset"),
     ] {
         let o = chaos(
             &["run", id, "--target", "k3d", "--dry-run"],

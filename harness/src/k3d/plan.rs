@@ -413,6 +413,26 @@ fn translate(b: &Builder, f: &TimedFault) -> Result<(Vec<Cmd>, Heal), String> {
         }
         "rogue-unfence" => Ok((vec![b.sql(site, "SET GLOBAL read_only = OFF")], None)),
         "manual-fence" => Ok((vec![b.sql(site, "SET GLOBAL super_read_only = ON")], None)),
+        "aux-unready" => {
+            // Ingress to the operator pod stays open on the metrics port only: /healthz and
+            // /active-site (:8082) stop answering (packets dropped) while polls go on.
+            let name = "chaos-aux-unready";
+            let doc = format!(
+                "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: {NAMESPACE}\n  labels: {{chaos.shipstream.io/fault: aux-unready}}\nspec:\n  podSelector:\n    matchLabels: {{app.kubernetes.io/name: bloodraven}}\n  policyTypes: [Ingress]\n  ingress:\n  - ports:\n    - {{port: 8080, protocol: TCP}}\n"
+            );
+            Ok((
+                vec![b.apply(doc)],
+                Some((
+                    f.heal_at.unwrap_or(never),
+                    vec![b.kubectl(&["delete", "networkpolicy", name, "--ignore-not-found"])],
+                )),
+            ))
+        }
+        "clock-skew" => Err("clock-skew: a container's wall clock cannot be offset on its own (k3d nodes share the host clock)".into()),
+        "sql-fail" | "sql-ambiguous" => Err(format!(
+            "{}: failing or half-applying chosen statements needs the fake mysqld's statement hooks",
+            f.op
+        )),
         other => Err(format!("fault op {other:?} has no k3d translation")),
     }
 }
