@@ -178,7 +178,7 @@ fn k3d_execute_judges_an_observed_failover() {
     assert!(
         events
             .iter()
-            .any(|e| e["type"] == "fault" && e["op"] == "node-down a"),
+            .any(|e| e["type"] == "fault" && e["op"] == "node-down" && e["detail"] == "a"),
         "{text}"
     );
 }

@@ -454,13 +454,12 @@ pub fn execute(
             for step in &plan.steps {
                 let wait = step.at.saturating_sub(clock.start.elapsed());
                 std::thread::sleep(wait);
-                let detail = step.label.clone();
                 push(
                     &events,
                     clock.at_ms(),
                     EventKind::Fault {
-                        op: step.label.clone(),
-                        detail,
+                        op: step.op.clone(),
+                        detail: step.detail.clone(),
                         heal: step.heal,
                     },
                 );

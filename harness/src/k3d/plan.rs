@@ -37,6 +37,9 @@ pub struct Step {
     pub at: Duration,
     /// What the step does, in scenario terms (`node-down a`, `heal partition a`).
     pub label: String,
+    /// The fault op and its target (the site, or `site <-> peer`), as the trace records them.
+    pub op: String,
+    pub detail: String,
     pub heal: bool,
     pub cmds: Vec<Cmd>,
 }
@@ -277,9 +280,16 @@ pub fn build(loaded: &Loaded, context: &str) -> Result<Plan, Unsupported> {
     for f in &loaded.faults {
         let (inject, heal) = translate(&b, f).map_err(refuse)?;
         let label = fault_label(f);
+        let detail = label
+            .strip_prefix(&f.op)
+            .unwrap_or_default()
+            .trim()
+            .to_string();
         steps.push(Step {
             at: f.at,
             label: label.clone(),
+            op: f.op.clone(),
+            detail: detail.clone(),
             heal: false,
             cmds: inject,
         });
@@ -288,6 +298,8 @@ pub fn build(loaded: &Loaded, context: &str) -> Result<Plan, Unsupported> {
                 steps.push(Step {
                     at: heal_at,
                     label: format!("heal {label}"),
+                    op: f.op.clone(),
+                    detail: detail.clone(),
                     heal: true,
                     cmds: cmds.clone(),
                 });
