@@ -24,14 +24,15 @@ op = "node-down"
 site = "a"
 
 [expect]
-properties = ["NOFO-PRE", "SW", "FAILOVER", "RPO-A"]
+properties = ["NOFO-PRE", "SW", "FAILOVER", "RPO-A", "FLAP"]
 new_primary = "b"
 failover_within = "6s"
 failovers = 1
 "#;
 
-/// The fake cluster. State lives in $FAKE_STATE: `a_down` (written by `docker stop`), `seq`
-/// (the counter's last id). b is promoted 2s after a went down unless $FAKE_NO_FAILOVER.
+/// The fake cluster. State lives in $FAKE_STATE: `a_down` (while a's node is stopped),
+/// `stopped_at` (when it was first stopped), `acked_<site>` (the counter's acked ids per
+/// site). b is promoted 2s after a's node stopped, unless $FAKE_NO_FAILOVER.
 const KUBECTL: &str = r#"#!/usr/bin/env bash
 set -u
 S=$FAKE_STATE
@@ -40,8 +41,8 @@ last="${*: -1}"
 now_ms() { date +%s%3N; }
 promoted() {
   [ -z "${FAKE_NO_FAILOVER:-}" ] || return 1
-  [ -f "$S/a_down" ] || return 1
-  [ $(( $(now_ms) - $(cat "$S/a_down") )) -ge 2000 ]
+  [ -f "$S/stopped_at" ] || return 1
+  [ $(( $(now_ms) - $(cat "$S/stopped_at") )) -ge 2000 ]
 }
 active() { if promoted; then echo b; else echo a; fi; }
 case "$args" in
@@ -56,7 +57,13 @@ case "$args" in
     [ "$site" = a ] && [ -f "$S/a_down" ] && { printf '{"entries":[{"id":%d,"at_unix_ms":%d,"site":"a","ok":false,"error":"connect timed out"}],"next":%d}' "$id" "$(now_ms)" "$id"; exit 0; }
     echo "$id" >> "$S/acked_$site"
     printf '{"entries":[{"id":%d,"at_unix_ms":%d,"site":"%s","ok":true,"gtid":"uuid-%s:%d"}],"next":%d}' "$id" "$(now_ms)" "$site" "$site" "$id" "$id" ;;
-  *"logs deploy/bloodraven"*) ;;
+  *"logs deploy/bloodraven"*)
+    if promoted; then
+      t=$(( $(cat "$S/stopped_at") + 2000 ))
+      printf '{"timestamp":"%s.%03dZ","level":"INFO","fields":{"message":"failover complete","site":"b"}}\n' \
+        "$(date -u -d "@$((t / 1000))" +%Y-%m-%dT%H:%M:%S)" $((t % 1000))
+    fi ;;
+  *"logs deploy/mysql-demo-"*) ;;
   *"exec deploy/mysql-demo-a"*)
     [ -f "$S/a_down" ] && { echo "error: unable to upgrade connection" >&2; exit 1; }
     case "$last" in
@@ -70,7 +77,7 @@ case "$args" in
         if promoted; then
           printf 'S\t0\t0\n'
           case "$last" in *FROM_UNIXTIME*)
-            t=$(( $(cat "$S/a_down") + 2000 ))
+            t=$(( $(cat "$S/stopped_at") + 2000 ))
             printf 'L\t2026-01-12 14:02:19.000001\t%d.0000\tbloodraven[bloodraven] @  [10.42.0.7]\tSET GLOBAL read_only = OFF\n' "$t" ;;
           esac
         else
@@ -86,7 +93,7 @@ esac
 
 const DOCKER: &str = r#"#!/usr/bin/env bash
 case "$1 $2" in
-  "stop k3d-fake-agent-0") date +%s%3N > "$FAKE_STATE/a_down" ;;
+  "stop k3d-fake-agent-0") date +%s%3N > "$FAKE_STATE/a_down"; cp "$FAKE_STATE/a_down" "$FAKE_STATE/stopped_at" ;;
   "start k3d-fake-agent-0") rm -f "$FAKE_STATE/a_down" ;;
   *) echo "fake docker: unexpected: $*" >&2; exit 1 ;;
 esac
@@ -164,7 +171,7 @@ fn k3d_execute_judges_an_observed_failover() {
     let (code, text, report) = run("pass", false);
     assert_eq!(code, Some(0), "{text}");
     assert_eq!(report["target"], "k3d");
-    for p in ["NOFO-PRE", "SW", "FAILOVER", "RPO-A"] {
+    for p in ["NOFO-PRE", "SW", "FAILOVER", "RPO-A", "FLAP"] {
         assert_eq!(verdict(&report, p)["pass"], true, "{p}: {text}");
     }
     assert!(report["acked_writes"].as_u64().unwrap() >= 3, "{text}");
@@ -173,6 +180,12 @@ fn k3d_execute_judges_an_observed_failover() {
         events
             .iter()
             .any(|e| e["type"] == "mutation" && e["site"] == "b" && e["user"] == "bloodraven"),
+        "{text}"
+    );
+    assert!(
+        events.iter().any(|e| e["type"] == "log"
+            && e["host"] == "bloodraven"
+            && e["msg"] == "failover complete"),
         "{text}"
     );
     assert!(

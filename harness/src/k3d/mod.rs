@@ -53,7 +53,7 @@ fn not_observable(property: &str) -> Option<&'static str> {
             Some("needs the answers of the operator's read_only probes, invisible from outside")
         }
         "NDA" => Some("needs every replication repoint and commit as it happens"),
-        "FENCE" => Some("needs the sidecars' decisions (their logs are not collected yet)"),
+        "FENCE" => Some("its isolation windows assume the simulator's restart delays; real pods restart on their own schedule"),
         _ => Some("no k3d observation for it yet"),
     }
 }

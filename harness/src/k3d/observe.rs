@@ -378,41 +378,43 @@ impl Observer<'_> {
     }
 }
 
-/// Controller log lines since the start, as trace Log events (host `bloodraven`).
-fn controller_logs(context: &str, clock: &Clock, events: &Events) {
+/// A JSON log line of the operator or a sidecar (tracing-subscriber's format): its time in
+/// unix ms, level and message.
+fn parse_log_line(line: &str) -> Option<(u64, String, String)> {
+    let v: Value = serde_json::from_str(line).ok()?;
+    let ts = chrono::DateTime::parse_from_rfc3339(v["timestamp"].as_str()?).ok()?;
+    Some((
+        ts.timestamp_millis().max(0) as u64,
+        v["level"].as_str().unwrap_or_default().to_string(),
+        v["fields"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    ))
+}
+
+/// Log lines of one workload since the start of the run, as trace Log events from `host`
+/// (the simulator's host names: `bloodraven`, `mysql-demo-<site>-internal`). Only the
+/// current pod's log is read: lines of a pod that was deleted meanwhile are gone.
+fn pod_logs(context: &str, clock: &Clock, events: &Events, workload: &[&str], host: &str) {
     let since = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(clock.start_unix_ms as i64)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let Ok(out) = kubectl(
-        context,
-        &[
-            "logs",
-            "deploy/bloodraven",
-            &format!("--since-time={since}"),
-        ],
-    ) else {
+    let mut args = vec!["logs"];
+    args.extend_from_slice(workload);
+    let since_arg = format!("--since-time={since}");
+    args.push(&since_arg);
+    let Ok(out) = kubectl(context, &args) else {
         return;
     };
-    for line in out.lines() {
-        let Ok(v) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        let Some(ts) = v["timestamp"]
-            .as_str()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        else {
-            continue;
-        };
+    for (unix_ms, level, msg) in out.lines().filter_map(parse_log_line) {
         push(
             events,
-            clock.run_ms_of(ts.timestamp_millis().max(0) as u64),
+            clock.run_ms_of(unix_ms),
             EventKind::Log {
-                host: crate::world::CONTROLLER_HOST.into(),
-                level: v["level"].as_str().unwrap_or_default().to_string(),
-                msg: v["fields"]["message"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
+                host: host.to_string(),
+                level,
+                msg,
             },
         );
     }
@@ -516,7 +518,24 @@ pub fn execute(
         }
     }
     result.context("running the plan")?;
-    controller_logs(&plan.context, &clock, &events);
+    pod_logs(
+        &plan.context,
+        &clock,
+        &events,
+        &["deploy/bloodraven"],
+        crate::world::CONTROLLER_HOST,
+    );
+    for site in SITES {
+        let deploy = format!("deploy/mysql-{GROUP}-{site}");
+        let host = bloodraven::crd::internal_service(GROUP, site);
+        pod_logs(
+            &plan.context,
+            &clock,
+            &events,
+            &[&deploy, "-c", "sidecar"],
+            &host,
+        );
+    }
     let mut events = events.lock().unwrap().clone();
     events.sort_by_key(|e| e.at_ms);
     let mut judged_scenario = loaded.clone();
@@ -600,6 +619,19 @@ mod tests {
         let (down, none) = split_sample(&[]);
         assert_eq!(down, (false, true, true));
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn k3d_log_lines_parse() {
+        let line = r#"{"timestamp":"2026-01-12T14:02:19.123456Z","level":"INFO","fields":{"message":"failover complete","site":"b"},"target":"bloodraven::topology::manager"}"#;
+        let (ms, level, msg) = parse_log_line(line).unwrap();
+        assert_eq!(ms, 1_768_226_539_123);
+        assert_eq!(
+            (level.as_str(), msg.as_str()),
+            ("INFO", "failover complete")
+        );
+        assert!(parse_log_line("not json").is_none());
+        assert!(parse_log_line(r#"{"level":"INFO"}"#).is_none());
     }
 
     #[test]

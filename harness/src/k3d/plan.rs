@@ -498,7 +498,7 @@ impl Plan {
                 .join(", ")
         );
         let _ = writeln!(o, "# run length {}; every 1s the runner samples each site's read_only and general log (kubectl exec),", secs(self.duration));
-        let _ = writeln!(o, "# status.activeSite, the DNSEndpoint and the counter's acks; at the end the operator's log.");
+        let _ = writeln!(o, "# status.activeSite, the DNSEndpoint and the counter's acks; at the end the operator's and sidecars' logs.");
         let _ = writeln!(o, "# judged: {}", judged.join(", "));
         for (p, why) in not_judged {
             let _ = writeln!(o, "# not judged on k3d: {p} ({why})");
