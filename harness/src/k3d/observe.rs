@@ -31,12 +31,12 @@ fn unix_ms() -> u64 {
 }
 
 /// Runs one command; stdout on success, the last stderr line otherwise.
-fn run_cmd(plan: &Plan, cmd: &Cmd) -> Result<String, String> {
+fn run_cmd(context: &str, cmd: &Cmd) -> Result<String, String> {
     let mut argv = vec![];
     for a in &cmd.argv {
         match a {
             Arg::Lit(s) => argv.push(s.clone()),
-            Arg::PodOf(site) => argv.push(pod_of(&plan.context, site)?),
+            Arg::PodOf(site) => argv.push(pod_of(context, site)?),
         }
     }
     let mut c = Command::new(&argv[0]);
@@ -77,16 +77,7 @@ fn kubectl(context: &str, args: &[&str]) -> Result<String, String> {
         argv: argv.iter().map(|s| Arg::Lit(s.to_string())).collect(),
         stdin: None,
     };
-    let plan = Plan {
-        scenario: String::new(),
-        context: context.into(),
-        cluster: String::new(),
-        duration: Duration::ZERO,
-        precheck: vec![],
-        steps: vec![],
-        cleanup: vec![],
-    };
-    run_cmd(&plan, &cmd)
+    run_cmd(context, &cmd)
 }
 
 fn pod_of(context: &str, site: &str) -> Result<String, String> {
@@ -427,7 +418,7 @@ pub fn execute(
     not_judged: &[(String, String)],
 ) -> anyhow::Result<Report> {
     for c in &plan.precheck {
-        run_cmd(plan, c).map_err(|e| anyhow::anyhow!("precheck failed: {e}"))?;
+        run_cmd(&plan.context, c).map_err(|e| anyhow::anyhow!("precheck failed: {e}"))?;
     }
     let active = kubectl(
         &plan.context,
@@ -466,7 +457,7 @@ pub fn execute(
                     },
                 );
                 for c in &step.cmds {
-                    if let Err(e) = run_cmd(plan, c) {
+                    if let Err(e) = run_cmd(&plan.context, c) {
                         return Err(anyhow::anyhow!("step {:?} failed: {e}", step.label));
                     }
                 }
@@ -513,7 +504,7 @@ pub fn execute(
         (fin, injected)
     });
     for c in &plan.cleanup {
-        if let Err(e) = run_cmd(plan, c) {
+        if let Err(e) = run_cmd(&plan.context, c) {
             eprintln!("warning: cleanup command failed: {e}");
         }
     }
