@@ -8,9 +8,11 @@
 //! Exit codes: 0 pass, 1 a property violated, 2 scenario not expressible on k3d,
 //! 3 context refused (only `k3d-*`), 4 environment missing (tools, cluster).
 
+mod cluster;
 mod guard;
 mod observe;
 pub mod plan;
+mod sample;
 
 use std::path::PathBuf;
 
