@@ -17,7 +17,7 @@ Verbs:
                           SITE's MySQL pod (needs an enforcing CNI: k3s's default is)
   cordon SITE             cordon SITE's node (nothing new schedules there)
   uncordon                uncordon every site node
-  recover                 remove partitions, uncordon, scale every site back to 1
+  recover                 remove chaos NetworkPolicies, uncordon, scale everything back to 1
   status                  the group's status, DNS target, each site's read_only/source/GTIDs,
                           the counter's totals
   watch                   status every 2s until Ctrl-C
@@ -96,7 +96,7 @@ NP
     ;;
   recover)
     log "removing partitions, uncordoning, scaling sites back to 1"
-    kn delete networkpolicy -l chaos.shipstream.io/fault=partition --ignore-not-found
+    kn delete networkpolicy -l chaos.shipstream.io/fault --ignore-not-found
     kc uncordon -l shipstream.io/site
     for s in "${SITES[@]}"; do
       kn scale "deploy/mysql-$GROUP-$s" --replicas=1

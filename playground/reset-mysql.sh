@@ -24,7 +24,7 @@ for s in "${SITES[@]}"; do
 done
 kn wait --for=delete pod -l app.kubernetes.io/name=mysql --timeout=120s 2>/dev/null || true
 log "deleting the data PVCs"
-kn delete networkpolicy -l chaos.shipstream.io/fault=partition --ignore-not-found
+kn delete networkpolicy -l chaos.shipstream.io/fault --ignore-not-found
 for s in "${SITES[@]}"; do
   kn delete pvc "mysql-$GROUP-$s-data" --ignore-not-found --wait=true
 done

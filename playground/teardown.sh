@@ -34,7 +34,7 @@ fi
 
 need_cluster
 log "deleting the playground objects"
-kn delete networkpolicy -l chaos.shipstream.io/fault=partition --ignore-not-found
+kn delete networkpolicy -l chaos.shipstream.io/fault --ignore-not-found
 kc delete -k "$PLAYGROUND_DIR/manifests/playground" --ignore-not-found --wait=true
 log "removing node labels and the group's taints"
 kc label node -l shipstream.io/site shipstream.io/site- >/dev/null || true

@@ -219,7 +219,14 @@ pub fn build(loaded: &Loaded, context: &str) -> Result<Plan, Unsupported> {
         )));
     }
 
-    let mut precheck = vec![];
+    // Leftovers of an aborted run (its partitions) would skew this one.
+    let mut precheck = vec![b.kubectl(&[
+        "delete",
+        "networkpolicy",
+        "-l",
+        "chaos.shipstream.io/fault",
+        "--ignore-not-found",
+    ])];
     for site in SITES {
         precheck.push(b.kubectl(&[
             "rollout",
