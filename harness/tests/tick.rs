@@ -8,6 +8,9 @@ use chaos::runner::run_and_judge_with_tick;
 use chaos::scenario::{catalog_dir, load_catalog};
 use chaos::world::TICK;
 
+/// Each property and whether it passed.
+type Verdicts = Vec<(String, bool)>;
+
 const FINE: Duration = Duration::from_millis(10);
 
 #[test]
@@ -19,26 +22,25 @@ fn smoke_verdicts_are_the_same_at_the_fine_tick() {
         .filter(|l| l.scenario.profiles.iter().any(|p| p == "smoke"))
         .collect();
     assert!(!smoke.is_empty());
-    let outcomes: Vec<(String, Vec<(String, bool)>, Vec<(String, bool)>)> =
-        std::thread::scope(|s| {
-            let handles: Vec<_> = smoke
-                .iter()
-                .map(|l| {
-                    s.spawn(move || {
-                        let verdicts = |tick| {
-                            run_and_judge_with_tick(l, 1, false, tick)
-                                .expect("simulation runs")
-                                .verdicts
-                                .into_iter()
-                                .map(|v| (v.property, v.pass))
-                                .collect::<Vec<_>>()
-                        };
-                        (l.scenario.id.clone(), verdicts(FINE), verdicts(TICK))
-                    })
+    let outcomes: Vec<(String, Verdicts, Verdicts)> = std::thread::scope(|s| {
+        let handles: Vec<_> = smoke
+            .iter()
+            .map(|l| {
+                s.spawn(move || {
+                    let verdicts = |tick| {
+                        run_and_judge_with_tick(l, 1, false, tick)
+                            .expect("simulation runs")
+                            .verdicts
+                            .into_iter()
+                            .map(|v| (v.property, v.pass))
+                            .collect::<Verdicts>()
+                    };
+                    (l.scenario.id.clone(), verdicts(FINE), verdicts(TICK))
                 })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        });
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
     for (id, fine, coarse) in outcomes {
         assert_eq!(
             fine, coarse,
