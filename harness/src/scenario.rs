@@ -169,7 +169,7 @@ fn op_fields(op: &str) -> &'static [&'static str] {
 
 pub const PROPERTIES: &[&str] = &[
     "SW", "DNS-W", "RPO-A", "FAILOVER", "NDA", "NOFO-PRE", "REJOIN", "NOFO", "FENCE", "FLAP",
-    "CONV", "DW",
+    "CONV", "DW", "SW-H", "EG", "DNS-C", "STATUS", "EVENTS", "FLAP-D", "TAINT",
 ];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -200,6 +200,10 @@ pub struct Expect {
     /// primary lacks and be reported RecoveryBlocked with that count.
     #[serde(default)]
     pub divergent: std::collections::BTreeMap<String, u64>,
+    /// EVENTS: exact number of Kubernetes Events per reason (0 = forbidden), e.g.
+    /// `events = { FailoverExecuted = 1, SplitBrainDetected = 0 }`.
+    #[serde(default)]
+    pub events: std::collections::BTreeMap<String, u32>,
 }
 
 /// A load or validation error: file, field, what was expected.
@@ -594,6 +598,16 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
     let has = |p: &str| e.properties.iter().any(|x| x == p);
     if !e.divergent.is_empty() && !has("NDA") {
         return Err(err(file, "expect.divergent", "is checked by NDA: add it"));
+    }
+    if !e.events.is_empty() && !has("EVENTS") {
+        return Err(err(file, "expect.events", "is checked by EVENTS: add it"));
+    }
+    if has("FLAP-D") && !faults.iter().any(|f| f.op == "controller-restart") {
+        return Err(err(
+            file,
+            "expect.properties",
+            "FLAP-D judges a controller restart: add a controller-restart fault",
+        ));
     }
     if has("FAILOVER") && (e.new_primary.is_none() || failover_within.is_none()) {
         return Err(err(

@@ -1,6 +1,7 @@
 //! The simulated world: one turmoil host per pod or service, the fakes, the unmodified
 //! controller and sidecars, the workload, the fault schedule and the ground-truth observer.
 
+pub mod claims;
 pub mod clock;
 pub mod counter;
 pub mod logs;
@@ -172,6 +173,16 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
     .map_err(|e| anyhow::anyhow!("seeding the namespace: {e:?}"))?;
     api.put_raw("mysqlfailovergroups", group_object(scenario))
         .map_err(|e| anyhow::anyhow!("seeding the MysqlFailoverGroup: {e:?}"))?;
+    claims::seed_nodes(
+        &api,
+        &scenario
+            .scenario
+            .topology
+            .sites
+            .iter()
+            .map(|s| s.name.clone())
+            .collect::<Vec<_>>(),
+    )?;
     {
         let api = api.clone();
         sim.host(APISERVER_HOST, move || {
@@ -309,6 +320,7 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
     let mut next_observe = Duration::ZERO;
     let mut observed_active: Option<String> = None;
     let mut observed_dns: Option<Option<String>> = None;
+    let mut claims_seen = claims::ClaimsSeen::default();
     while sim.elapsed() < duration {
         let now = sim.elapsed();
         trace.set_driver_time(now);
@@ -326,6 +338,7 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
                 &mut observed_dns,
                 now,
             );
+            claims::observe_claims(&api, &trace, &mut claims_seen);
         }
         sim.step()
             .map_err(|e| anyhow::anyhow!("simulation step failed: {e}"))?;
