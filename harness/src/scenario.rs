@@ -120,6 +120,10 @@ pub struct Fault {
     /// How mysqld comes back: `fenced` or `writable` (`node-down`, `site-down`, `crash`).
     #[serde(default)]
     pub boot: Option<String>,
+    /// `apply-stall`: transactions the SQL thread applies per second while stalled
+    /// (default 0: stopped).
+    #[serde(default)]
+    pub rate: Option<f64>,
 }
 
 /// Fault ops and what they do:
@@ -137,6 +141,17 @@ pub struct Fault {
 /// - `rogue-unfence`: a human runs `SET GLOBAL read_only = OFF` (clears super_read_only
 ///   too) on `site` as `root`.
 /// - `manual-fence`: a human runs `SET GLOBAL super_read_only = ON` on `site` as `root`.
+/// - `mysqld-kill`: only mysqld dies (the sidecar runs on); it restarts after `down`
+///   (default 4s) writable, as a killed primary's mysqld does, with replication stopped.
+/// - `apply-stall`: `site`'s SQL thread applies only `rate` transactions a second (default
+///   0) until `heal_at`; the IO thread keeps fetching into the relay log.
+/// - `fetch-stall`: `site`'s links to every other site are cut until `heal_at`, so its IO
+///   thread fetches nothing (the controller and clients still reach it).
+/// - `pause`: `site`'s mysqld freezes until `heal_at`: connections are accepted but never
+///   answered, replication stops applying; the sidecar ticks on (SIGSTOP of mysqld).
+/// - `partition-oneway`: packets from `peer` to `site` are dropped until `heal_at` (the
+///   other direction flows; a TCP handshake needs both, so new connections either way
+///   hang, while datagrams one way get through).
 pub const FAULT_OPS: &[&str] = &[
     "node-down",
     "site-down",
@@ -148,6 +163,11 @@ pub const FAULT_OPS: &[&str] = &[
     "errant-write",
     "rogue-unfence",
     "manual-fence",
+    "mysqld-kill",
+    "apply-stall",
+    "fetch-stall",
+    "pause",
+    "partition-oneway",
 ];
 /// Non-site hosts a `partition-pair` can name as `peer`.
 pub const PAIR_HOSTS: &[&str] = &["controller", "apiserver", "clients"];
@@ -163,6 +183,10 @@ fn op_fields(op: &str) -> &'static [&'static str] {
         "controller-restart" => &["down"],
         "errant-write" => &["site", "n"],
         "rogue-unfence" | "manual-fence" => &["site"],
+        "mysqld-kill" => &["site", "down"],
+        "apply-stall" => &["site", "rate", "heal_at"],
+        "fetch-stall" | "pause" => &["site", "heal_at"],
+        "partition-oneway" => &["site", "peer", "heal_at"],
         _ => &[],
     }
 }
@@ -240,10 +264,14 @@ pub struct TimedFault {
     /// `errant-write`: number of transactions.
     pub n: u64,
     pub boot_fenced: bool,
+    /// `apply-stall`: transactions applied per second while stalled.
+    pub rate: f64,
 }
 
 /// Default `down` of `sidecar-kill` (SCENARIOS.md: "back in 3s").
 pub const SIDECAR_KILL_DOWN: Duration = Duration::from_secs(3);
+/// Default `down` of `mysqld-kill` (SCENARIOS.md mysqld-kill: "back after 4s or 10s").
+pub const MYSQLD_KILL_DOWN: Duration = Duration::from_secs(4);
 /// Default `down` of `controller-restart` (SCENARIOS.md: "back in 5s").
 pub const CONTROLLER_RESTART_DOWN: Duration = Duration::from_secs(5);
 
@@ -408,6 +436,7 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             ("down", f.down.is_some()),
             ("n", f.n.is_some()),
             ("boot", f.boot.is_some()),
+            ("rate", f.rate.is_some()),
         ] {
             if set && !takes.contains(&name) {
                 let msg = match (f.op.as_str(), name) {
@@ -441,7 +470,10 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             }
             (None, false) => String::new(),
         };
-        let peer = match (&f.peer, f.op == "partition-pair") {
+        let peer = match (
+            &f.peer,
+            f.op == "partition-pair" || f.op == "partition-oneway",
+        ) {
             (Some(peer), _) => {
                 if !names.contains(&peer.as_str()) && !PAIR_HOSTS.contains(&peer.as_str()) {
                     return Err(err(
@@ -467,7 +499,7 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
                 return Err(err(
                     file,
                     &field("peer"),
-                    "partition-pair needs the peer it is cut from",
+                    format!("{} needs the peer it is cut from", f.op),
                 ))
             }
             (None, false) => None,
@@ -495,10 +527,11 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             None => None,
         };
         let down = match f.op.as_str() {
-            "sidecar-kill" | "controller-restart" => {
+            "sidecar-kill" | "controller-restart" | "mysqld-kill" => {
                 let d = match &f.down {
                     Some(v) => dur(file, &field("down"), v)?,
                     None if f.op == "sidecar-kill" => SIDECAR_KILL_DOWN,
+                    None if f.op == "mysqld-kill" => MYSQLD_KILL_DOWN,
                     None => CONTROLLER_RESTART_DOWN,
                 };
                 if d.is_zero() || at + d >= duration {
@@ -537,6 +570,16 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
                 ))
             }
         };
+        let rate = match f.rate {
+            Some(r) if !(0.0..=100_000.0).contains(&r) => {
+                return Err(err(
+                    file,
+                    &field("rate"),
+                    format!("{r}: expected 0 to 100000 transactions per second"),
+                ))
+            }
+            r => r.unwrap_or(0.0),
+        };
         faults.push(TimedFault {
             at,
             op: f.op.clone(),
@@ -546,6 +589,7 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             down,
             n,
             boot_fenced,
+            rate,
         });
     }
     faults.sort_by_key(|f| f.at);

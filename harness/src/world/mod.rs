@@ -454,7 +454,31 @@ enum Action {
         site: String,
         fence: bool,
     },
+    /// `mysqld-kill`: mysqld alone dies (`up: false`) or restarts.
+    Mysqld {
+        site: String,
+        up: bool,
+    },
+    /// `apply-stall`: the SQL thread's rate (None = back to normal).
+    ApplyRate {
+        site: String,
+        rate: Option<f64>,
+    },
+    /// `pause`: mysqld frozen (or thawed).
+    Pause {
+        site: String,
+        frozen: bool,
+    },
+    /// `partition-oneway`: drop packets from `from_host` to `site`'s host (or heal).
+    OneWay {
+        site: String,
+        from: String,
+        heal: bool,
+    },
 }
+
+/// The fake applier's normal speed (transactions a second).
+const NORMAL_APPLY_RATE: f64 = 1000.0;
 
 struct Schedule {
     items: Vec<(Duration, Action)>,
@@ -563,6 +587,86 @@ impl Schedule {
                     items.push((f.at + down, Action::Controller { up: true }));
                 }
                 "errant-write" => items.push((f.at, Action::ErrantWrite { site, n: f.n })),
+                "mysqld-kill" => {
+                    let down = f.down.unwrap_or(crate::scenario::MYSQLD_KILL_DOWN);
+                    items.push((
+                        f.at,
+                        Action::Mysqld {
+                            site: site.clone(),
+                            up: false,
+                        },
+                    ));
+                    items.push((f.at + down, Action::Mysqld { site, up: true }));
+                }
+                "apply-stall" => {
+                    items.push((
+                        f.at,
+                        Action::ApplyRate {
+                            site: site.clone(),
+                            rate: Some(f.rate),
+                        },
+                    ));
+                    if let Some(at) = f.heal_at {
+                        items.push((at, Action::ApplyRate { site, rate: None }));
+                    }
+                }
+                "fetch-stall" => {
+                    let peers: Vec<String> = all_sites
+                        .iter()
+                        .filter(|s| **s != site)
+                        .map(|s| site_host(s))
+                        .collect();
+                    let cut = |heal| Action::Cut {
+                        op: f.op.clone(),
+                        site: site.clone(),
+                        peers: peers.clone(),
+                        detail: format!("{site} <-> other sites"),
+                        heal,
+                    };
+                    items.push((f.at, cut(false)));
+                    if let Some(at) = f.heal_at {
+                        items.push((at, cut(true)));
+                    }
+                }
+                "pause" => {
+                    items.push((
+                        f.at,
+                        Action::Pause {
+                            site: site.clone(),
+                            frozen: true,
+                        },
+                    ));
+                    if let Some(at) = f.heal_at {
+                        items.push((
+                            at,
+                            Action::Pause {
+                                site,
+                                frozen: false,
+                            },
+                        ));
+                    }
+                }
+                "partition-oneway" => {
+                    let from = pair_host(f.peer.as_deref().unwrap_or_default());
+                    items.push((
+                        f.at,
+                        Action::OneWay {
+                            site: site.clone(),
+                            from: from.clone(),
+                            heal: false,
+                        },
+                    ));
+                    if let Some(at) = f.heal_at {
+                        items.push((
+                            at,
+                            Action::OneWay {
+                                site,
+                                from,
+                                heal: true,
+                            },
+                        ));
+                    }
+                }
                 "rogue-unfence" => items.push((f.at, Action::Human { site, fence: false })),
                 "manual-fence" => items.push((f.at, Action::Human { site, fence: true })),
                 other => unreachable!("fault op {other:?} passed validation"),
@@ -716,6 +820,54 @@ fn apply(
                 heal: false,
             });
             engine.errant_write(*n);
+        }
+        Action::Mysqld { site, up } => {
+            let (_, _, engine, ctl) = find(site);
+            trace.record(EventKind::Fault {
+                op: "mysqld-kill".into(),
+                detail: site.clone(),
+                heal: *up,
+            });
+            if *up {
+                ctl.restart_mysqld();
+            } else {
+                engine.shutdown();
+            }
+        }
+        Action::ApplyRate { site, rate } => {
+            let (_, _, engine, _) = find(site);
+            trace.record(EventKind::Fault {
+                op: "apply-stall".into(),
+                detail: match rate {
+                    Some(r) => format!("{site} at {r}/s"),
+                    None => site.clone(),
+                },
+                heal: rate.is_none(),
+            });
+            engine.set_apply_rate(rate.unwrap_or(NORMAL_APPLY_RATE));
+        }
+        Action::Pause { site, frozen } => {
+            let (_, _, engine, _) = find(site);
+            trace.record(EventKind::Fault {
+                op: "pause".into(),
+                detail: site.clone(),
+                heal: !*frozen,
+            });
+            engine.set_hang(*frozen);
+            engine.set_apply_rate(if *frozen { 0.0 } else { NORMAL_APPLY_RATE });
+        }
+        Action::OneWay { site, from, heal } => {
+            let (_, host, _, _) = find(site);
+            trace.record(EventKind::Fault {
+                op: "partition-oneway".into(),
+                detail: format!("{site} <- {from}"),
+                heal: *heal,
+            });
+            if *heal {
+                sim.repair_oneway(from.as_str(), host.as_str());
+            } else {
+                sim.partition_oneway(from.as_str(), host.as_str());
+            }
         }
         Action::Human { site, fence } => {
             let (_, _, engine, _) = find(site);
