@@ -1,6 +1,7 @@
 //! The chaos harness: runs the unmodified Bloodraven controller and sidecar in a seeded,
 //! deterministic simulation against fake MySQL and a fake Kubernetes apiserver.
 
+pub mod campaign;
 pub mod fake_k8s;
 pub mod fake_mysql;
 pub mod oracles;
@@ -8,5 +9,6 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod simnet;
+pub mod timeline_svg;
 pub mod trace;
 pub mod world;
