@@ -376,3 +376,34 @@ fn taint_flags_a_tainted_writer_and_a_tainted_reader() {
     assert!(!v.pass && v.detail.contains("b's node untainted"), "{v:?}");
     assert!(judge_one("TAINT", NODE_DOWN, &events, &fin).pass);
 }
+
+#[test]
+fn rpo_a_names_the_drain_budget_cause_only_when_the_controller_logged_it() {
+    let ack = EventKind::Ack {
+        id: 5,
+        site: "a".into(),
+        server_uuid: "u".into(),
+        gtid: "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa:5".into(),
+    };
+    let drain_log = EventKind::Log {
+        host: CONTROLLER_HOST.into(),
+        level: "WARN".into(),
+        msg: "relay log drain did not complete cleanly, proceeding with promotion".into(),
+    };
+    let fin = Final {
+        sites: vec![truth("a", false, true), truth("b", true, false)],
+        ..Default::default()
+    };
+    let plain = vec![ev(20.0, ack.clone()), ev(40.0, unfence("b"))];
+    let v = judge_one("RPO-A", NODE_DOWN, &plain, &fin);
+    assert!(
+        v.pass && v.detail.starts_with("1 not retrieved by"),
+        "{v:?}"
+    );
+    let drained = vec![ev(20.0, ack), ev(39.0, drain_log), ev(40.0, unfence("b"))];
+    let v = judge_one("RPO-A", NODE_DOWN, &drained, &fin);
+    assert!(
+        v.pass && v.detail.contains("relay drain budget ran out"),
+        "{v:?}"
+    );
+}
