@@ -9,6 +9,7 @@ pub mod oracles;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod scenario_lines;
 pub mod simnet;
 pub mod timeline_svg;
 pub mod trace;

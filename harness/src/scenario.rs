@@ -331,7 +331,12 @@ pub fn parse(file: &str, text: &str) -> Result<Loaded, ScenarioError> {
             message: e.message().to_string(),
         }
     })?;
-    validate(file, scenario)
+    validate(file, scenario).map_err(|mut e| {
+        if let Some(line) = crate::scenario_lines::line_of(text, &e.field) {
+            e.message.push_str(&format!(" (line {line})"));
+        }
+        e
+    })
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
