@@ -3,8 +3,10 @@
 
 pub mod bench;
 pub mod campaign;
+pub mod counter_app;
 pub mod fake_k8s;
 pub mod fake_mysql;
+pub mod k3d;
 pub mod oracles;
 pub mod report;
 pub mod runner;

@@ -1,5 +1,6 @@
 //! Golden outcomes: each smoke scenario's outcome summary on seed 1 (verdicts, and figures
-//! with times rounded to whole seconds) is an insta snapshot, so any behaviour change shows
+//! with times rounded to whole seconds and counts of 100 or more to two significant
+//! digits, so write totals do not churn) is an insta snapshot, so any behaviour change shows
 //! up as a reviewable diff in `tests/snapshots/`. Accept an intended change with
 //! `INSTA_UPDATE=always cargo test -p chaos --test golden` and review the diff.
 
@@ -22,7 +23,14 @@ fn rounded(figure: &str) -> String {
                 return;
             }
         }
-        out.push_str(num);
+        // Counts: small ones exact (lost writes, repoints), large totals to 2 digits.
+        match num.parse::<u64>() {
+            Ok(n) if n >= 100 => {
+                let scale = 10u64.pow(n.ilog10() - 1);
+                out.push_str(&((n + scale / 2) / scale * scale).to_string());
+            }
+            _ => out.push_str(num),
+        }
         num.clear();
     };
     let chars: Vec<char> = figure.chars().collect();
@@ -62,7 +70,11 @@ fn rounding_keeps_counts_and_rounds_seconds() {
     assert_eq!(rounded("new primary after 21.0s"), "new primary after 21s");
     assert_eq!(
         rounded("0 of 2334 acked writes lost"),
-        "0 of 2334 acked writes lost"
+        "0 of 2300 acked writes lost"
+    );
+    assert_eq!(
+        rounded("43 of 3266 acked writes lost, 1 repoint(s)"),
+        "43 of 3300 acked writes lost, 1 repoint(s)"
     );
     assert_eq!(
         rounded("20.3s without a writer (longest 20.5s)"),
