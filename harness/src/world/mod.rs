@@ -2,6 +2,7 @@
 //! controller and sidecars, the workload, the fault schedule and the ground-truth observer.
 
 mod aux_gate;
+pub mod claims;
 pub mod clock;
 pub mod counter;
 pub mod logs;
@@ -196,6 +197,16 @@ fn run_inner(
     .map_err(|e| anyhow::anyhow!("seeding the namespace: {e:?}"))?;
     api.put_raw("mysqlfailovergroups", group_object(scenario))
         .map_err(|e| anyhow::anyhow!("seeding the MysqlFailoverGroup: {e:?}"))?;
+    claims::seed_nodes(
+        &api,
+        &scenario
+            .scenario
+            .topology
+            .sites
+            .iter()
+            .map(|s| s.name.clone())
+            .collect::<Vec<_>>(),
+    )?;
     {
         let api = api.clone();
         sim.host(APISERVER_HOST, move || {
@@ -337,6 +348,7 @@ fn run_inner(
     let mut next_observe = Duration::ZERO;
     let mut observed_active: Option<String> = None;
     let mut observed_dns: Option<Option<String>> = None;
+    let mut claims_seen = claims::ClaimsSeen::default();
     while sim.elapsed() < duration {
         let now = sim.elapsed();
         trace.set_driver_time(now);
@@ -360,6 +372,7 @@ fn run_inner(
                 &mut observed_dns,
                 now,
             );
+            claims::observe_claims(&api, &trace, &mut claims_seen);
         }
         sim.step()
             .map_err(|e| anyhow::anyhow!("simulation step failed: {e}"))?;
@@ -475,6 +488,27 @@ enum Action {
         site: String,
         fence: bool,
     },
+    /// `mysqld-kill`: mysqld alone dies (`up: false`) or restarts.
+    Mysqld {
+        site: String,
+        up: bool,
+    },
+    /// `apply-stall`: the SQL thread's rate (None = back to normal).
+    ApplyRate {
+        site: String,
+        rate: Option<f64>,
+    },
+    /// `pause`: mysqld frozen (or thawed).
+    Pause {
+        site: String,
+        frozen: bool,
+    },
+    /// `partition-oneway`: drop packets from `from_host` to `site`'s host (or heal).
+    OneWay {
+        site: String,
+        from: String,
+        heal: bool,
+    },
     /// `aux-unready` (or its heal).
     Aux {
         unready: bool,
@@ -491,6 +525,9 @@ enum Action {
         offset_ms: i64,
     },
 }
+
+/// The fake applier's normal speed (transactions a second).
+const NORMAL_APPLY_RATE: f64 = 1000.0;
 
 struct Schedule {
     items: Vec<(Duration, Action)>,
@@ -599,6 +636,86 @@ impl Schedule {
                     items.push((f.at + down, Action::Controller { up: true }));
                 }
                 "errant-write" => items.push((f.at, Action::ErrantWrite { site, n: f.n })),
+                "mysqld-kill" => {
+                    let down = f.down.unwrap_or(crate::scenario::MYSQLD_KILL_DOWN);
+                    items.push((
+                        f.at,
+                        Action::Mysqld {
+                            site: site.clone(),
+                            up: false,
+                        },
+                    ));
+                    items.push((f.at + down, Action::Mysqld { site, up: true }));
+                }
+                "apply-stall" => {
+                    items.push((
+                        f.at,
+                        Action::ApplyRate {
+                            site: site.clone(),
+                            rate: Some(f.rate),
+                        },
+                    ));
+                    if let Some(at) = f.heal_at {
+                        items.push((at, Action::ApplyRate { site, rate: None }));
+                    }
+                }
+                "fetch-stall" => {
+                    let peers: Vec<String> = all_sites
+                        .iter()
+                        .filter(|s| **s != site)
+                        .map(|s| site_host(s))
+                        .collect();
+                    let cut = |heal| Action::Cut {
+                        op: f.op.clone(),
+                        site: site.clone(),
+                        peers: peers.clone(),
+                        detail: format!("{site} <-> other sites"),
+                        heal,
+                    };
+                    items.push((f.at, cut(false)));
+                    if let Some(at) = f.heal_at {
+                        items.push((at, cut(true)));
+                    }
+                }
+                "pause" => {
+                    items.push((
+                        f.at,
+                        Action::Pause {
+                            site: site.clone(),
+                            frozen: true,
+                        },
+                    ));
+                    if let Some(at) = f.heal_at {
+                        items.push((
+                            at,
+                            Action::Pause {
+                                site,
+                                frozen: false,
+                            },
+                        ));
+                    }
+                }
+                "partition-oneway" => {
+                    let from = pair_host(f.peer.as_deref().unwrap_or_default());
+                    items.push((
+                        f.at,
+                        Action::OneWay {
+                            site: site.clone(),
+                            from: from.clone(),
+                            heal: false,
+                        },
+                    ));
+                    if let Some(at) = f.heal_at {
+                        items.push((
+                            at,
+                            Action::OneWay {
+                                site,
+                                from,
+                                heal: true,
+                            },
+                        ));
+                    }
+                }
                 "rogue-unfence" => items.push((f.at, Action::Human { site, fence: false })),
                 "manual-fence" => items.push((f.at, Action::Human { site, fence: true })),
                 "aux-unready" => {
@@ -777,6 +894,54 @@ fn apply(sim: &mut turmoil::Sim, action: &Action, env: &Env, links: &mut Links) 
                 heal: false,
             });
             engine.errant_write(*n);
+        }
+        Action::Mysqld { site, up } => {
+            let (_, _, engine, ctl) = find(site);
+            trace.record(EventKind::Fault {
+                op: "mysqld-kill".into(),
+                detail: site.clone(),
+                heal: *up,
+            });
+            if *up {
+                ctl.restart_mysqld();
+            } else {
+                engine.shutdown();
+            }
+        }
+        Action::ApplyRate { site, rate } => {
+            let (_, _, engine, _) = find(site);
+            trace.record(EventKind::Fault {
+                op: "apply-stall".into(),
+                detail: match rate {
+                    Some(r) => format!("{site} at {r}/s"),
+                    None => site.clone(),
+                },
+                heal: rate.is_none(),
+            });
+            engine.set_apply_rate(rate.unwrap_or(NORMAL_APPLY_RATE));
+        }
+        Action::Pause { site, frozen } => {
+            let (_, _, engine, _) = find(site);
+            trace.record(EventKind::Fault {
+                op: "pause".into(),
+                detail: site.clone(),
+                heal: !*frozen,
+            });
+            engine.set_hang(*frozen);
+            engine.set_apply_rate(if *frozen { 0.0 } else { NORMAL_APPLY_RATE });
+        }
+        Action::OneWay { site, from, heal } => {
+            let (_, host, _, _) = find(site);
+            trace.record(EventKind::Fault {
+                op: "partition-oneway".into(),
+                detail: format!("{site} <- {from}"),
+                heal: *heal,
+            });
+            if *heal {
+                sim.repair_oneway(from.as_str(), host.as_str());
+            } else {
+                sim.partition_oneway(from.as_str(), host.as_str());
+            }
         }
         Action::Human { site, fence } => {
             let (_, _, engine, _) = find(site);
