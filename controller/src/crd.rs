@@ -60,6 +60,23 @@ pub struct MysqlFailoverGroupSpec {
     pub replication: ReplicationSpec,
     #[serde(default)]
     pub planned_failover: PlannedFailoverSpec,
+    /// my.cnf overrides (`[mysqld]` keys); the replication settings stay enforced.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mysql_conf: BTreeMap<String, String>,
+    #[serde(default)]
+    pub update_strategy: UpdateStrategy,
+    #[serde(default = "default_termination_grace")]
+    pub termination_grace_period_seconds: i64,
+}
+
+/// How spec changes reach the pods (§3.9).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum UpdateStrategy {
+    /// Replicas first, then a planned switchover, then the old primary.
+    #[default]
+    OrderedUpdate,
+    /// Every Deployment at once.
+    Recreate,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -75,6 +92,30 @@ pub struct SiteSpec {
     pub taint_node_selector: BTreeMap<String, String>,
     #[serde(default, rename = "lbIP", skip_serializing_if = "Option::is_none")]
     pub lb_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourcesSpec>,
+}
+
+/// The data volume of a site (PVC `mysql-<group>-<site>-data`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class_name: Option<String>,
+    #[serde(default = "default_storage_size")]
+    pub size: String,
+}
+
+/// Requests and limits of the mysql container (quantities as strings, e.g. `500m`, `2Gi`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourcesSpec {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub requests: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub limits: BTreeMap<String, String>,
 }
 
 #[derive(
@@ -200,6 +241,12 @@ fn default_sidecar_image() -> String {
         env!("CARGO_PKG_VERSION")
     )
 }
+fn default_storage_size() -> String {
+    "10Gi".into()
+}
+fn default_termination_grace() -> i64 {
+    60
+}
 fn default_poll_interval() -> String {
     "2s".into()
 }
@@ -287,6 +334,8 @@ pub struct TopologyConfig {
     pub failover_cooldown: Duration,
     pub site_priorities: Vec<String>,
     pub max_lag_seconds: u64,
+    /// The lag a reader may have and still be served; None inherits `max_lag_seconds`.
+    pub read_only_max_lag_seconds: Option<u64>,
 }
 
 /// A spec field that breaks a rule: names the field and what was expected.
@@ -399,6 +448,7 @@ impl MysqlFailoverGroupSpec {
             failover_cooldown,
             site_priorities: self.split_brain_policy.site_priorities.clone(),
             max_lag_seconds: self.replication.max_lag_seconds,
+            read_only_max_lag_seconds: self.replication.read_only_max_lag_seconds,
         })
     }
 }
@@ -406,6 +456,14 @@ impl MysqlFailoverGroupSpec {
 /// Names the per-site objects the controller creates and dials.
 pub fn internal_service(group: &str, site: &str) -> String {
     format!("mysql-{group}-{site}-internal")
+}
+
+/// The Secret holding the operator's MySQL credentials: `spec.secretName`, or
+/// `mysql-<group>-operator` when unset.
+pub fn operator_secret_name(spec: &MysqlFailoverGroupSpec, group: &str) -> String {
+    spec.secret_name
+        .clone()
+        .unwrap_or_else(|| format!("mysql-{group}-operator"))
 }
 
 pub fn dns_endpoint_name(group: &str) -> String {

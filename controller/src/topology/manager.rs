@@ -1123,6 +1123,13 @@ impl Manager {
             (None, None) => (false, "NoRecoveryPending", "No recovery pending".to_string()),
         };
         conds.set("RecoveryPending", rp, rp_reason, &rp_msg);
+        // What the group reconciler reports (resources, Secret): one status writer.
+        for c in self
+            .registry
+            .reported_conditions(&self.api.namespace, &self.api.name)
+        {
+            conds.set(&c.type_, c.status, &c.reason, &c.message);
+        }
         MysqlFailoverGroupStatus {
             active_site: active
                 .map(|i| self.sites[i].spec.name.clone())
@@ -1164,6 +1171,34 @@ impl Manager {
         }
     }
 
+    /// Followers fit to serve reads (spec §1): replicating, lag known and within the
+    /// limit of their role.
+    fn serving_followers(&self) -> Vec<String> {
+        let active = self.active_site();
+        self.sites
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| {
+                let limit = match s.spec.role {
+                    SiteRole::ReadOnly => self
+                        .cfg
+                        .read_only_max_lag_seconds
+                        .unwrap_or(self.cfg.max_lag_seconds),
+                    _ => self.cfg.max_lag_seconds,
+                };
+                let lag = s
+                    .probe
+                    .as_ref()
+                    .and_then(|p| p.replica.as_ref())
+                    .and_then(|r| r.seconds_behind_source);
+                Some(*i) != active
+                    && s.replicating()
+                    && lag.is_some_and(|l| l >= 0 && l as u64 <= limit)
+            })
+            .map(|(_, s)| s.spec.name.clone())
+            .collect()
+    }
+
     fn publish(&self) {
         let active = self
             .active_site()
@@ -1178,6 +1213,7 @@ impl Manager {
                 .collect(),
             poll_time: fmt_stamp(self.seams.clock.now()),
             promotion_gtid_executed: self.promotion_gtid.clone().unwrap_or_default(),
+            serving: self.serving_followers(),
         };
         self.registry
             .publish(&self.api.namespace, &self.api.name, view);

@@ -10,4 +10,4 @@ pub mod status;
 pub mod taint;
 
 pub use manager::{Manager, ReplicationCredentials, Seams};
-pub use registry::{GroupView, Registry};
+pub use registry::{GroupView, Registry, ReportedCondition};

@@ -66,6 +66,14 @@ fn site_host(site: &str) -> String {
 }
 
 /// The MysqlFailoverGroup the scenario describes.
+/// The operator Secret the group's pods read (what a user creates before the group).
+pub fn operator_secret() -> serde_json::Value {
+    json!({"apiVersion": "v1", "kind": "Secret",
+           "metadata": {"name": format!("mysql-{GROUP}-operator"), "namespace": NAMESPACE},
+           "stringData": {"username": CONTROLLER_SQL_USER, "password": "secret",
+                          "MYSQL_ROOT_PASSWORD": "secret"}})
+}
+
 pub fn group_object(s: &Loaded) -> serde_json::Value {
     let t = &s.scenario.topology;
     let sites: Vec<_> = t
@@ -172,6 +180,8 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
     .map_err(|e| anyhow::anyhow!("seeding the namespace: {e:?}"))?;
     api.put_raw("mysqlfailovergroups", group_object(scenario))
         .map_err(|e| anyhow::anyhow!("seeding the MysqlFailoverGroup: {e:?}"))?;
+    api.put_raw("secrets", operator_secret())
+        .map_err(|e| anyhow::anyhow!("seeding the operator Secret: {e:?}"))?;
     {
         let api = api.clone();
         sim.host(APISERVER_HOST, move || {
