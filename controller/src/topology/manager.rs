@@ -103,6 +103,9 @@ pub struct Manager {
     /// The last re-assert refusal logged, for rate limiting.
     last_reassert_refusal: Option<(String, Instant)>,
     tainter: Tainter,
+    /// When a promotion blocked only by the cooldown becomes possible: the next poll
+    /// happens then even if the adaptive interval has grown past it.
+    cooldown_wake: Option<Instant>,
 }
 
 impl Manager {
@@ -153,6 +156,7 @@ impl Manager {
             last_reassert: None,
             no_writer_polls: 0,
             last_reassert_refusal: None,
+            cooldown_wake: None,
         };
         m.rehydrate(group);
         m
@@ -229,7 +233,10 @@ impl Manager {
         loop {
             let started = Instant::now();
             self.poll().await;
-            let next = started + self.interval();
+            let mut next = started + self.interval();
+            if let Some(wake) = self.cooldown_wake.take() {
+                next = next.min(wake.max(Instant::now()));
+            }
             tokio::time::sleep_until(next).await;
         }
     }
@@ -536,6 +543,10 @@ impl Manager {
 
     async fn try_promote(&mut self, cs: &CrossSite) {
         if let Some(until) = self.in_cooldown() {
+            let left = (until - self.seams.clock.now())
+                .to_std()
+                .unwrap_or_default();
+            self.cooldown_wake = Some(Instant::now() + left);
             let due = self
                 .last_cooldown_log
                 .is_none_or(|t| t.elapsed() >= LOG_RATE_LIMIT);
