@@ -106,6 +106,7 @@ pub struct Manager {
     /// When a promotion blocked only by the cooldown becomes possible: the next poll
     /// happens then even if the adaptive interval has grown past it.
     cooldown_wake: Option<Instant>,
+    bootstrap: super::bootstrap::AutoClone,
 }
 
 impl Manager {
@@ -157,6 +158,7 @@ impl Manager {
             no_writer_polls: 0,
             last_reassert_refusal: None,
             cooldown_wake: None,
+            bootstrap: Default::default(),
         };
         m.rehydrate(group);
         m
@@ -375,6 +377,9 @@ impl Manager {
         self.converge_followers().await;
         self.check_primary_reassert().await;
         self.reconcile_dns().await;
+
+        // 8. Auto-clone of an empty follower.
+        self.auto_clone().await;
 
         // 9-10. Durable record retry, status, events, registry.
         if self.annotation_dirty {
@@ -734,7 +739,7 @@ impl Manager {
             if site.retry_after.is_some_and(|t| now < t) {
                 continue;
             }
-            if probe.gtid_executed.is_empty() {
+            if probe.gtid_executed.is_empty() || self.bootstrap.owns(&site.spec.name) {
                 continue; // an empty datadir belongs to bootstrap (clone), not to recovery
             }
             let divergent = probe.gtid_executed.subtract(&active_gtid);
@@ -855,6 +860,30 @@ impl Manager {
         info!(site = %name, source = %active_host, "replication source convergence complete");
         self.sites[i].retry_after = Some(Instant::now() + Duration::from_secs(10));
         Ok(())
+    }
+
+    /// Auto-clone (spec §3.10): one step per poll, only next to a confirmed active site.
+    async fn auto_clone(&mut self) {
+        let Some(active) = self.active_site() else {
+            return;
+        };
+        let group = self.api.name.clone();
+        let inputs: Vec<super::bootstrap::SiteInput<'_>> = self
+            .sites
+            .iter()
+            .map(|s| super::bootstrap::SiteInput {
+                name: &s.spec.name,
+                host: s.host(&group),
+                role: s.spec.role,
+                state: s.deb.state,
+                probe: s.probe.as_ref(),
+                in_recovery: s.recovery != Recovery::None,
+            })
+            .collect();
+        let creds = (self.creds.user.as_str(), self.creds.password.as_str());
+        self.bootstrap
+            .step(&*self.seams.sql, creds, active, &inputs)
+            .await;
     }
 
     /// Primary re-assert (spec §3.7): when no site is writable, every other site is
@@ -1134,6 +1163,8 @@ impl Manager {
             (None, None) => (false, "NoRecoveryPending", "No recovery pending".to_string()),
         };
         conds.set("RecoveryPending", rp, rp_reason, &rp_msg);
+        let (b, b_reason, b_msg) = self.bootstrap.condition();
+        conds.set("Bootstrapping", b, &b_reason, &b_msg);
         // What the group reconciler reports (resources, Secret): one status writer.
         for c in self
             .registry

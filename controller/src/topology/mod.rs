@@ -1,5 +1,6 @@
 //! The topology manager and its parts (spec §3).
 
+pub mod bootstrap;
 pub mod k8s;
 pub mod manager;
 pub mod matrix;
