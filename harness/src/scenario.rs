@@ -120,6 +120,9 @@ pub struct Fault {
     /// How mysqld comes back: `fenced` or `writable` (`node-down`, `site-down`, `crash`).
     #[serde(default)]
     pub boot: Option<String>,
+    /// `pvc-loss`: what the new data directory holds, `empty` (default) or `new-uuid`.
+    #[serde(default)]
+    pub mode: Option<String>,
 }
 
 /// Fault ops and what they do:
@@ -137,6 +140,9 @@ pub struct Fault {
 /// - `rogue-unfence`: a human runs `SET GLOBAL read_only = OFF` (clears super_read_only
 ///   too) on `site` as `root`.
 /// - `manual-fence`: a human runs `SET GLOBAL super_read_only = ON` on `site` as `root`.
+/// - `pvc-loss`: the pod dies and its volume is replaced by a fresh one under a new
+///   server_uuid (`mode = "empty"`: no GTIDs; `"new-uuid"`: `n` local transactions); the
+///   kubelet restarts the pod like a crash, mysqld boots `boot` (default fenced).
 pub const FAULT_OPS: &[&str] = &[
     "node-down",
     "site-down",
@@ -148,7 +154,10 @@ pub const FAULT_OPS: &[&str] = &[
     "errant-write",
     "rogue-unfence",
     "manual-fence",
+    "pvc-loss",
 ];
+/// `pvc-loss` modes.
+pub const PVC_LOSS_MODES: &[&str] = &["empty", "new-uuid"];
 /// Non-site hosts a `partition-pair` can name as `peer`.
 pub const PAIR_HOSTS: &[&str] = &["controller", "apiserver", "clients"];
 
@@ -163,6 +172,7 @@ fn op_fields(op: &str) -> &'static [&'static str] {
         "controller-restart" => &["down"],
         "errant-write" => &["site", "n"],
         "rogue-unfence" | "manual-fence" => &["site"],
+        "pvc-loss" => &["site", "mode", "n", "boot"],
         _ => &[],
     }
 }
@@ -236,6 +246,8 @@ pub struct TimedFault {
     /// `errant-write`: number of transactions.
     pub n: u64,
     pub boot_fenced: bool,
+    /// `pvc-loss`: one of [`PVC_LOSS_MODES`].
+    pub mode: Option<String>,
 }
 
 /// Default `down` of `sidecar-kill` (SCENARIOS.md: "back in 3s").
@@ -404,6 +416,7 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             ("down", f.down.is_some()),
             ("n", f.n.is_some()),
             ("boot", f.boot.is_some()),
+            ("mode", f.mode.is_some()),
         ] {
             if set && !takes.contains(&name) {
                 let msg = match (f.op.as_str(), name) {
@@ -533,6 +546,17 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
                 ))
             }
         };
+        let mode = match (f.mode.as_deref(), f.op == "pvc-loss") {
+            (Some(m), _) if !PVC_LOSS_MODES.contains(&m) => {
+                return Err(err(
+                    file,
+                    &field("mode"),
+                    format!("{m:?}: expected one of {}", PVC_LOSS_MODES.join(", ")),
+                ))
+            }
+            (m, true) => Some(m.unwrap_or("empty").to_string()),
+            (_, false) => None,
+        };
         faults.push(TimedFault {
             at,
             op: f.op.clone(),
@@ -542,6 +566,7 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             down,
             n,
             boot_fenced,
+            mode,
         });
     }
     faults.sort_by_key(|f| f.at);
