@@ -407,6 +407,28 @@ impl Manager {
             };
             m.set_divergent_transactions(&s.spec.name, n);
         }
+        for (i, s) in self.sites.iter().enumerate() {
+            let replica = s.probe.as_ref().and_then(|p| p.replica.as_ref());
+            let source_state = self.convergence(i).map(|(st, _)| match st {
+                "Converged" => "converged",
+                "Blocked" => "blocked",
+                _ => "pending",
+            });
+            m.set_replication(
+                crate::metrics::SiteLabels {
+                    namespace: &self.api.namespace,
+                    group: &self.api.name,
+                    site: &s.spec.name,
+                    role: s.spec.role.as_str(),
+                },
+                crate::metrics::ReplicationSample {
+                    lag: replica.and_then(|r| r.seconds_behind_source),
+                    io: replica.is_some_and(|r| r.io_running),
+                    sql: replica.is_some_and(|r| r.sql_running),
+                    source_state,
+                },
+            );
+        }
     }
 
     /// Side effects of a debounced state change (spec §3.1): log, count, taint.
@@ -1143,6 +1165,10 @@ impl Manager {
             Reason::Healthy => (false, "Healthy", "No cross-site alerts".to_string()),
             r => (true, r.as_str(), cs.alert.clone()),
         };
+        let (degraded, reason, msg) = match self.follower_degradation(cs.reason) {
+            Some((r, m)) => (true, r, m),
+            None => (degraded, reason, msg),
+        };
         conds.set("Degraded", degraded, reason, &msg);
         let blocked = self.sites.iter().find_map(|s| match &s.recovery {
             Recovery::Blocked { divergent } => Some((s.spec.name.clone(), divergent.count())),
@@ -1165,6 +1191,7 @@ impl Manager {
         conds.set("RecoveryPending", rp, rp_reason, &rp_msg);
         let (b, b_reason, b_msg) = self.bootstrap.condition();
         conds.set("Bootstrapping", b, &b_reason, &b_msg);
+        conds.set("Updating", false, "NotUpdating", "No update in progress");
         // What the group reconciler reports (resources, Secret): one status writer.
         for c in self
             .registry
@@ -1241,6 +1268,125 @@ impl Manager {
             .collect()
     }
 
+    /// Per-follower reasons that override the matrix's Degraded reason (spec §8.1), the
+    /// last follower in spec order winning; readers are excluded.
+    fn follower_degradation(&self, topology: Reason) -> Option<(&'static str, String)> {
+        let active = self.active_site()?;
+        let mut out = None;
+        for (i, s) in self.sites.iter().enumerate() {
+            if i == active
+                || s.spec.role == SiteRole::ReadOnly
+                || s.deb.state != SiteState::ReadOnly
+            {
+                continue;
+            }
+            let Some(p) = s.probe.as_ref() else {
+                continue;
+            };
+            let name = &s.spec.name;
+            if topology == Reason::Healthy
+                && self.convergence(i).is_some_and(|(st, _)| st != "Converged")
+            {
+                out = Some((
+                    "ReplicationSourceMismatch",
+                    format!("{name} does not replicate directly from the active site"),
+                ));
+            }
+            let Some(r) = p.replica.as_ref() else {
+                continue;
+            };
+            if !r.io_running || !r.sql_running {
+                let t = match (r.io_running, r.sql_running) {
+                    (false, false) => "IO/SQL",
+                    (false, true) => "IO",
+                    _ => "SQL",
+                };
+                out = Some((
+                    "ReplicationBroken",
+                    format!("Replication {t} thread not running on {name}"),
+                ));
+            }
+            if let Some(lag) = r.seconds_behind_source {
+                if lag > 0 && lag as u64 > self.cfg.max_lag_seconds {
+                    out = Some((
+                        "ReplicationLagging",
+                        format!(
+                            "{name} is {lag}s behind its source (maxLagSeconds {})",
+                            self.cfg.max_lag_seconds
+                        ),
+                    ));
+                }
+            }
+            if !r.last_error.is_empty() {
+                out = Some(("ReplicationError", format!("{name}: {}", r.last_error)));
+            }
+        }
+        out
+    }
+
+    /// (state, reason) of a follower's source convergence (spec §3.8); None for the
+    /// active site and when there is no active site to converge on.
+    fn convergence(&self, i: usize) -> Option<(&'static str, &'static str)> {
+        let active = self.active_site()?;
+        if i == active {
+            return None;
+        }
+        let s = &self.sites[i];
+        if matches!(s.recovery, Recovery::Blocked { .. }) {
+            return Some(("Blocked", "GTIDDiverged"));
+        }
+        let Some(p) = s.probe.as_ref() else {
+            return Some(("Pending", "ProbeFailed"));
+        };
+        let active_host = self.sites[active].host(self.group());
+        let direct = p
+            .replica
+            .as_ref()
+            .is_some_and(|r| r.source_host == active_host && r.healthy());
+        Some(if direct {
+            ("Converged", "DirectSource")
+        } else {
+            ("Pending", "SourceMismatch")
+        })
+    }
+
+    fn site_details(&self) -> Vec<super::SiteDetail> {
+        let serving = self.serving_followers();
+        self.sites
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let (conv_state, conv_reason) = self.convergence(i).unwrap_or(("", ""));
+                let (recovery_state, divergent_gtid, count) = match &s.recovery {
+                    Recovery::None => ("", String::new(), None),
+                    Recovery::InProgress => ("RecoveryInProgress", String::new(), None),
+                    Recovery::Blocked { divergent } => (
+                        "RecoveryBlocked",
+                        divergent.to_string(),
+                        Some(divergent.count()),
+                    ),
+                };
+                super::SiteDetail {
+                    name: s.spec.name.clone(),
+                    role: s.spec.role.as_str().into(),
+                    state: s.deb.state.as_str().into(),
+                    source_host: s
+                        .probe
+                        .as_ref()
+                        .and_then(|p| p.replica.as_ref())
+                        .map(|r| r.source_host.clone())
+                        .unwrap_or_default(),
+                    source_convergence_state: conv_state.into(),
+                    source_convergence_reason: conv_reason.into(),
+                    serving_healthy: serving.contains(&s.spec.name),
+                    recovery_state: recovery_state.into(),
+                    divergent_gtid,
+                    divergent_transaction_count: count,
+                }
+            })
+            .collect()
+    }
+
     fn publish(&self) {
         let active = self
             .active_site()
@@ -1256,6 +1402,7 @@ impl Manager {
             poll_time: fmt_stamp(self.seams.clock.now()),
             promotion_gtid_executed: self.promotion_gtid.clone().unwrap_or_default(),
             serving: self.serving_followers(),
+            details: self.site_details(),
         };
         self.registry
             .publish(&self.api.namespace, &self.api.name, view);

@@ -11,4 +11,4 @@ pub mod status;
 pub mod taint;
 
 pub use manager::{Manager, ReplicationCredentials, Seams};
-pub use registry::{GroupView, Registry, ReportedCondition};
+pub use registry::{GroupView, Registry, ReportedCondition, SiteDetail};

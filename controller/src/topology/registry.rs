@@ -17,6 +17,28 @@ pub struct GroupView {
     /// the limit of their role (spec §1).
     #[serde(skip)]
     pub serving: Vec<String>,
+    /// Per site, what `/status` reports (spec §1), in spec order.
+    #[serde(skip)]
+    pub details: Vec<SiteDetail>,
+}
+
+/// One site as `/status` reports it (spec §1).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SiteDetail {
+    pub name: String,
+    pub role: String,
+    pub state: String,
+    pub source_host: String,
+    /// `Converged`, `Pending`, `Blocked`, or "" for the active site.
+    pub source_convergence_state: String,
+    /// `DirectSource`, `SourceMismatch`, `ProbeFailed`, `GTIDDiverged`, or "".
+    pub source_convergence_reason: String,
+    pub serving_healthy: bool,
+    pub recovery_state: String,
+    pub divergent_gtid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub divergent_transaction_count: Option<u64>,
 }
 
 /// A condition the group reconciler reports; the topology manager writes it into status
