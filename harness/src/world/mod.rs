@@ -1,6 +1,7 @@
 //! The simulated world: one turmoil host per pod or service, the fakes, the unmodified
 //! controller and sidecars, the workload, the fault schedule and the ground-truth observer.
 
+mod aux_gate;
 pub mod clock;
 pub mod counter;
 pub mod logs;
@@ -23,6 +24,7 @@ use crate::scenario::{Loaded, TimedFault};
 use crate::simnet::{SimDialer, SimListener};
 use crate::trace::{Event, EventKind, Trace};
 
+use self::aux_gate::AuxGate;
 use self::clock::SimClock;
 use self::counter::{Counter, Resolver};
 use self::site::{SiteCtl, SiteHost};
@@ -184,7 +186,13 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
         .build();
 
     let dialer: SharedDialer = Arc::new(SimDialer);
+    // The apiserver keeps true time; each pod and the controller read their own clock,
+    // which a `clock-skew` fault moves.
     let wall: Arc<dyn bloodraven::clock::WallClock> = Arc::new(SimClock::new());
+    let mut clocks: BTreeMap<String, Arc<SimClock>> = BTreeMap::new();
+    let controller_clock = Arc::new(SimClock::new());
+    clocks.insert("controller".into(), controller_clock.clone());
+    let aux_gate = AuxGate::default();
 
     // Apiserver, seeded with the group.
     let api = ApiServer::with_bloodraven_crds(wall.clone(), trace.clone());
@@ -211,9 +219,11 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
 
     // Controller.
     {
-        let (dialer, wall) = (dialer.clone(), wall.clone());
+        let dialer = dialer.clone();
+        let wall: Arc<dyn bloodraven::clock::WallClock> = controller_clock;
+        let aux_gate = aux_gate.clone();
         sim.host(CONTROLLER_HOST, move || {
-            let (dialer, wall) = (dialer.clone(), wall.clone());
+            let (dialer, wall, aux_gate) = (dialer.clone(), wall.clone(), aux_gate.clone());
             async move {
                 let kube = bloodraven::kube_client::client_over(
                     dialer.clone(),
@@ -233,7 +243,7 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
                 let registry = bloodraven::topology::Registry::default();
                 let aux = SimListener::bind(CONTROLLER_AUX_PORT).await?;
                 tokio::spawn(bloodraven::http::serve(
-                    Box::new(aux),
+                    Box::new(aux_gate.wrap(Box::new(aux))),
                     bloodraven::aux_server::handler(registry.clone()),
                 ));
                 let runner = bloodraven::runner::Runner {
@@ -265,6 +275,8 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
             trace.clone(),
         );
         let ctl = SiteCtl::initial(s.name == topo.active);
+        let clock = Arc::new(SimClock::new());
+        clocks.insert(s.name.clone(), clock.clone());
         let host = SiteHost {
             site: s.name.clone(),
             host: hosts[i].clone(),
@@ -272,7 +284,7 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
             engine: engine.clone(),
             ctl: ctl.clone(),
             dialer: dialer.clone(),
-            wall: wall.clone(),
+            wall: clock,
             lease: bloodraven::duration::parse(&spec.sidecar.lease_timeout)?,
             peer_check: bloodraven::duration::parse(&spec.sidecar.peer_check_interval)?,
         };
@@ -342,7 +354,13 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
         let now = sim.elapsed();
         trace.set_driver_time(now);
         for action in schedule.due(now) {
-            apply(&mut sim, &action, &sites, &mut links, &trace);
+            let env = Env {
+                sites: &sites,
+                clocks: &clocks,
+                aux_gate: &aux_gate,
+                trace: &trace,
+            };
+            apply(&mut sim, &action, &env, &mut links);
         }
         if now >= next_observe {
             next_observe = now + OBSERVE_EVERY;
@@ -385,7 +403,7 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
         dns_target: observed_dns.flatten(),
     };
     Ok(RunOutput {
-        events: trace.events(),
+        events: trace.take(),
         fin,
         virtual_elapsed: sim.elapsed(),
     })
@@ -475,6 +493,21 @@ enum Action {
     Human {
         site: String,
         fence: bool,
+    },
+    /// `aux-unready` (or its heal).
+    Aux {
+        unready: bool,
+    },
+    /// `sql-fail` / `sql-ambiguous`: arm the engine for the next `n` statements of `stmt`.
+    Sql {
+        op: String,
+        site: String,
+        stmt: String,
+        n: u64,
+    },
+    ClockSkew {
+        host: String,
+        offset_ms: i64,
     },
 }
 
@@ -616,6 +649,28 @@ impl Schedule {
                 }
                 "rogue-unfence" => items.push((f.at, Action::Human { site, fence: false })),
                 "manual-fence" => items.push((f.at, Action::Human { site, fence: true })),
+                "aux-unready" => {
+                    items.push((f.at, Action::Aux { unready: true }));
+                    if let Some(at) = f.heal_at {
+                        items.push((at, Action::Aux { unready: false }));
+                    }
+                }
+                "sql-fail" | "sql-ambiguous" => items.push((
+                    f.at,
+                    Action::Sql {
+                        op: f.op.clone(),
+                        site,
+                        stmt: f.stmt.clone().expect("validated stmt"),
+                        n: f.n,
+                    },
+                )),
+                "clock-skew" => items.push((
+                    f.at,
+                    Action::ClockSkew {
+                        host: site,
+                        offset_ms: f.offset_ms,
+                    },
+                )),
                 other => unreachable!("fault op {other:?} passed validation"),
             }
         }
@@ -664,13 +719,16 @@ impl Links {
     }
 }
 
-fn apply(
-    sim: &mut turmoil::Sim,
-    action: &Action,
-    sites: &[(String, String, Engine, SiteCtl)],
-    links: &mut Links,
-    trace: &Trace,
-) {
+/// What fault actions reach into.
+struct Env<'a> {
+    sites: &'a [(String, String, Engine, SiteCtl)],
+    clocks: &'a BTreeMap<String, Arc<SimClock>>,
+    aux_gate: &'a AuxGate,
+    trace: &'a Trace,
+}
+
+fn apply(sim: &mut turmoil::Sim, action: &Action, env: &Env, links: &mut Links) {
+    let (sites, trace) = (env.sites, env.trace);
     let find = |site: &str| sites.iter().find(|s| s.0 == site).expect("validated site");
     match action {
         Action::Down {
@@ -797,6 +855,36 @@ fn apply(
             // No statement here waits on time, so the engine answers inside one poll (an
             // error, e.g. mysqld down, is in the trace as a failed mutation).
             let _ = futures::executor::block_on(engine.query(SIDECAR_SQL_USER, sql));
+        }
+        Action::Aux { unready } => {
+            trace.record(EventKind::Fault {
+                op: "aux-unready".into(),
+                detail: CONTROLLER_HOST.into(),
+                heal: !*unready,
+            });
+            env.aux_gate.set_unready(*unready);
+        }
+        Action::Sql { op, site, stmt, n } => {
+            let (_, _, engine, _) = find(site);
+            trace.record(EventKind::Fault {
+                op: op.clone(),
+                detail: format!("{site} {stmt} x{n}"),
+                heal: false,
+            });
+            let n = u32::try_from(*n).expect("validated n");
+            if op == "sql-fail" {
+                engine.fail_next(stmt, n);
+            } else {
+                engine.ambiguous_next(stmt, n);
+            }
+        }
+        Action::ClockSkew { host, offset_ms } => {
+            trace.record(EventKind::Fault {
+                op: "clock-skew".into(),
+                detail: format!("{host} {offset_ms:+}ms"),
+                heal: false,
+            });
+            env.clocks[host].set_skew_ms(*offset_ms);
         }
     }
 }
