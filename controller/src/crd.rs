@@ -30,6 +30,7 @@ pub const ANNOTATION_LAST_FAILOVER_TARGET: &str = "bloodraven.shipstream.io/last
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     validation = Rule::new("self.sites.filter(s, !has(s.role) || s.role == 'primary-candidate').size() >= 2").message("at least 2 sites must have role primary-candidate"),
     validation = Rule::new("self.sites.all(a, self.sites.filter(b, b.name == a.name).size() == 1)").message("site names must be unique"),
+    validation = Rule::new("!has(self.splitBrainPolicy) || !has(self.splitBrainPolicy.sitePriorities) || self.splitBrainPolicy.sitePriorities.all(p, self.sites.exists(s, s.name == p && (!has(s.role) || s.role == 'primary-candidate')))").message("splitBrainPolicy.sitePriorities entries must name primary-candidate sites"),
 )]
 #[serde(rename_all = "camelCase")]
 pub struct MysqlFailoverGroupSpec {
@@ -425,7 +426,12 @@ impl MysqlFailoverGroupSpec {
             // The original falls back to 5m on 0 as well.
             failover_cooldown = Duration::from_secs(300);
         }
-        dur("sidecar.leaseTimeout", &self.sidecar.lease_timeout)?;
+        if dur("sidecar.leaseTimeout", &self.sidecar.lease_timeout)?.is_zero() {
+            return Err(spec_err(
+                "sidecar.leaseTimeout",
+                "must be more than 0s (the sidecar clamps it to at least 3s)",
+            ));
+        }
         dur(
             "sidecar.peerCheckInterval",
             &self.sidecar.peer_check_interval,
@@ -512,6 +518,12 @@ mod tests {
             ),
             ("sites: [{name: a}, {name: b}]\ndns: {hostname: x}\npollInterval: 2\n", "spec.pollInterval"),
             ("sites: [{name: a}, {name: b}]\ndns: {hostname: x}\nfailureThreshold: 0\n", "spec.failureThreshold"),
+            ("sites: [{name: a}]\ndns: {hostname: x}\n", "spec.sites"),
+            (
+                "sites: [{name: a}, {name: b}]\ndns: {hostname: x}\nsplitBrainPolicy: {sitePriorities: [z]}\n",
+                "spec.splitBrainPolicy.sitePriorities[0]",
+            ),
+            ("sites: [{name: a}, {name: b}]\ndns: {hostname: x}\nsidecar: {leaseTimeout: 0s}\n", "spec.sidecar.leaseTimeout"),
         ];
         for (yaml, field) in cases {
             let e = spec(yaml).validate().unwrap_err();
@@ -526,5 +538,9 @@ mod tests {
         assert!(y.contains("name: v1alpha1"));
         assert!(y.contains("status: {}"));
         assert!(y.contains("mysqlfailovergroups.shipstream.io"));
+        // The CEL rules of spec 2.1 expressible in the CRD.
+        assert!(y.contains("at least 2 sites must have role primary-candidate"));
+        assert!(y.contains("site names must be unique"));
+        assert!(y.contains("sitePriorities entries must name primary-candidate sites"));
     }
 }
