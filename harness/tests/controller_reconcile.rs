@@ -212,13 +212,15 @@ fn reconcile_creates_owned_objects_and_a_second_pass_writes_nothing() {
         fresh.full_pass(&group).await;
         assert_eq!(rvs(&ctx), before);
 
-        // A spec change reaches the Deployments and nothing else that did not change.
+        // A spec change (Recreate) reaches the Deployments and nothing else.
         let mfgs: kube::Api<bloodraven::crd::MysqlFailoverGroup> =
             kube::Api::namespaced(ctx.kube(), NS);
         mfgs.patch(
             GROUP,
             &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(json!({"spec": {"image": "mysql:9.8"}})),
+            &kube::api::Patch::Merge(
+                json!({"spec": {"image": "mysql:9.8", "updateStrategy": "Recreate"}}),
+            ),
         )
         .await
         .expect("spec edit");
@@ -381,5 +383,97 @@ fn taints_are_level_triggered() {
         assert!(tainted(&ctx, "node-b1") && !tainted(&ctx, "node-a1"));
         let out = r.full_pass(&group).await;
         assert_eq!(out.nodes_changed, 0);
+    });
+}
+
+fn image(ctx: &Ctx, site: &str) -> String {
+    get(ctx, "deployments", &format!("mysql-g-{site}"))["spec"]["template"]["spec"]["containers"][0]
+        ["image"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// What the Deployment controller reports once the new pod runs.
+fn rollout_done(ctx: &Ctx, site: &str) {
+    ctx.api
+        .modify("deployments", NS, &format!("mysql-g-{site}"), |d| {
+            let g = d["metadata"]["generation"].clone();
+            d["status"] = json!({"observedGeneration": g, "replicas": 1,
+                                 "updatedReplicas": 1, "availableReplicas": 1});
+        })
+        .unwrap();
+}
+
+#[test]
+fn ordered_update_goes_replica_first_and_holds_the_primary_for_the_handoff() {
+    simulate(Setup::two_sites(), |ctx| async move {
+        seed_secret(&ctx);
+        let mut m = ctx.manager().await;
+        let mut r = ctx.reconciler();
+        ctx.polls(&mut m, 4).await;
+        let first = r.tick(&ctx.group().await).await;
+        assert_eq!(first.updating.unwrap().reason, "NotUpdating");
+        for s in ["a", "b"] {
+            rollout_done(&ctx, s);
+        }
+        let mfgs: kube::Api<bloodraven::crd::MysqlFailoverGroup> =
+            kube::Api::namespaced(ctx.kube(), NS);
+        mfgs.patch(
+            GROUP,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"image": "mysql:9.8"}})),
+        )
+        .await
+        .unwrap();
+        let group = ctx.group().await;
+
+        // The follower b first; the primary a keeps its template.
+        let out = r.tick(&group).await;
+        let u = out.updating.unwrap();
+        assert_eq!((u.status, u.reason.as_str()), (true, "UpdateReplica"));
+        assert_eq!(u.message, "Updating b");
+        assert_eq!(image(&ctx, "b"), "mysql:9.8");
+        assert_eq!(image(&ctx, "a"), "mysql:9.7");
+        // The manager writes it into status.
+        ctx.poll(&mut m).await;
+        assert_eq!(ctx.condition("Updating")["reason"], "UpdateReplica");
+
+        // Until b's rollout completes (and b replicates), nothing else moves.
+        let out = r.tick(&group).await;
+        assert_eq!(out.updating.unwrap().reason, "WaitReplica");
+        assert_eq!(image(&ctx, "a"), "mysql:9.7");
+        rollout_done(&ctx, "b");
+        ctx.poll(&mut m).await;
+
+        // Only the primary is left: held for the planned switchover.
+        let out = r.tick(&group).await;
+        let u = out.updating.unwrap();
+        assert_eq!(u.reason, "Failover", "{u:?}");
+        assert!(u.message.contains("planned-failover"), "{}", u.message);
+        assert_eq!(image(&ctx, "a"), "mysql:9.7");
+        let out = r.tick(&group).await;
+        assert_eq!(out.updating.unwrap().reason, "Failover");
+        assert_eq!(image(&ctx, "a"), "mysql:9.7", "never restarts the writer");
+
+        // Once the writer moved (here by a failover) a is a follower: updated last.
+        ctx.engine("a").shutdown();
+        ctx.polls(&mut m, 6).await;
+        assert_eq!(ctx.status()["activeSite"], "b");
+        ctx.engine("a").boot(true);
+        ctx.polls(&mut m, 8).await;
+        let out = r.tick(&group).await;
+        let u = out.updating.unwrap();
+        assert_eq!(
+            (u.reason.as_str(), u.message.as_str()),
+            ("UpdateReplica", "Updating a")
+        );
+        assert_eq!(image(&ctx, "a"), "mysql:9.8");
+        rollout_done(&ctx, "a");
+        ctx.poll(&mut m).await;
+        let out = r.tick(&group).await;
+        assert_eq!(out.updating.unwrap().reason, "NotUpdating");
+        ctx.poll(&mut m).await;
+        assert_eq!(ctx.condition("Updating")["status"], "False");
     });
 }

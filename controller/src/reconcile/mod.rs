@@ -10,6 +10,7 @@ pub mod deployment;
 pub mod meta;
 pub mod names;
 pub mod node_taints;
+pub mod ordered_update;
 pub mod owner;
 pub mod pdb;
 pub mod pod_roles;

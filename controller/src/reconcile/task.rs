@@ -15,6 +15,7 @@ use crate::topology::k8s::GroupApi;
 use crate::topology::{Registry, ReportedCondition};
 
 use super::meta::Owner;
+use super::ordered_update::{self, UpdateState};
 use super::pod_roles::{self, PodLabels};
 use super::resources::{self, Applied};
 use super::secret;
@@ -32,6 +33,8 @@ pub struct PassOutcome {
     pub pods_labelled: usize,
     pub nodes_changed: usize,
     pub condition: Option<ReportedCondition>,
+    /// The `Updating` condition of the ordered update, when the pass got that far.
+    pub updating: Option<ReportedCondition>,
 }
 
 pub struct GroupReconciler {
@@ -45,6 +48,8 @@ pub struct GroupReconciler {
     last_generation: Option<i64>,
     last_roles: Option<BTreeMap<String, PodLabels>>,
     failed: bool,
+    update: UpdateState,
+    update_active: bool,
 }
 
 fn cond(status: bool, reason: &str, message: String) -> ReportedCondition {
@@ -75,6 +80,8 @@ impl GroupReconciler {
             last_generation: None,
             last_roles: None,
             failed: false,
+            update: UpdateState::default(),
+            update_active: false,
         }
     }
 
@@ -90,7 +97,9 @@ impl GroupReconciler {
 
     /// A full pass when one is due, else only the role labels and taints if the view moved.
     pub async fn tick(&mut self, group: &MysqlFailoverGroup) -> PassOutcome {
+        // An update in flight is re-planned every tick (it waits on the manager's view).
         let due = self.failed
+            || self.update_active
             || self.last_full.is_none_or(|t| t.elapsed() >= RESYNC)
             || self.last_generation != group.metadata.generation;
         if due {
@@ -106,11 +115,15 @@ impl GroupReconciler {
         let mut out = PassOutcome::default();
         self.last_full = Some(Instant::now());
         self.last_generation = group.metadata.generation;
-        let c = self.apply_resources(group, &mut out).await;
+        let mut reported = vec![];
+        let c = self.apply_resources(group, &mut out, &mut reported).await;
         self.failed = !c.status;
+        reported.insert(0, c.clone());
         self.registry
-            .report_conditions(&self.namespace, &self.name, vec![c.clone()]);
+            .report_conditions(&self.namespace, &self.name, reported.clone());
         out.condition = Some(c);
+        out.updating = reported.into_iter().find(|c| c.type_ == "Updating");
+        self.update_active = out.updating.as_ref().is_some_and(|c| c.status);
         self.roles_and_taints(group, true, &mut out).await;
         out
     }
@@ -119,6 +132,7 @@ impl GroupReconciler {
         &mut self,
         group: &MysqlFailoverGroup,
         out: &mut PassOutcome,
+        reported: &mut Vec<ReportedCondition>,
     ) -> ReportedCondition {
         let secret_name = crd::operator_secret_name(&group.spec, &self.name);
         match secret::check(&self.client, &self.namespace, &secret_name).await {
@@ -146,7 +160,23 @@ impl GroupReconciler {
             namespace: self.namespace.clone(),
             reference,
         };
-        let deployments = resources::desired_deployments(group, &owner);
+        let desired = resources::desired_deployments(group, &owner);
+        let view = self.registry.get(&self.namespace, &self.name);
+        let deployments = match ordered_update::plan(
+            &self.client,
+            group,
+            view.as_ref(),
+            desired,
+            &mut self.update,
+        )
+        .await
+        {
+            Ok(p) => {
+                reported.push(p.condition);
+                p.deployments
+            }
+            Err(e) => return cond(false, "ApplyFailed", format!("reading Deployments: {e}")),
+        };
         match resources::apply_all(&self.client, group, &owner, deployments).await {
             Ok(applied) => {
                 out.changed = applied
