@@ -836,6 +836,37 @@ failover_within = "45s"
     }
 
     #[test]
+    fn pvc_loss_takes_a_mode_and_defaults_to_empty() {
+        let fault = |body: &str| {
+            parse(
+                "x.toml",
+                &OK.replace("op = \"node-down\"\nsite = \"a\"", body),
+            )
+        };
+        let l = fault("op = \"pvc-loss\"\nsite = \"a\"").unwrap();
+        assert_eq!(l.faults[0].mode.as_deref(), Some("empty"));
+        let l = fault("op = \"pvc-loss\"\nsite = \"a\"\nmode = \"new-uuid\"\nn = 2").unwrap();
+        assert_eq!(
+            (l.faults[0].mode.as_deref(), l.faults[0].n),
+            (Some("new-uuid"), 2)
+        );
+        let e = fault("op = \"pvc-loss\"\nsite = \"a\"\nmode = \"tape\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("faults[0].mode: \"tape\": expected one of empty, new-uuid"),
+            "{e}"
+        );
+        let e = fault("op = \"crash\"\nsite = \"a\"\nmode = \"empty\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("faults[0].mode: not used by \"crash\""),
+            "{e}"
+        );
+        let e = fault("op = \"pvc-loss\"").unwrap_err();
+        assert!(e.to_string().contains("faults[0].site"), "{e}");
+    }
+
+    #[test]
     fn errors_name_file_field_and_expectation() {
         assert!(bad("op = \"node-down\"", "op = \"meteor\"")
             .contains("x.toml: faults[0].op: unknown fault \"meteor\""));
