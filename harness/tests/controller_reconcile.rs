@@ -262,6 +262,22 @@ fn a_missing_secret_blocks_with_a_condition_and_recovers_when_created() {
         assert_eq!(sc["status"], "False");
         assert_eq!(sc["reason"], "SecretNotFound");
         assert_eq!(ctx.condition("Ready")["reason"], "TopologyPolled");
+        let events: Vec<Value> = ctx
+            .api
+            .list("events", Some(NS))
+            .into_iter()
+            .filter(|e| e["reason"] == "SecretNotFound")
+            .collect();
+        assert_eq!(events.len(), 1, "one Warning event, after the status write");
+        assert_eq!(events[0]["type"], "Warning");
+        ctx.poll(&mut m).await;
+        let again = ctx
+            .api
+            .list("events", Some(NS))
+            .into_iter()
+            .filter(|e| e["reason"] == "SecretNotFound")
+            .count();
+        assert_eq!(again, 1, "not repeated while the reason holds");
 
         // A Secret without every key: named.
         ctx.api
