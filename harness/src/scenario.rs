@@ -124,6 +124,9 @@ pub struct Fault {
     /// (default 0: stopped).
     #[serde(default)]
     pub rate: Option<f64>,
+    /// `pvc-loss`: what the new data directory holds, `empty` (default) or `new-uuid`.
+    #[serde(default)]
+    pub mode: Option<String>,
     /// `sql-fail`, `sql-ambiguous`: the statement kind hit (one of [`STMT_KINDS`]).
     #[serde(default)]
     pub stmt: Option<String>,
@@ -161,6 +164,9 @@ pub struct Fault {
 /// - `partition-oneway`: packets from `peer` to `site` are dropped until `heal_at` (the
 ///   other direction flows; a TCP handshake needs both, so new connections either way
 ///   hang, while datagrams one way get through).
+/// - `pvc-loss`: the pod dies and its volume is replaced by a fresh one under a new
+///   server_uuid (`mode = "empty"`: no GTIDs; `"new-uuid"`: `n` local transactions); the
+///   kubelet restarts the pod like a crash, mysqld boots `boot` (default fenced).
 /// - `aux-unready`: the controller's aux endpoints (`/healthz`, `/active-site`) drop every
 ///   connection until `heal_at` (never if absent); the controller itself keeps running.
 /// - `sql-fail`: the next `n` statements of kind `stmt` on `site` fail unapplied (1105).
@@ -188,9 +194,12 @@ pub const FAULT_OPS: &[&str] = &[
     "sql-fail",
     "sql-ambiguous",
     "clock-skew",
+    "pvc-loss",
 ];
 /// Statement kinds `sql-fail` and `sql-ambiguous` can target.
 pub use crate::fake_mysql::STMT_KINDS;
+/// `pvc-loss` modes.
+pub const PVC_LOSS_MODES: &[&str] = &["empty", "new-uuid"];
 /// Non-site hosts a `partition-pair` can name as `peer`.
 pub const PAIR_HOSTS: &[&str] = &["controller", "apiserver", "clients"];
 
@@ -209,6 +218,7 @@ fn op_fields(op: &str) -> &'static [&'static str] {
         "apply-stall" => &["site", "rate", "heal_at"],
         "fetch-stall" | "pause" => &["site", "heal_at"],
         "partition-oneway" => &["site", "peer", "heal_at"],
+        "pvc-loss" => &["site", "mode", "n", "boot"],
         "aux-unready" => &["heal_at"],
         "sql-fail" | "sql-ambiguous" => &["site", "stmt", "n"],
         "clock-skew" => &["host", "offset"],
@@ -291,6 +301,8 @@ pub struct TimedFault {
     pub boot_fenced: bool,
     /// `apply-stall`: transactions applied per second while stalled.
     pub rate: f64,
+    /// `pvc-loss`: one of [`PVC_LOSS_MODES`].
+    pub mode: Option<String>,
     /// `sql-fail`, `sql-ambiguous`: the statement kind.
     pub stmt: Option<String>,
     /// `clock-skew`: the offset in milliseconds (`site` holds the host: a site or
@@ -492,6 +504,7 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             ("n", f.n.is_some()),
             ("boot", f.boot.is_some()),
             ("rate", f.rate.is_some()),
+            ("mode", f.mode.is_some()),
             ("stmt", f.stmt.is_some()),
             ("host", f.host.is_some()),
             ("offset", f.offset.is_some()),
@@ -638,6 +651,17 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             }
             r => r.unwrap_or(0.0),
         };
+        let mode = match (f.mode.as_deref(), f.op == "pvc-loss") {
+            (Some(m), _) if !PVC_LOSS_MODES.contains(&m) => {
+                return Err(err(
+                    file,
+                    &field("mode"),
+                    format!("{m:?}: expected one of {}", PVC_LOSS_MODES.join(", ")),
+                ))
+            }
+            (m, true) => Some(m.unwrap_or("empty").to_string()),
+            (_, false) => None,
+        };
         let stmt = match (&f.stmt, takes.contains(&"stmt")) {
             (Some(k), _) if !STMT_KINDS.contains(&k.as_str()) => {
                 return Err(err(
@@ -692,6 +716,7 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             n,
             boot_fenced,
             rate,
+            mode,
         });
     }
     faults.sort_by_key(|f| f.at);
@@ -871,6 +896,37 @@ failover_within = "45s"
         parse("x.toml", &OK.replace(from, to))
             .unwrap_err()
             .to_string()
+    }
+
+    #[test]
+    fn pvc_loss_takes_a_mode_and_defaults_to_empty() {
+        let fault = |body: &str| {
+            parse(
+                "x.toml",
+                &OK.replace("op = \"node-down\"\nsite = \"a\"", body),
+            )
+        };
+        let l = fault("op = \"pvc-loss\"\nsite = \"a\"").unwrap();
+        assert_eq!(l.faults[0].mode.as_deref(), Some("empty"));
+        let l = fault("op = \"pvc-loss\"\nsite = \"a\"\nmode = \"new-uuid\"\nn = 2").unwrap();
+        assert_eq!(
+            (l.faults[0].mode.as_deref(), l.faults[0].n),
+            (Some("new-uuid"), 2)
+        );
+        let e = fault("op = \"pvc-loss\"\nsite = \"a\"\nmode = \"tape\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("faults[0].mode: \"tape\": expected one of empty, new-uuid"),
+            "{e}"
+        );
+        let e = fault("op = \"crash\"\nsite = \"a\"\nmode = \"empty\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("faults[0].mode: not used by \"crash\""),
+            "{e}"
+        );
+        let e = fault("op = \"pvc-loss\"").unwrap_err();
+        assert!(e.to_string().contains("faults[0].site"), "{e}");
     }
 
     #[test]

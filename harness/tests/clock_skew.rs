@@ -32,6 +32,7 @@ fn skew(host: &str, offset_ms: i64) -> TimedFault {
         stmt: None,
         offset_ms,
         rate: 0.0,
+        mode: None,
     }
 }
 

@@ -71,6 +71,14 @@ fn site_host(site: &str) -> String {
 }
 
 /// The MysqlFailoverGroup the scenario describes.
+/// The operator Secret the group's pods read (what a user creates before the group).
+pub fn operator_secret() -> serde_json::Value {
+    json!({"apiVersion": "v1", "kind": "Secret",
+           "metadata": {"name": format!("mysql-{GROUP}-operator"), "namespace": NAMESPACE},
+           "stringData": {"username": CONTROLLER_SQL_USER, "password": "secret",
+                          "MYSQL_ROOT_PASSWORD": "secret"}})
+}
+
 pub fn group_object(s: &Loaded) -> serde_json::Value {
     let t = &s.scenario.topology;
     let sites: Vec<_> = t
@@ -125,6 +133,21 @@ pub fn group_object(s: &Loaded) -> serde_json::Value {
 }
 
 /// Deterministic server UUID for a site, from the run seed.
+/// The server_uuid a fresh data directory gets: derived from the site and the fault time,
+/// so adding a `pvc-loss` does not shift the run's random stream.
+fn fresh_uuid(site: &str, at: Duration) -> String {
+    let h = site.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8000-{:012x}",
+        h >> 32,
+        (h >> 16) & 0xffff,
+        h & 0xfff,
+        at.as_millis() as u64 & 0xffff_ffff_ffff
+    )
+}
+
 fn server_uuid(rng: &mut rand_chacha::ChaCha8Rng) -> String {
     let mut b = [0u8; 16];
     rng.fill_bytes(&mut b);
@@ -207,6 +230,8 @@ fn run_inner(
             .map(|s| s.name.clone())
             .collect::<Vec<_>>(),
     )?;
+    api.put_raw("secrets", operator_secret())
+        .map_err(|e| anyhow::anyhow!("seeding the operator Secret: {e:?}"))?;
     {
         let api = api.clone();
         sim.host(APISERVER_HOST, move || {
@@ -292,6 +317,10 @@ fn run_inner(
         };
         sim.host(hosts[i].as_str(), move || host.clone().boot());
         sites.push((s.name.clone(), hosts[i].clone(), engine, ctl));
+    }
+    // CLONE INSTANCE reaches a donor by its internal Service name.
+    for (_, _, engine, _) in &sites {
+        engine.set_clone_donors(sites.iter().map(|(_, h, e, _)| (h.as_str(), e)));
     }
 
     // Replication wiring at start: every non-active site replicates from the active one.
@@ -482,6 +511,12 @@ enum Action {
     ErrantWrite {
         site: String,
         n: u64,
+    },
+    /// `pvc-loss`: the (downed) site's data directory is replaced by a fresh one.
+    WipeData {
+        site: String,
+        uuid: String,
+        local_txns: u64,
     },
     /// A human with SUPER: `rogue-unfence` or `manual-fence`.
     Human {
@@ -716,6 +751,35 @@ impl Schedule {
                         ));
                     }
                 }
+                "pvc-loss" => {
+                    let down = |op: &str| Action::Down {
+                        site: site.clone(),
+                        op: op.into(),
+                        boot_fenced: f.boot_fenced,
+                    };
+                    items.push((f.at, down("pvc-loss")));
+                    items.push((
+                        f.at,
+                        Action::WipeData {
+                            site: site.clone(),
+                            uuid: fresh_uuid(&site, f.at),
+                            local_txns: if f.mode.as_deref() == Some("new-uuid") {
+                                f.n
+                            } else {
+                                0
+                            },
+                        },
+                    ));
+                    items.push((
+                        f.at + POD_RESTART_DELAY,
+                        Action::Up {
+                            site,
+                            op: f.op.clone(),
+                            boot_fenced: f.boot_fenced,
+                            mysqld_delay: MYSQLD_BOOT_DELAY,
+                        },
+                    ));
+                }
                 "rogue-unfence" => items.push((f.at, Action::Human { site, fence: false })),
                 "manual-fence" => items.push((f.at, Action::Human { site, fence: true })),
                 "aux-unready" => {
@@ -885,6 +949,20 @@ fn apply(sim: &mut turmoil::Sim, action: &Action, env: &Env, links: &mut Links) 
                 host: CONTROLLER_HOST.into(),
                 up: *up,
             });
+        }
+        Action::WipeData {
+            site,
+            uuid,
+            local_txns,
+        } => {
+            let (_, _, engine, _) = find(site);
+            trace.record(EventKind::Fault {
+                op: "pvc-loss".into(),
+                detail: format!("{site}: fresh datadir {uuid}, {local_txns} local transaction(s)"),
+                heal: false,
+            });
+            engine.wipe_datadir(uuid);
+            engine.errant_write(*local_txns);
         }
         Action::ErrantWrite { site, n } => {
             let (_, _, engine, _) = find(site);
