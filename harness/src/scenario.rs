@@ -120,6 +120,17 @@ pub struct Fault {
     /// How mysqld comes back: `fenced` or `writable` (`node-down`, `site-down`, `crash`).
     #[serde(default)]
     pub boot: Option<String>,
+    /// `apiserver-outage`: one of [`OUTAGE_MODES`].
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// `deny`: one of [`DENY_RESOURCES`].
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// `api-latency`: the least and the most a request waits, e.g. "200ms", "2s".
+    #[serde(default)]
+    pub min: Option<String>,
+    #[serde(default)]
+    pub max: Option<String>,
 }
 
 /// Fault ops and what they do:
@@ -137,6 +148,12 @@ pub struct Fault {
 /// - `rogue-unfence`: a human runs `SET GLOBAL read_only = OFF` (clears super_read_only
 ///   too) on `site` as `root`.
 /// - `manual-fence`: a human runs `SET GLOBAL super_read_only = ON` on `site` as `root`.
+/// - `apiserver-outage`: the fake apiserver is out until `heal_at` (`mode`: `refuse` closes
+///   connections, `503` answers ServiceUnavailable, `hang` never answers).
+/// - `deny`: writes to `resource` get 403 Forbidden until `heal_at` (RBAC drift: the
+///   group's status subresource, the whole group object, DNSEndpoints, nodes, events).
+/// - `watch-drop`: open watch streams stall silently until `heal_at`, then are dropped.
+/// - `api-latency`: every API request waits between `min` and `max` until `heal_at`.
 pub const FAULT_OPS: &[&str] = &[
     "node-down",
     "site-down",
@@ -148,7 +165,16 @@ pub const FAULT_OPS: &[&str] = &[
     "errant-write",
     "rogue-unfence",
     "manual-fence",
+    "apiserver-outage",
+    "deny",
+    "watch-drop",
+    "api-latency",
 ];
+/// `apiserver-outage` modes.
+pub const OUTAGE_MODES: &[&str] = &["refuse", "503", "hang"];
+/// What a `deny` can refuse writes to: `status` is the group's status subresource only,
+/// `mfg` every write to the group object (annotations and status included).
+pub const DENY_RESOURCES: &[&str] = &["status", "mfg", "dnsendpoints", "nodes", "events"];
 /// Non-site hosts a `partition-pair` can name as `peer`.
 pub const PAIR_HOSTS: &[&str] = &["controller", "apiserver", "clients"];
 
@@ -163,6 +189,10 @@ fn op_fields(op: &str) -> &'static [&'static str] {
         "controller-restart" => &["down"],
         "errant-write" => &["site", "n"],
         "rogue-unfence" | "manual-fence" => &["site"],
+        "apiserver-outage" => &["mode", "heal_at"],
+        "deny" => &["resource", "heal_at"],
+        "watch-drop" => &["heal_at"],
+        "api-latency" => &["min", "max", "heal_at"],
         _ => &[],
     }
 }
@@ -236,6 +266,64 @@ pub struct TimedFault {
     /// `errant-write`: number of transactions.
     pub n: u64,
     pub boot_fenced: bool,
+    /// The apiserver fault of `apiserver-outage`, `deny`, `watch-drop`, `api-latency`.
+    pub api: Option<ApiFault>,
+}
+
+/// A validated fault of the fake apiserver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApiFault {
+    /// One of [`OUTAGE_MODES`].
+    Outage(String),
+    /// One of [`DENY_RESOURCES`].
+    Deny(String),
+    WatchStall,
+    Latency {
+        min: Duration,
+        max: Duration,
+    },
+}
+
+/// The [`ApiFault`] of an apiserver op (None for other ops); errors name the field.
+fn api_fault(
+    file: &str,
+    field: &dyn Fn(&str) -> String,
+    f: &Fault,
+) -> Result<Option<ApiFault>, ScenarioError> {
+    let one_of = |name: &str, v: &Option<String>, allowed: &[&str]| match v {
+        Some(v) if allowed.contains(&v.as_str()) => Ok(v.clone()),
+        Some(v) => Err(err(
+            file,
+            &field(name),
+            format!("{v:?}: expected one of {}", allowed.join(", ")),
+        )),
+        None => Err(err(
+            file,
+            &field(name),
+            format!("{:?} needs {name} (one of {})", f.op, allowed.join(", ")),
+        )),
+    };
+    Ok(Some(match f.op.as_str() {
+        "apiserver-outage" => ApiFault::Outage(one_of("mode", &f.mode, OUTAGE_MODES)?),
+        "deny" => ApiFault::Deny(one_of("resource", &f.resource, DENY_RESOURCES)?),
+        "watch-drop" => ApiFault::WatchStall,
+        "api-latency" => {
+            let get = |name: &str, v: &Option<String>| match v {
+                Some(v) => dur(file, &field(name), v),
+                None => Err(err(file, &field(name), "api-latency needs min and max")),
+            };
+            let (min, max) = (get("min", &f.min)?, get("max", &f.max)?);
+            if max < min {
+                return Err(err(
+                    file,
+                    &field("max"),
+                    format!("{:?} is less than min", f.max.as_deref().unwrap_or("")),
+                ));
+            }
+            ApiFault::Latency { min, max }
+        }
+        _ => return Ok(None),
+    }))
 }
 
 /// Default `down` of `sidecar-kill` (SCENARIOS.md: "back in 3s").
@@ -404,6 +492,10 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             ("down", f.down.is_some()),
             ("n", f.n.is_some()),
             ("boot", f.boot.is_some()),
+            ("mode", f.mode.is_some()),
+            ("resource", f.resource.is_some()),
+            ("min", f.min.is_some()),
+            ("max", f.max.is_some()),
         ] {
             if set && !takes.contains(&name) {
                 let msg = match (f.op.as_str(), name) {
@@ -533,7 +625,9 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
                 ))
             }
         };
+        let api = api_fault(file, &field, f)?;
         faults.push(TimedFault {
+            api,
             at,
             op: f.op.clone(),
             site,
@@ -711,6 +805,60 @@ failover_within = "45s"
         parse("x.toml", &OK.replace(from, to))
             .unwrap_err()
             .to_string()
+    }
+
+    #[test]
+    fn apiserver_fault_ops_validate_their_fields() {
+        let fault = |body: &str| {
+            parse(
+                "x.toml",
+                &OK.replace("op = \"node-down\"\nsite = \"a\"", body),
+            )
+        };
+        let ok = fault("op = \"deny\"\nresource = \"status\"\nheal_at = \"40s\"").unwrap();
+        assert_eq!(ok.faults[0].api, Some(ApiFault::Deny("status".into())));
+        let ok = fault("op = \"api-latency\"\nmin = \"100ms\"\nmax = \"2s\"").unwrap();
+        assert_eq!(
+            ok.faults[0].api,
+            Some(ApiFault::Latency {
+                min: Duration::from_millis(100),
+                max: Duration::from_secs(2)
+            })
+        );
+        let cases = [
+            (
+                "op = \"apiserver-outage\"\nmode = \"flaky\"",
+                "x.toml: faults[0].mode: \"flaky\": expected one of refuse, 503, hang",
+            ),
+            (
+                "op = \"apiserver-outage\"",
+                "faults[0].mode: \"apiserver-outage\" needs mode",
+            ),
+            (
+                "op = \"deny\"\nresource = \"pods\"",
+                "faults[0].resource: \"pods\": expected one of status, mfg, dnsendpoints, nodes, events",
+            ),
+            (
+                "op = \"deny\"\nresource = \"status\"\nsite = \"a\"",
+                "faults[0].site: not used by \"deny\" (it takes: resource, heal_at)",
+            ),
+            (
+                "op = \"api-latency\"\nmin = \"2s\"\nmax = \"1s\"",
+                "faults[0].max: \"1s\" is less than min",
+            ),
+            (
+                "op = \"api-latency\"\nmin = \"2s\"",
+                "faults[0].max: api-latency needs min and max",
+            ),
+            (
+                "op = \"watch-drop\"\nheal_at = \"10s\"",
+                "faults[0].heal_at: 10s must be after `at`",
+            ),
+        ];
+        for (body, want) in cases {
+            let e = fault(body).unwrap_err().to_string();
+            assert!(e.contains(want), "{body}: {e}");
+        }
     }
 
     #[test]

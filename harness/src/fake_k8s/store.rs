@@ -148,6 +148,26 @@ pub struct Store {
     pub(crate) outage_tx: watch::Sender<Option<OutageMode>>,
     pub(crate) denied: BTreeSet<(String, Option<String>)>,
     pub(crate) latency: Duration,
+    /// Upper bound of the per-request latency (`latency..=latency_max`, drawn per request).
+    pub(crate) latency_max: Duration,
+    /// Draws of the latency (a splitmix sequence: the same requests get the same delays).
+    pub(crate) latency_draws: u64,
+    /// Open watch streams go silent (no events, no bookmarks) while true.
+    pub(crate) watch_stall_tx: watch::Sender<bool>,
+    /// The next this many successful writes are applied and then left unanswered.
+    pub(crate) ambiguous_writes: u32,
+}
+
+impl Store {
+    /// The delay of the next request: uniform in `latency..=latency_max`.
+    pub(crate) fn next_latency(&mut self) -> Duration {
+        if self.latency_max <= self.latency {
+            return self.latency;
+        }
+        self.latency_draws += 1;
+        let span = (self.latency_max - self.latency).as_millis() as u64;
+        self.latency + Duration::from_millis(splitmix(self.latency_draws) % (span + 1))
+    }
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -222,6 +242,10 @@ impl Store {
             outage_tx: watch::Sender::new(None),
             denied: BTreeSet::new(),
             latency: Duration::ZERO,
+            latency_max: Duration::ZERO,
+            latency_draws: 0,
+            watch_stall_tx: watch::Sender::new(false),
+            ambiguous_writes: 0,
         };
         for d in builtin_defs() {
             s.register(d);

@@ -1,6 +1,7 @@
 //! The simulated world: one turmoil host per pod or service, the fakes, the unmodified
 //! controller and sidecars, the workload, the fault schedule and the ground-truth observer.
 
+mod api_fault;
 pub mod clock;
 pub mod counter;
 pub mod logs;
@@ -313,6 +314,10 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
         let now = sim.elapsed();
         trace.set_driver_time(now);
         for action in schedule.due(now) {
+            if let Action::Api { op, fault, heal } = &action {
+                api_fault::apply(&api, op, fault, *heal, &trace);
+                continue;
+            }
             apply(&mut sim, &action, &sites, &mut links, &trace);
         }
         if now >= next_observe {
@@ -441,6 +446,12 @@ enum Action {
         site: String,
         fence: bool,
     },
+    /// An apiserver fault starts (or heals).
+    Api {
+        op: String,
+        fault: crate::scenario::ApiFault,
+        heal: bool,
+    },
 }
 
 struct Schedule {
@@ -552,6 +563,18 @@ impl Schedule {
                 "errant-write" => items.push((f.at, Action::ErrantWrite { site, n: f.n })),
                 "rogue-unfence" => items.push((f.at, Action::Human { site, fence: false })),
                 "manual-fence" => items.push((f.at, Action::Human { site, fence: true })),
+                "apiserver-outage" | "deny" | "watch-drop" | "api-latency" => {
+                    let fault = f.api.clone().expect("validated apiserver fault");
+                    let act = |heal| Action::Api {
+                        op: f.op.clone(),
+                        fault: fault.clone(),
+                        heal,
+                    };
+                    items.push((f.at, act(false)));
+                    if let Some(at) = f.heal_at {
+                        items.push((at, act(true)));
+                    }
+                }
                 other => unreachable!("fault op {other:?} passed validation"),
             }
         }
@@ -704,6 +727,7 @@ fn apply(
             });
             engine.errant_write(*n);
         }
+        Action::Api { .. } => unreachable!("applied by api_fault::apply"),
         Action::Human { site, fence } => {
             let (_, _, engine, _) = find(site);
             let (op, sql) = if *fence {
