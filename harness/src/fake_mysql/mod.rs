@@ -30,4 +30,6 @@ pub use sql::{parse, Stmt};
 pub use wire::FramedSqlConnector;
 
 #[cfg(test)]
+mod replication_props;
+#[cfg(test)]
 mod sim_tests;
