@@ -131,6 +131,9 @@ pub struct Fault {
     pub min: Option<String>,
     #[serde(default)]
     pub max: Option<String>,
+    /// `stale-read`: how old the objects reads return may be, e.g. "10s".
+    #[serde(default)]
+    pub lag: Option<String>,
 }
 
 /// Fault ops and what they do:
@@ -154,6 +157,8 @@ pub struct Fault {
 ///   group's status subresource, the whole group object, DNSEndpoints, nodes, events).
 /// - `watch-drop`: open watch streams stall silently until `heal_at`, then are dropped.
 /// - `api-latency`: every API request waits between `min` and `max` until `heal_at`.
+/// - `stale-read`: GET and LIST answer from a copy of the objects up to `lag` old until
+///   `heal_at` (writes go to the live state).
 pub const FAULT_OPS: &[&str] = &[
     "node-down",
     "site-down",
@@ -169,6 +174,7 @@ pub const FAULT_OPS: &[&str] = &[
     "deny",
     "watch-drop",
     "api-latency",
+    "stale-read",
 ];
 /// `apiserver-outage` modes.
 pub const OUTAGE_MODES: &[&str] = &["refuse", "503", "hang"];
@@ -193,6 +199,7 @@ fn op_fields(op: &str) -> &'static [&'static str] {
         "deny" => &["resource", "heal_at"],
         "watch-drop" => &["heal_at"],
         "api-latency" => &["min", "max", "heal_at"],
+        "stale-read" => &["lag", "heal_at"],
         _ => &[],
     }
 }
@@ -282,6 +289,8 @@ pub enum ApiFault {
         min: Duration,
         max: Duration,
     },
+    /// Reads up to this old.
+    StaleReads(Duration),
 }
 
 /// The [`ApiFault`] of an apiserver op (None for other ops); errors name the field.
@@ -322,6 +331,16 @@ fn api_fault(
             }
             ApiFault::Latency { min, max }
         }
+        "stale-read" => match &f.lag {
+            Some(v) => {
+                let lag = dur(file, &field("lag"), v)?;
+                if lag.is_zero() {
+                    return Err(err(file, &field("lag"), "expected more than 0s"));
+                }
+                ApiFault::StaleReads(lag)
+            }
+            None => return Err(err(file, &field("lag"), "stale-read needs lag")),
+        },
         _ => return Ok(None),
     }))
 }
@@ -496,6 +515,7 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             ("resource", f.resource.is_some()),
             ("min", f.min.is_some()),
             ("max", f.max.is_some()),
+            ("lag", f.lag.is_some()),
         ] {
             if set && !takes.contains(&name) {
                 let msg = match (f.op.as_str(), name) {
@@ -850,6 +870,11 @@ failover_within = "45s"
                 "op = \"api-latency\"\nmin = \"2s\"",
                 "faults[0].max: api-latency needs min and max",
             ),
+            (
+                "op = \"stale-read\"\nlag = \"0s\"",
+                "faults[0].lag: expected more than 0s",
+            ),
+            ("op = \"stale-read\"", "faults[0].lag: stale-read needs lag"),
             (
                 "op = \"watch-drop\"\nheal_at = \"10s\"",
                 "faults[0].heal_at: 10s must be after `at`",

@@ -236,3 +236,29 @@ fn stalled_watch_is_detected_only_by_a_read_timeout_then_dropped() {
         Ok(())
     });
 }
+
+#[test]
+fn stale_reads_serve_an_older_copy_while_writes_hit_the_live_state() {
+    run(|g, api| async move {
+        g.write_status(&status("a")).await?;
+        api.set_stale_reads(Some(Duration::from_secs(10)));
+        assert_eq!(g.get().await?.status.unwrap().active_site, "a");
+        g.write_status(&status("b")).await?;
+        // The write landed, the read path still shows the copy taken before it.
+        assert_eq!(g.get().await?.status.unwrap().active_site, "a");
+        tokio::time::sleep(Duration::from_secs(11)).await;
+        assert_eq!(
+            g.get().await?.status.unwrap().active_site,
+            "b",
+            "copy retaken"
+        );
+        g.write_status(&status("a")).await?;
+        api.set_stale_reads(None);
+        assert_eq!(
+            g.get().await?.status.unwrap().active_site,
+            "a",
+            "live again"
+        );
+        Ok(())
+    });
+}

@@ -480,10 +480,7 @@ async fn handle_resource(
                     fs,
                 )?));
             }
-            let (items, rv) = {
-                let st = api.lock();
-                (st.list(def, rr.ns.as_deref()), st.rv())
-            };
+            let (items, rv) = api.lock().read_list(def, rr.ns.as_deref());
             let mut items: Vec<Value> = items
                 .into_iter()
                 .filter(|o| ls.matches(o) && fs.matches(o))
@@ -528,8 +525,8 @@ async fn handle_resource(
             ))
         }
         (&Method::GET, Some(name)) => {
-            let st = api.lock();
-            st.get(def, ns, name)
+            let mut st = api.lock();
+            st.read_get(def, ns, name)
                 .map(|v| Reply::Object(200, v))
                 .ok_or_else(|| ApiError::not_found(def, name))
         }
@@ -722,10 +719,10 @@ fn start_watch(
                 None => {}
             }
             if *stall_rx.borrow_and_update() {
-                // Silently stalled: nothing is sent until the stall ends the stream.
+                // Silently stalled: nothing is sent; the end of the stall ends the stream.
                 tokio::select! {
                     _ = drop_rx.changed() => return,
-                    _ = stall_rx.changed() => continue,
+                    _ = stall_rx.changed() => return,
                     _ = tx.closed() => return,
                 }
             }

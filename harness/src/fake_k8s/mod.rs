@@ -319,6 +319,12 @@ impl ApiServer {
         st.latency_max = max.max(min);
     }
 
+    /// GET and LIST answer from a copy of the objects up to `lag` old (None: live again);
+    /// writes still go to the live state, so a write based on a stale read conflicts.
+    pub fn set_stale_reads(&self, lag: Option<Duration>) {
+        self.lock().stale = lag.map(store::StaleReads::new);
+    }
+
     /// The next `n` successful writes are applied and then their connection drops before
     /// the answer (the client cannot tell whether they landed).
     pub fn ambiguous_writes(&self, n: u32) {

@@ -56,6 +56,10 @@ pub fn apply(api: &ApiServer, op: &str, fault: &ApiFault, heal: bool, trace: &Tr
             }
             format!("{min:?}..{max:?}")
         }
+        ApiFault::StaleReads(lag) => {
+            api.set_stale_reads((!heal).then_some(*lag));
+            format!("lag {lag:?}")
+        }
     };
     trace.record(EventKind::Fault {
         op: op.to_string(),

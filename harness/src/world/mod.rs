@@ -563,7 +563,7 @@ impl Schedule {
                 "errant-write" => items.push((f.at, Action::ErrantWrite { site, n: f.n })),
                 "rogue-unfence" => items.push((f.at, Action::Human { site, fence: false })),
                 "manual-fence" => items.push((f.at, Action::Human { site, fence: true })),
-                "apiserver-outage" | "deny" | "watch-drop" | "api-latency" => {
+                "apiserver-outage" | "deny" | "watch-drop" | "api-latency" | "stale-read" => {
                     let fault = f.api.clone().expect("validated apiserver fault");
                     let act = |heal| Action::Api {
                         op: f.op.clone(),
