@@ -294,3 +294,83 @@ mod tests {
         assert_eq!(s.last(B), 0);
     }
 }
+
+/// Laws of the interval arithmetic, checked against a naive model: a set of `(uuid, gno)`.
+#[cfg(test)]
+mod laws {
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
+    use super::GtidSet;
+
+    const UUIDS: [&str; 3] = [
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562",
+        "4f22fb58-82db-22f2-af44-d91bba530673",
+        "aaaaaaaa-0000-4000-8000-000000000001",
+    ];
+
+    type Model = BTreeSet<(usize, u64)>;
+
+    /// Random intervals over three UUIDs with small numbers, so they overlap and touch often.
+    fn model() -> impl Strategy<Value = Model> {
+        prop::collection::vec((0usize..3, 1u64..40, 0u64..6), 0..8).prop_map(|ivs| {
+            ivs.into_iter()
+                .flat_map(|(u, lo, len)| (lo..=lo + len).map(move |n| (u, n)))
+                .collect()
+        })
+    }
+
+    fn build(m: &Model) -> GtidSet {
+        let mut s = GtidSet::new();
+        for &(u, n) in m {
+            s.add(UUIDS[u], n);
+        }
+        s
+    }
+
+    fn flatten(s: &GtidSet) -> Model {
+        s.iter()
+            .map(|(u, n)| (UUIDS.iter().position(|x| *x == u).unwrap(), n))
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn union_subtract_subset_match_the_model(a in model(), b in model()) {
+            let (sa, sb) = (build(&a), build(&b));
+            prop_assert_eq!(flatten(&sa.union(&sb)), a.union(&b).copied().collect::<Model>());
+            prop_assert_eq!(flatten(&sa.subtract(&sb)), a.difference(&b).copied().collect::<Model>());
+            prop_assert_eq!(sa.is_subset_of(&sb), a.is_subset(&b));
+            prop_assert_eq!(sa.is_strict_superset_of(&sb), a.is_superset(&b) && a != b);
+            prop_assert_eq!(sa.count(), a.len() as u64);
+            prop_assert_eq!(sa.is_empty(), a.is_empty());
+        }
+
+        #[test]
+        fn algebraic_laws(a in model(), b in model(), c in model()) {
+            let (sa, sb, sc) = (build(&a), build(&b), build(&c));
+            prop_assert_eq!(sa.union(&sb), sb.union(&sa));
+            prop_assert_eq!(sa.union(&sb).union(&sc), sa.union(&sb.union(&sc)));
+            prop_assert_eq!(sa.union(&sa), sa.clone());
+            prop_assert!(sa.is_subset_of(&sa.union(&sb)));
+            prop_assert!(sa.subtract(&sb).is_subset_of(&sa));
+            prop_assert_eq!(sa.subtract(&sb).union(&sb), sa.union(&sb));
+            prop_assert!(sa.subtract(&sa).is_empty());
+            // Equal sets are equal values (the representation is canonical).
+            prop_assert_eq!(sa == sb, a == b);
+        }
+
+        #[test]
+        fn format_parse_round_trip(a in model()) {
+            let s = build(&a);
+            let text = s.to_string();
+            prop_assert_eq!(GtidSet::parse(&text).unwrap(), s.clone());
+            let mut by_interval = GtidSet::new();
+            for (u, n) in s.iter() {
+                by_interval.add_interval(u, n, n);
+            }
+            prop_assert_eq!(by_interval, s);
+        }
+    }
+}

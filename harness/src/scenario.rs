@@ -124,9 +124,21 @@ pub struct Fault {
     /// (default 0: stopped).
     #[serde(default)]
     pub rate: Option<f64>,
-    /// `pvc-loss`: what the new data directory holds, `empty` (default) or `new-uuid`.
+    /// `pvc-loss`: what the new data directory holds, `empty` (default) or `new-uuid`;
+    /// `apiserver-outage`: one of [`OUTAGE_MODES`].
     #[serde(default)]
     pub mode: Option<String>,
+    /// `deny`: one of [`DENY_RESOURCES`].
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// `api-latency`: the least and the most a request waits, e.g. "200ms", "2s".
+    #[serde(default)]
+    pub min: Option<String>,
+    #[serde(default)]
+    pub max: Option<String>,
+    /// `stale-read`: how old the objects reads return may be, e.g. "10s".
+    #[serde(default)]
+    pub lag: Option<String>,
     /// `sql-fail`, `sql-ambiguous`: the statement kind hit (one of [`STMT_KINDS`]).
     #[serde(default)]
     pub stmt: Option<String>,
@@ -167,6 +179,14 @@ pub struct Fault {
 /// - `pvc-loss`: the pod dies and its volume is replaced by a fresh one under a new
 ///   server_uuid (`mode = "empty"`: no GTIDs; `"new-uuid"`: `n` local transactions); the
 ///   kubelet restarts the pod like a crash, mysqld boots `boot` (default fenced).
+/// - `apiserver-outage`: the fake apiserver is out until `heal_at` (`mode`: `refuse` closes
+///   connections, `503` answers ServiceUnavailable, `hang` never answers).
+/// - `deny`: writes to `resource` get 403 Forbidden until `heal_at` (RBAC drift: the
+///   group's status subresource, the whole group object, DNSEndpoints, nodes, events).
+/// - `watch-drop`: open watch streams stall silently until `heal_at`, then are dropped.
+/// - `api-latency`: every API request waits between `min` and `max` until `heal_at`.
+/// - `stale-read`: GET and LIST answer from a copy of the objects up to `lag` old until
+///   `heal_at` (writes go to the live state).
 /// - `aux-unready`: the controller's aux endpoints (`/healthz`, `/active-site`) drop every
 ///   connection until `heal_at` (never if absent); the controller itself keeps running.
 /// - `sql-fail`: the next `n` statements of kind `stmt` on `site` fail unapplied (1105).
@@ -190,6 +210,11 @@ pub const FAULT_OPS: &[&str] = &[
     "fetch-stall",
     "pause",
     "partition-oneway",
+    "apiserver-outage",
+    "deny",
+    "watch-drop",
+    "api-latency",
+    "stale-read",
     "aux-unready",
     "sql-fail",
     "sql-ambiguous",
@@ -200,6 +225,11 @@ pub const FAULT_OPS: &[&str] = &[
 pub use crate::fake_mysql::STMT_KINDS;
 /// `pvc-loss` modes.
 pub const PVC_LOSS_MODES: &[&str] = &["empty", "new-uuid"];
+/// `apiserver-outage` modes.
+pub const OUTAGE_MODES: &[&str] = &["refuse", "503", "hang"];
+/// What a `deny` can refuse writes to: `status` is the group's status subresource only,
+/// `mfg` every write to the group object (annotations and status included).
+pub const DENY_RESOURCES: &[&str] = &["status", "mfg", "dnsendpoints", "nodes", "events"];
 /// Non-site hosts a `partition-pair` can name as `peer`.
 pub const PAIR_HOSTS: &[&str] = &["controller", "apiserver", "clients"];
 
@@ -219,6 +249,11 @@ fn op_fields(op: &str) -> &'static [&'static str] {
         "fetch-stall" | "pause" => &["site", "heal_at"],
         "partition-oneway" => &["site", "peer", "heal_at"],
         "pvc-loss" => &["site", "mode", "n", "boot"],
+        "apiserver-outage" => &["mode", "heal_at"],
+        "deny" => &["resource", "heal_at"],
+        "watch-drop" => &["heal_at"],
+        "api-latency" => &["min", "max", "heal_at"],
+        "stale-read" => &["lag", "heal_at"],
         "aux-unready" => &["heal_at"],
         "sql-fail" | "sql-ambiguous" => &["site", "stmt", "n"],
         "clock-skew" => &["host", "offset"],
@@ -303,11 +338,81 @@ pub struct TimedFault {
     pub rate: f64,
     /// `pvc-loss`: one of [`PVC_LOSS_MODES`].
     pub mode: Option<String>,
+    /// The apiserver fault of `apiserver-outage`, `deny`, `watch-drop`, `api-latency`.
+    pub api: Option<ApiFault>,
     /// `sql-fail`, `sql-ambiguous`: the statement kind.
     pub stmt: Option<String>,
     /// `clock-skew`: the offset in milliseconds (`site` holds the host: a site or
     /// `controller`).
     pub offset_ms: i64,
+}
+
+/// A validated fault of the fake apiserver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApiFault {
+    /// One of [`OUTAGE_MODES`].
+    Outage(String),
+    /// One of [`DENY_RESOURCES`].
+    Deny(String),
+    WatchStall,
+    Latency {
+        min: Duration,
+        max: Duration,
+    },
+    /// Reads up to this old.
+    StaleReads(Duration),
+}
+
+/// The [`ApiFault`] of an apiserver op (None for other ops); errors name the field.
+fn api_fault(
+    file: &str,
+    field: &dyn Fn(&str) -> String,
+    f: &Fault,
+) -> Result<Option<ApiFault>, ScenarioError> {
+    let one_of = |name: &str, v: &Option<String>, allowed: &[&str]| match v {
+        Some(v) if allowed.contains(&v.as_str()) => Ok(v.clone()),
+        Some(v) => Err(err(
+            file,
+            &field(name),
+            format!("{v:?}: expected one of {}", allowed.join(", ")),
+        )),
+        None => Err(err(
+            file,
+            &field(name),
+            format!("{:?} needs {name} (one of {})", f.op, allowed.join(", ")),
+        )),
+    };
+    Ok(Some(match f.op.as_str() {
+        "apiserver-outage" => ApiFault::Outage(one_of("mode", &f.mode, OUTAGE_MODES)?),
+        "deny" => ApiFault::Deny(one_of("resource", &f.resource, DENY_RESOURCES)?),
+        "watch-drop" => ApiFault::WatchStall,
+        "api-latency" => {
+            let get = |name: &str, v: &Option<String>| match v {
+                Some(v) => dur(file, &field(name), v),
+                None => Err(err(file, &field(name), "api-latency needs min and max")),
+            };
+            let (min, max) = (get("min", &f.min)?, get("max", &f.max)?);
+            if max < min {
+                return Err(err(
+                    file,
+                    &field("max"),
+                    format!("{:?} is less than min", f.max.as_deref().unwrap_or("")),
+                ));
+            }
+            ApiFault::Latency { min, max }
+        }
+        "stale-read" => match &f.lag {
+            Some(v) => {
+                let lag = dur(file, &field("lag"), v)?;
+                if lag.is_zero() {
+                    return Err(err(file, &field("lag"), "expected more than 0s"));
+                }
+                ApiFault::StaleReads(lag)
+            }
+            None => return Err(err(file, &field("lag"), "stale-read needs lag")),
+        },
+        _ => return Ok(None),
+    }))
 }
 
 /// Default `down` of `sidecar-kill` (SCENARIOS.md: "back in 3s").
@@ -505,6 +610,10 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             ("boot", f.boot.is_some()),
             ("rate", f.rate.is_some()),
             ("mode", f.mode.is_some()),
+            ("resource", f.resource.is_some()),
+            ("min", f.min.is_some()),
+            ("max", f.max.is_some()),
+            ("lag", f.lag.is_some()),
             ("stmt", f.stmt.is_some()),
             ("host", f.host.is_some()),
             ("offset", f.offset.is_some()),
@@ -652,7 +761,7 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             r => r.unwrap_or(0.0),
         };
         let mode = match (f.mode.as_deref(), f.op == "pvc-loss") {
-            (Some(m), _) if !PVC_LOSS_MODES.contains(&m) => {
+            (Some(m), true) if !PVC_LOSS_MODES.contains(&m) => {
                 return Err(err(
                     file,
                     &field("mode"),
@@ -662,6 +771,7 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             (m, true) => Some(m.unwrap_or("empty").to_string()),
             (_, false) => None,
         };
+        let api = api_fault(file, &field, f)?;
         let stmt = match (&f.stmt, takes.contains(&"stmt")) {
             (Some(k), _) if !STMT_KINDS.contains(&k.as_str()) => {
                 return Err(err(
@@ -705,6 +815,7 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             (site, 0)
         };
         faults.push(TimedFault {
+            api,
             at,
             op: f.op.clone(),
             stmt,
@@ -927,6 +1038,65 @@ failover_within = "45s"
         );
         let e = fault("op = \"pvc-loss\"").unwrap_err();
         assert!(e.to_string().contains("faults[0].site"), "{e}");
+    }
+
+    #[test]
+    fn apiserver_fault_ops_validate_their_fields() {
+        let fault = |body: &str| {
+            parse(
+                "x.toml",
+                &OK.replace("op = \"node-down\"\nsite = \"a\"", body),
+            )
+        };
+        let ok = fault("op = \"deny\"\nresource = \"status\"\nheal_at = \"40s\"").unwrap();
+        assert_eq!(ok.faults[0].api, Some(ApiFault::Deny("status".into())));
+        let ok = fault("op = \"api-latency\"\nmin = \"100ms\"\nmax = \"2s\"").unwrap();
+        assert_eq!(
+            ok.faults[0].api,
+            Some(ApiFault::Latency {
+                min: Duration::from_millis(100),
+                max: Duration::from_secs(2)
+            })
+        );
+        let cases = [
+            (
+                "op = \"apiserver-outage\"\nmode = \"flaky\"",
+                "x.toml: faults[0].mode: \"flaky\": expected one of refuse, 503, hang",
+            ),
+            (
+                "op = \"apiserver-outage\"",
+                "faults[0].mode: \"apiserver-outage\" needs mode",
+            ),
+            (
+                "op = \"deny\"\nresource = \"pods\"",
+                "faults[0].resource: \"pods\": expected one of status, mfg, dnsendpoints, nodes, events",
+            ),
+            (
+                "op = \"deny\"\nresource = \"status\"\nsite = \"a\"",
+                "faults[0].site: not used by \"deny\" (it takes: resource, heal_at)",
+            ),
+            (
+                "op = \"api-latency\"\nmin = \"2s\"\nmax = \"1s\"",
+                "faults[0].max: \"1s\" is less than min",
+            ),
+            (
+                "op = \"api-latency\"\nmin = \"2s\"",
+                "faults[0].max: api-latency needs min and max",
+            ),
+            (
+                "op = \"stale-read\"\nlag = \"0s\"",
+                "faults[0].lag: expected more than 0s",
+            ),
+            ("op = \"stale-read\"", "faults[0].lag: stale-read needs lag"),
+            (
+                "op = \"watch-drop\"\nheal_at = \"10s\"",
+                "faults[0].heal_at: 10s must be after `at`",
+            ),
+        ];
+        for (body, want) in cases {
+            let e = fault(body).unwrap_err().to_string();
+            assert!(e.contains(want), "{body}: {e}");
+        }
     }
 
     #[test]

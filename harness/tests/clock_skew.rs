@@ -33,6 +33,7 @@ fn skew(host: &str, offset_ms: i64) -> TimedFault {
         offset_ms,
         rate: 0.0,
         mode: None,
+        api: None,
     }
 }
 

@@ -1078,6 +1078,24 @@ impl Manager {
         if !needs_write {
             return;
         }
+        // The API calls of this poll may have taken long enough (an apiserver that hangs
+        // until our timeouts) for this poll's probe to be stale: confirm the target still
+        // reads writable right before pointing clients at it.
+        let confirmed = match self.session(&name, PROBE_TIMEOUT).await {
+            Ok(mut s) => s.read_only().await.map(|ro| !ro),
+            Err(e) => Err(e),
+        };
+        match confirmed {
+            Ok(true) => {}
+            Ok(false) => {
+                warn!(site = %name, "DNS reconcile deferred: active site reads read-only");
+                return;
+            }
+            Err(e) => {
+                warn!(site = %name, error = %e, "DNS reconcile deferred: could not confirm the active site is writable");
+                return;
+            }
+        }
         match self
             .api
             .apply_dns(&self.cfg.dns_hostname, self.cfg.dns_ttl, &ip)

@@ -23,11 +23,33 @@ type Body = UnsyncBoxBody<Bytes, Infallible>;
 pub async fn serve(api: ApiServer, mut listener: Box<dyn Listener>) -> std::io::Result<()> {
     loop {
         let io = listener.accept().await?;
+        if api.outage() == Some(OutageMode::Refuse) {
+            drop(io);
+            continue;
+        }
         let api = api.clone();
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let api = api.clone();
-                async move { Ok::<_, Infallible>(handle(api, req).await) }
+                async move {
+                    if api.outage() == Some(OutageMode::Refuse) {
+                        // An error from the service aborts the connection unanswered.
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::ConnectionRefused,
+                            "apiserver outage: refusing connections",
+                        ));
+                    }
+                    let write = !matches!(req.method().as_str(), "GET" | "HEAD" | "OPTIONS");
+                    let resp = handle(api.clone(), req).await;
+                    if write && resp.status().is_success() && api.take_ambiguous_write() {
+                        // Applied, then the connection drops before the answer.
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::ConnectionReset,
+                            "ambiguous write: applied, connection dropped",
+                        ));
+                    }
+                    Ok(resp)
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -215,11 +237,11 @@ async fn handle(api: ApiServer, req: Request<Incoming>) -> Response<Body> {
     };
 
     let (outage, latency) = {
-        let st = api.lock();
-        (st.outage, st.latency)
+        let mut st = api.lock();
+        (st.outage, st.next_latency())
     };
     match outage {
-        Some(OutageMode::Refuse503) => {
+        Some(OutageMode::Refuse503 | OutageMode::Refuse) => {
             let e = ApiError::unavailable("the server is currently unable to handle the request");
             record(false, &res_name, format!("{} {}", e.code, e.reason));
             return err_resp(&e);
@@ -461,10 +483,7 @@ async fn handle_resource(
                     fs,
                 )?));
             }
-            let (items, rv) = {
-                let st = api.lock();
-                (st.list(def, rr.ns.as_deref()), st.rv())
-            };
+            let (items, rv) = api.lock().read_list(def, rr.ns.as_deref());
             let mut items: Vec<Value> = items
                 .into_iter()
                 .filter(|o| ls.matches(o) && fs.matches(o))
@@ -509,8 +528,8 @@ async fn handle_resource(
             ))
         }
         (&Method::GET, Some(name)) => {
-            let st = api.lock();
-            st.get(def, ns, name)
+            let mut st = api.lock();
+            st.read_get(def, ns, name)
                 .map(|v| Reply::Object(200, v))
                 .ok_or_else(|| ApiError::not_found(def, name))
         }
@@ -638,12 +657,13 @@ fn start_watch(
         None => None,
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
-    let (mut rv_rx, mut drop_rx, mut outage_rx) = {
+    let (mut rv_rx, mut drop_rx, mut outage_rx, mut stall_rx) = {
         let st = api.lock();
         (
             st.rv_tx.subscribe(),
             st.drop_tx.subscribe(),
             st.outage_tx.subscribe(),
+            st.watch_stall_tx.subscribe(),
         )
     };
     tokio::spawn(async move {
@@ -691,7 +711,7 @@ fn start_watch(
         loop {
             let outage = *outage_rx.borrow_and_update();
             match outage {
-                Some(OutageMode::Refuse503) => return,
+                Some(OutageMode::Refuse503 | OutageMode::Refuse) => return,
                 Some(OutageMode::Hang) => {
                     // Silent until the outage heals (or the client goes away).
                     tokio::select! {
@@ -700,6 +720,14 @@ fn start_watch(
                     }
                 }
                 None => {}
+            }
+            if *stall_rx.borrow_and_update() {
+                // Silently stalled: nothing is sent; the end of the stall ends the stream.
+                tokio::select! {
+                    _ = drop_rx.changed() => return,
+                    _ = stall_rx.changed() => return,
+                    _ = tx.closed() => return,
+                }
             }
             let changes = {
                 let st = api.lock();

@@ -11,6 +11,8 @@ pub mod selector;
 mod store;
 
 #[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
 mod tests;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -28,6 +30,9 @@ pub use store::{PatchKind, ResourceDef};
 /// Whole-apiserver outage modes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutageMode {
+    /// Connections are refused: new ones are closed at once, requests on open ones end
+    /// the connection without an answer; open watches end.
+    Refuse,
     /// Every request gets 503 ServiceUnavailable; open watches end.
     Refuse503,
     /// Requests are accepted and never answered; open watches go silent.
@@ -308,7 +313,48 @@ impl ApiServer {
 
     /// Every request waits this long (virtual time) before it is handled.
     pub fn set_latency(&self, latency: Duration) {
-        self.lock().latency = latency;
+        self.set_latency_range(latency, latency);
+    }
+
+    /// Every request waits a delay drawn in `min..=max` (virtual time, deterministic
+    /// sequence) before it is handled.
+    pub fn set_latency_range(&self, min: Duration, max: Duration) {
+        let mut st = self.lock();
+        st.latency = min;
+        st.latency_max = max.max(min);
+    }
+
+    /// GET and LIST answer from a copy of the objects up to `lag` old (None: live again);
+    /// writes still go to the live state, so a write based on a stale read conflicts.
+    pub fn set_stale_reads(&self, lag: Option<Duration>) {
+        self.lock().stale = lag.map(store::StaleReads::new);
+    }
+
+    /// The next `n` successful writes are applied and then their connection drops before
+    /// the answer (the client cannot tell whether they landed).
+    pub fn ambiguous_writes(&self, n: u32) {
+        self.lock().ambiguous_writes = n;
+    }
+
+    /// Consumes one pending ambiguous write, if any.
+    pub(crate) fn take_ambiguous_write(&self) -> bool {
+        let mut st = self.lock();
+        if st.ambiguous_writes == 0 {
+            return false;
+        }
+        st.ambiguous_writes -= 1;
+        true
+    }
+
+    /// Open watch streams go silent while `stalled` (connection held, no events, no
+    /// bookmarks), like a stream behind a dead load balancer; un-stalling ends them, so
+    /// clients re-watch and catch up.
+    pub fn stall_watches(&self, stalled: bool) {
+        let st = self.lock();
+        st.watch_stall_tx.send_replace(stalled);
+        if !stalled {
+            st.drop_tx.send_modify(|n| *n += 1);
+        }
     }
 
     /// Ends every open watch stream (clients see the stream close and re-watch).

@@ -148,6 +148,49 @@ pub struct Store {
     pub(crate) outage_tx: watch::Sender<Option<OutageMode>>,
     pub(crate) denied: BTreeSet<(String, Option<String>)>,
     pub(crate) latency: Duration,
+    /// Upper bound of the per-request latency (`latency..=latency_max`, drawn per request).
+    pub(crate) latency_max: Duration,
+    /// Draws of the latency (a splitmix sequence: the same requests get the same delays).
+    pub(crate) latency_draws: u64,
+    /// Open watch streams go silent (no events, no bookmarks) while true.
+    pub(crate) watch_stall_tx: watch::Sender<bool>,
+    /// The next this many successful writes are applied and then left unanswered.
+    pub(crate) ambiguous_writes: u32,
+    /// While set, GET and LIST answer from a copy of the objects up to `lag` old.
+    pub(crate) stale: Option<StaleReads>,
+}
+
+/// A lagging read path (a slow apiserver cache): a copy of every object, retaken when it
+/// is `lag` old, served to reads while writes go to the live state.
+#[derive(Clone, Debug)]
+pub(crate) struct StaleReads {
+    pub lag: Duration,
+    taken_at: Option<tokio::time::Instant>,
+    rv: u64,
+    objects: BTreeMap<ResKey, BTreeMap<ObjKey, Value>>,
+}
+
+impl StaleReads {
+    pub fn new(lag: Duration) -> Self {
+        Self {
+            lag,
+            taken_at: None,
+            rv: 0,
+            objects: BTreeMap::new(),
+        }
+    }
+}
+
+impl Store {
+    /// The delay of the next request: uniform in `latency..=latency_max`.
+    pub(crate) fn next_latency(&mut self) -> Duration {
+        if self.latency_max <= self.latency {
+            return self.latency;
+        }
+        self.latency_draws += 1;
+        let span = (self.latency_max - self.latency).as_millis() as u64;
+        self.latency + Duration::from_millis(splitmix(self.latency_draws) % (span + 1))
+    }
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -222,6 +265,11 @@ impl Store {
             outage_tx: watch::Sender::new(None),
             denied: BTreeSet::new(),
             latency: Duration::ZERO,
+            latency_max: Duration::ZERO,
+            latency_draws: 0,
+            watch_stall_tx: watch::Sender::new(false),
+            ambiguous_writes: 0,
+            stale: None,
         };
         for d in builtin_defs() {
             s.register(d);
@@ -360,6 +408,57 @@ impl Store {
             .filter(|c| c.rv > since && &c.res == res && ns.is_none_or(|n| n == c.ns))
             .cloned()
             .collect())
+    }
+
+    /// Refreshes the stale copy when it is `lag` old (no-op without stale reads).
+    fn refresh_stale(&mut self) {
+        let now = tokio::time::Instant::now();
+        let (rv, objects) = (self.rv(), &self.objects);
+        if let Some(st) = self.stale.as_mut() {
+            if st.taken_at.is_none_or(|t| now.duration_since(t) >= st.lag) {
+                st.taken_at = Some(now);
+                st.rv = rv;
+                st.objects = objects
+                    .iter()
+                    .map(|(k, m)| {
+                        let m = m.iter().map(|(ok, o)| (ok.clone(), o.value.clone()));
+                        (k.clone(), m.collect())
+                    })
+                    .collect();
+            }
+        }
+    }
+
+    /// [`Store::get`] as a client read sees it (from the stale copy while stale reads last).
+    pub fn read_get(&mut self, def: &ResourceDef, ns: &str, name: &str) -> Option<Value> {
+        self.refresh_stale();
+        let Some(st) = &self.stale else {
+            return self.get(def, ns, name);
+        };
+        let ns = if def.namespaced { ns } else { "" };
+        st.objects
+            .get(&def.key())?
+            .get(&(ns.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    /// [`Store::list`] and its resourceVersion as a client read sees them.
+    pub fn read_list(&mut self, def: &ResourceDef, ns: Option<&str>) -> (Vec<Value>, u64) {
+        self.refresh_stale();
+        let Some(st) = &self.stale else {
+            return (self.list(def, ns), self.rv());
+        };
+        let items = st
+            .objects
+            .get(&def.key())
+            .map(|m| {
+                m.iter()
+                    .filter(|((ons, _), _)| ns.is_none_or(|n| n == ons))
+                    .map(|(_, v)| v.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        (items, st.rv)
     }
 
     pub fn get(&self, def: &ResourceDef, ns: &str, name: &str) -> Option<Value> {

@@ -897,6 +897,11 @@ async fn fake_k8s_kubectl_smoke() {
         .output()
         .is_err()
     {
+        // CI installs kubectl and sets CHAOS_REQUIRE_KUBECTL=1: there a missing kubectl fails.
+        assert!(
+            std::env::var("CHAOS_REQUIRE_KUBECTL").as_deref() != Ok("1"),
+            "kubectl not found on PATH and CHAOS_REQUIRE_KUBECTL=1"
+        );
         eprintln!("kubectl not found: skipped");
         return;
     }

@@ -7,9 +7,15 @@
 //! - [`wire`]: the simulator's framed protocol and [`FramedSqlConnector`] (the `SqlConnector`
 //!   the controller and sidecar use inside the simulator).
 //! - [`server`]: the accept loop serving one engine.
+//! - [`mysql_protocol`]: the same engine over the real MySQL protocol on TCP (opensrv-mysql),
+//!   for `mysql_async`; [`err_packet_patch`] gives its errors the real codes; [`accounts`]:
+//!   the users both transports authenticate.
 //! - [`replication`]: the replica IO and SQL threads of one engine.
 
+pub mod accounts;
 pub mod engine;
+pub mod err_packet_patch;
+pub mod mysql_protocol;
 pub mod replication;
 pub mod server;
 pub mod sql;
@@ -23,5 +29,7 @@ pub use server::serve;
 pub use sql::{parse, Stmt, STMT_KINDS};
 pub use wire::FramedSqlConnector;
 
+#[cfg(test)]
+mod replication_props;
 #[cfg(test)]
 mod sim_tests;

@@ -1,6 +1,7 @@
 //! The simulated world: one turmoil host per pod or service, the fakes, the unmodified
 //! controller and sidecars, the workload, the fault schedule and the ground-truth observer.
 
+mod api_fault;
 mod aux_gate;
 pub mod claims;
 pub mod clock;
@@ -382,6 +383,10 @@ fn run_inner(
         let now = sim.elapsed();
         trace.set_driver_time(now);
         for action in schedule.due(now) {
+            if let Action::Api { op, fault, heal } = &action {
+                api_fault::apply(&api, op, fault, *heal, &trace);
+                continue;
+            }
             let env = Env {
                 sites: &sites,
                 clocks: &clocks,
@@ -542,6 +547,12 @@ enum Action {
     OneWay {
         site: String,
         from: String,
+        heal: bool,
+    },
+    /// An apiserver fault starts (or heals).
+    Api {
+        op: String,
+        fault: crate::scenario::ApiFault,
         heal: bool,
     },
     /// `aux-unready` (or its heal).
@@ -782,6 +793,18 @@ impl Schedule {
                 }
                 "rogue-unfence" => items.push((f.at, Action::Human { site, fence: false })),
                 "manual-fence" => items.push((f.at, Action::Human { site, fence: true })),
+                "apiserver-outage" | "deny" | "watch-drop" | "api-latency" | "stale-read" => {
+                    let fault = f.api.clone().expect("validated apiserver fault");
+                    let act = |heal| Action::Api {
+                        op: f.op.clone(),
+                        fault: fault.clone(),
+                        heal,
+                    };
+                    items.push((f.at, act(false)));
+                    if let Some(at) = f.heal_at {
+                        items.push((at, act(true)));
+                    }
+                }
                 "aux-unready" => {
                     items.push((f.at, Action::Aux { unready: true }));
                     if let Some(at) = f.heal_at {
@@ -1021,6 +1044,7 @@ fn apply(sim: &mut turmoil::Sim, action: &Action, env: &Env, links: &mut Links) 
                 sim.partition_oneway(from.as_str(), host.as_str());
             }
         }
+        Action::Api { .. } => unreachable!("applied by api_fault::apply"),
         Action::Human { site, fence } => {
             let (_, _, engine, _) = find(site);
             let (op, sql) = if *fence {
