@@ -37,6 +37,8 @@ pub const DNS_FLIPS: &str = "bloodraven_dns_flips";
 pub const TAINT_OPERATIONS: &str = "bloodraven_taint_operations";
 pub const DIVERGENT_TRANSACTIONS: &str = "bloodraven_divergent_transactions";
 pub const SITE_STATE: &str = "bloodraven_site_state";
+pub const PLANNED_FAILOVERS: &str = "bloodraven_planned_failovers";
+pub const RECLONE_OPERATIONS: &str = "bloodraven_reclone_operations";
 
 const DEFS: &[Def] = &[
     Def {
@@ -78,6 +80,16 @@ const DEFS: &[Def] = &[
         name: SITE_STATE,
         help: "Debounced state of each site (one-hot over state).",
         kind: Kind::Gauge,
+    },
+    Def {
+        name: PLANNED_FAILOVERS,
+        help: "Planned failovers that ended, by target site and result (success, rejected, failed_timeout, failed_other).",
+        kind: Kind::Counter,
+    },
+    Def {
+        name: RECLONE_OPERATIONS,
+        help: "Reclones (CLONE INSTANCE of a site from the active primary) started, by site.",
+        kind: Kind::Counter,
     },
 ];
 
@@ -199,6 +211,21 @@ impl Metrics {
                     .map(|(_, v)| *v)
             })
         })
+    }
+
+    pub fn planned_failover(&self, target_site: &str, result: &str) {
+        self.add(
+            PLANNED_FAILOVERS,
+            vec![
+                ("target_site", target_site.into()),
+                ("result", result.into()),
+            ],
+            1,
+        );
+    }
+
+    pub fn reclone(&self, site: &str) {
+        self.add(RECLONE_OPERATIONS, vec![("site", site.into())], 1);
     }
 
     pub fn failover(&self, target_site: &str) {
