@@ -159,7 +159,7 @@ impl Manager {
         reason: &'static str,
         message: String,
     ) {
-        warn!(target = %target, reason, message = %message, "planned failover rejected");
+        warn!(target = %target, reason, detail = %message, "planned failover rejected");
         let now = self.seams.clock.now();
         self.planned = Some(PlannedFailoverStatus {
             phase: PlannedPhase::Failed,
@@ -310,7 +310,7 @@ impl Manager {
     async fn planned_fail(&mut self, reason: &'static str, message: String, result: &str) {
         let now = self.seams.clock.now();
         let mut p = self.planned.clone().unwrap_or_default();
-        warn!(target = %p.target_site, reason, message = %message, "planned failover failed");
+        warn!(target = %p.target_site, reason, detail = %message, "planned failover failed");
         p.phase = PlannedPhase::Failed;
         p.reason = Some(reason.into());
         p.message = Some(message.clone());

@@ -110,7 +110,7 @@ impl Manager {
     }
 
     async fn reclone_reject(&mut self, raw: &str, message: String) {
-        warn!(annotation = %raw, message = %message, "reclone rejected");
+        warn!(annotation = %raw, detail = %message, "reclone rejected");
         self.reclone_remove_annotation(raw).await;
         self.reclone_event(
             true,
