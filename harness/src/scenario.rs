@@ -63,6 +63,8 @@ pub struct SpecOverrides {
     pub failover_cooldown: Option<String>,
     pub lease_timeout: Option<String>,
     pub peer_check_interval: Option<String>,
+    /// `spec.plannedFailover.onCooldown`: `reject` (default) or `defer`.
+    pub planned_on_cooldown: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -120,6 +122,17 @@ pub struct Fault {
     /// How mysqld comes back: `fenced` or `writable` (`node-down`, `site-down`, `crash`).
     #[serde(default)]
     pub boot: Option<String>,
+    /// `annotate`: the annotation key on the group.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// `annotate`: the value; absent removes the annotation. `<divergent:SITE:N>` is
+    /// replaced by the first N characters of SITE's `status.sites[].divergentGtid` at
+    /// that moment (what a human copies from `kubectl get`).
+    #[serde(default)]
+    pub value: Option<String>,
+    /// `apply-stall`: transactions per second the site's SQL thread applies (default 0).
+    #[serde(default)]
+    pub rate: Option<f64>,
 }
 
 /// Fault ops and what they do:
@@ -137,6 +150,10 @@ pub struct Fault {
 /// - `rogue-unfence`: a human runs `SET GLOBAL read_only = OFF` (clears super_read_only
 ///   too) on `site` as `root`.
 /// - `manual-fence`: a human runs `SET GLOBAL super_read_only = ON` on `site` as `root`.
+/// - `annotate` (not a fault): a human sets annotation `key` on the group to `value`, or
+///   removes it when `value` is absent (planned failover, reclone).
+/// - `apply-stall`: `site`'s SQL thread applies only `rate` transactions per second
+///   (default 0: stalled) until `heal_at`, so it lags its source.
 pub const FAULT_OPS: &[&str] = &[
     "node-down",
     "site-down",
@@ -148,6 +165,8 @@ pub const FAULT_OPS: &[&str] = &[
     "errant-write",
     "rogue-unfence",
     "manual-fence",
+    "annotate",
+    "apply-stall",
 ];
 /// Non-site hosts a `partition-pair` can name as `peer`.
 pub const PAIR_HOSTS: &[&str] = &["controller", "apiserver", "clients"];
@@ -163,13 +182,15 @@ fn op_fields(op: &str) -> &'static [&'static str] {
         "controller-restart" => &["down"],
         "errant-write" => &["site", "n"],
         "rogue-unfence" | "manual-fence" => &["site"],
+        "annotate" => &["key", "value"],
+        "apply-stall" => &["site", "rate", "heal_at"],
         _ => &[],
     }
 }
 
 pub const PROPERTIES: &[&str] = &[
     "SW", "DNS-W", "RPO-A", "FAILOVER", "NDA", "NOFO-PRE", "REJOIN", "NOFO", "FENCE", "FLAP",
-    "CONV", "DW",
+    "CONV", "DW", "PF", "NAL-P", "RCL",
 ];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -200,6 +221,24 @@ pub struct Expect {
     /// primary lacks and be reported RecoveryBlocked with that count.
     #[serde(default)]
     pub divergent: std::collections::BTreeMap<String, u64>,
+    /// PF: the phase `status.plannedFailover` ends in (`Succeeded`, `Failed`, `Deferred`).
+    #[serde(default)]
+    pub planned_phase: Option<String>,
+    /// PF: the `Failed` reason expected (e.g. `LagTimeout`, `CooldownActive`).
+    #[serde(default)]
+    pub planned_reason: Option<String>,
+    /// PF: the target site of the planned failover.
+    #[serde(default)]
+    pub planned_target: Option<String>,
+    /// RCL: `completed` (one clone, the site recovered) or `rejected` (no clone).
+    #[serde(default)]
+    pub reclone: Option<String>,
+    /// RCL: the site the reclone annotation names.
+    #[serde(default)]
+    pub reclone_site: Option<String>,
+    /// RCL: exact number of `RecloneRejected` outcomes over the run (default: not checked).
+    #[serde(default)]
+    pub reclone_rejections: Option<u32>,
 }
 
 /// A load or validation error: file, field, what was expected.
@@ -236,6 +275,11 @@ pub struct TimedFault {
     /// `errant-write`: number of transactions.
     pub n: u64,
     pub boot_fenced: bool,
+    /// `annotate`: key and value (None removes it).
+    pub key: Option<String>,
+    pub value: Option<String>,
+    /// `apply-stall`: the apply rate while stalled.
+    pub rate: f64,
 }
 
 /// Default `down` of `sidecar-kill` (SCENARIOS.md: "back in 3s").
@@ -374,6 +418,15 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             dur(file, field, v)?;
         }
     }
+    if let Some(v) = &o.planned_on_cooldown {
+        if !["reject", "defer"].contains(&v.as_str()) {
+            return Err(err(
+                file,
+                "topology.spec.planned_on_cooldown",
+                format!("{v:?}: expected reject or defer"),
+            ));
+        }
+    }
     if s.workload.counter_rate == 0 || s.workload.counter_rate > 1000 {
         return Err(err(
             file,
@@ -404,6 +457,9 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             ("down", f.down.is_some()),
             ("n", f.n.is_some()),
             ("boot", f.boot.is_some()),
+            ("key", f.key.is_some()),
+            ("value", f.value.is_some()),
+            ("rate", f.rate.is_some()),
         ] {
             if set && !takes.contains(&name) {
                 let msg = match (f.op.as_str(), name) {
@@ -533,6 +589,21 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
                 ))
             }
         };
+        if f.op == "annotate" && f.key.as_deref().is_none_or(str::is_empty) {
+            return Err(err(
+                file,
+                &field("key"),
+                "annotate needs the annotation key (value absent = remove it)",
+            ));
+        }
+        let rate = f.rate.unwrap_or(0.0);
+        if !(rate.is_finite() && rate >= 0.0) {
+            return Err(err(
+                file,
+                &field("rate"),
+                format!("{rate}: expected transactions per second, 0 or more"),
+            ));
+        }
         faults.push(TimedFault {
             at,
             op: f.op.clone(),
@@ -542,6 +613,9 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             down,
             n,
             boot_fenced,
+            key: f.key.clone(),
+            value: f.value.clone(),
+            rate,
         });
     }
     faults.sort_by_key(|f| f.at);
@@ -605,6 +679,7 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
     if has("FAILOVER") && faults.is_empty() {
         return Err(err(file, "faults", "FAILOVER needs at least one fault"));
     }
+    planned_expectations(file, e, &known)?;
     if has("REJOIN") && e.returning_site.is_none() {
         return Err(err(
             file,
@@ -679,6 +754,65 @@ pub fn find(dir: &Path, id: &str) -> Result<Loaded, ScenarioError> {
     load_file(&path)
 }
 
+/// The `[expect]` fields of PF and RCL (spec §4, §5).
+fn planned_expectations(
+    file: &str,
+    e: &Expect,
+    known: &dyn Fn(&str, &str) -> Result<(), ScenarioError>,
+) -> Result<(), ScenarioError> {
+    let has = |p: &str| e.properties.iter().any(|x| x == p);
+    const PHASES: &[&str] = &["Succeeded", "Failed", "Deferred"];
+    if let Some(p) = &e.planned_phase {
+        if !PHASES.contains(&p.as_str()) {
+            return Err(err(
+                file,
+                "expect.planned_phase",
+                format!("{p:?}: expected one of {}", PHASES.join(", ")),
+            ));
+        }
+    }
+    if let Some(t) = &e.planned_target {
+        known("expect.planned_target", t)?;
+    }
+    if let Some(s) = &e.reclone_site {
+        known("expect.reclone_site", s)?;
+    }
+    if let Some(r) = &e.reclone {
+        if !["completed", "rejected"].contains(&r.as_str()) {
+            return Err(err(
+                file,
+                "expect.reclone",
+                format!("{r:?}: expected completed or rejected"),
+            ));
+        }
+    }
+    if has("PF") && e.planned_phase.is_none() {
+        return Err(err(
+            file,
+            "expect.planned_phase",
+            "PF needs the expected phase",
+        ));
+    }
+    if (e.planned_phase.is_some() || e.planned_reason.is_some()) && !has("PF") {
+        return Err(err(
+            file,
+            "expect.planned_phase",
+            "is checked by PF: add it",
+        ));
+    }
+    if has("RCL") && (e.reclone.is_none() || e.reclone_site.is_none()) {
+        return Err(err(
+            file,
+            "expect.reclone",
+            "RCL needs reclone and reclone_site",
+        ));
+    }
+    if e.reclone.is_some() && !has("RCL") {
+        return Err(err(file, "expect.reclone", "is checked by RCL: add it"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -711,6 +845,65 @@ failover_within = "45s"
         parse("x.toml", &OK.replace(from, to))
             .unwrap_err()
             .to_string()
+    }
+
+    #[test]
+    fn annotate_apply_stall_and_planned_expectations_are_checked() {
+        let fault = |body: &str| {
+            parse(
+                "x.toml",
+                &OK.replace("op = \"node-down\"\nsite = \"a\"", body),
+            )
+        };
+        let l = fault("op = \"annotate\"\nkey = \"k\"\nvalue = \"b\"").unwrap();
+        assert_eq!(l.faults[0].key.as_deref(), Some("k"));
+        assert_eq!(l.faults[0].value.as_deref(), Some("b"));
+        let e = fault("op = \"annotate\"\nvalue = \"b\"").unwrap_err();
+        assert!(
+            e.to_string().contains("faults[0].key: annotate needs"),
+            "{e}"
+        );
+        let e = fault("op = \"annotate\"\nkey = \"k\"\nsite = \"a\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("faults[0].site: not used by \"annotate\""),
+            "{e}"
+        );
+        let l = fault("op = \"apply-stall\"\nsite = \"b\"\nheal_at = \"30s\"").unwrap();
+        assert_eq!(l.faults[0].rate, 0.0);
+        let e = fault("op = \"apply-stall\"\nsite = \"b\"\nrate = -1.0").unwrap_err();
+        assert!(
+            e.to_string().contains("faults[0].rate: -1: expected"),
+            "{e}"
+        );
+        let expect = |tail: &str| {
+            parse(
+                "x.toml",
+                &OK.replace("properties = [\"SW\", \"FAILOVER\"]", tail),
+            )
+        };
+        let e = expect("properties = [\"SW\", \"FAILOVER\", \"PF\"]").unwrap_err();
+        assert!(
+            e.to_string().contains("expect.planned_phase: PF needs"),
+            "{e}"
+        );
+        let e = expect("properties = [\"SW\", \"FAILOVER\", \"PF\"]\nplanned_phase = \"Done\"")
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("\"Done\": expected one of Succeeded"),
+            "{e}"
+        );
+        let e = expect("properties = [\"SW\", \"FAILOVER\", \"RCL\"]\nreclone = \"completed\"")
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("RCL needs reclone and reclone_site"),
+            "{e}"
+        );
+        assert!(
+            expect("properties = [\"SW\", \"FAILOVER\", \"PF\"]\nplanned_phase = \"Failed\"")
+                .is_ok()
+        );
     }
 
     #[test]

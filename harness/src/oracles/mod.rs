@@ -4,6 +4,7 @@
 mod data;
 pub mod fence;
 mod liveness;
+mod planned;
 mod safety;
 pub mod truth;
 
@@ -104,6 +105,9 @@ pub fn judge(input: &Input) -> Vec<Verdict> {
             "FLAP" => safety::anti_flap(input),
             "CONV" => liveness::convergence(input),
             "DW" => safety::dual_writable_resolved(input),
+            "PF" => planned::planned_outcome(input),
+            "NAL-P" => planned::no_acked_loss_planned(input),
+            "RCL" => planned::reclone_outcome(input),
             other => Verdict::new(
                 other,
                 false,

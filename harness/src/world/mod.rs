@@ -101,6 +101,9 @@ pub fn group_object(s: &Loaded) -> serde_json::Value {
         sidecar["peerCheckInterval"] = json!(v);
     }
     spec["sidecar"] = sidecar;
+    if let Some(v) = &o.planned_on_cooldown {
+        spec["plannedFailover"] = json!({ "onCooldown": v });
+    }
     let mut group = json!({
         "apiVersion": "shipstream.io/v1alpha1",
         "kind": "MysqlFailoverGroup",
@@ -255,6 +258,16 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
         sites.push((s.name.clone(), hosts[i].clone(), engine, ctl));
     }
 
+    // CLONE INSTANCE (reclone) may copy from any other site, by its Service name.
+    for (name, _, engine, _) in &sites {
+        engine.set_clone_donors(
+            sites
+                .iter()
+                .filter(|(n, ..)| n != name)
+                .map(|(_, h, e, _)| (h.as_str(), e)),
+        );
+    }
+
     // Replication wiring at start: every non-active site replicates from the active one.
     {
         let active_host = site_host(&topo.active);
@@ -313,6 +326,10 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
         let now = sim.elapsed();
         trace.set_driver_time(now);
         for action in schedule.due(now) {
+            if let Action::Annotate { key, value } = &action {
+                annotate(&api, key, value.as_deref(), &trace);
+                continue;
+            }
             apply(&mut sim, &action, &sites, &mut links, &trace);
         }
         if now >= next_observe {
@@ -441,6 +458,81 @@ enum Action {
         site: String,
         fence: bool,
     },
+    /// A human annotates the group (`value` None removes the annotation).
+    Annotate {
+        key: String,
+        value: Option<String>,
+    },
+    /// `apply-stall`: the site's SQL thread applies `rate` per second (`heal` restores it).
+    ApplyRate {
+        site: String,
+        rate: f64,
+        heal: bool,
+    },
+}
+
+/// The fake engine's default apply rate, restored when an `apply-stall` heals.
+const NORMAL_APPLY_RATE: f64 = 1000.0;
+
+/// `annotate`: a merge of one annotation into the live group, as `kubectl annotate` does.
+/// `<divergent:SITE:N>` in the value becomes the first N characters of SITE's reported
+/// divergentGtid (empty when it has none).
+fn annotate(api: &ApiServer, key: &str, value: Option<&str>, trace: &Trace) {
+    let value = value.map(|v| expand_divergent(api, v));
+    trace.record(EventKind::Fault {
+        op: "annotate".into(),
+        detail: match &value {
+            Some(v) => format!("{key}={v}"),
+            None => format!("{key}-"),
+        },
+        heal: false,
+    });
+    api.modify("mysqlfailovergroups", NAMESPACE, GROUP, |o| {
+        if !o["metadata"]["annotations"].is_object() {
+            o["metadata"]["annotations"] = json!({});
+        }
+        let a = o["metadata"]["annotations"]
+            .as_object_mut()
+            .expect("just made an object");
+        match &value {
+            Some(v) => {
+                a.insert(key.to_string(), json!(v));
+            }
+            None => {
+                a.remove(key);
+            }
+        }
+    });
+}
+
+fn expand_divergent(api: &ApiServer, value: &str) -> String {
+    let Some(start) = value.find("<divergent:") else {
+        return value.to_string();
+    };
+    let Some(len) = value[start..].find('>') else {
+        return value.to_string();
+    };
+    let token = &value[start + 1..start + len];
+    let mut parts = token.split(':').skip(1);
+    let (site, n) = (
+        parts.next().unwrap_or_default(),
+        parts
+            .next()
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(8),
+    );
+    let gtid = api
+        .get("mysqlfailovergroups", NAMESPACE, GROUP)
+        .and_then(|o| {
+            o["status"]["sites"].as_array().and_then(|ss| {
+                ss.iter()
+                    .find(|s| s["name"] == site)
+                    .and_then(|s| s["divergentGtid"].as_str().map(String::from))
+            })
+        })
+        .unwrap_or_default();
+    let prefix: String = gtid.chars().take(n).collect();
+    format!("{}{prefix}{}", &value[..start], &value[start + len + 1..])
 }
 
 struct Schedule {
@@ -552,6 +644,24 @@ impl Schedule {
                 "errant-write" => items.push((f.at, Action::ErrantWrite { site, n: f.n })),
                 "rogue-unfence" => items.push((f.at, Action::Human { site, fence: false })),
                 "manual-fence" => items.push((f.at, Action::Human { site, fence: true })),
+                "annotate" => items.push((
+                    f.at,
+                    Action::Annotate {
+                        key: f.key.clone().unwrap_or_default(),
+                        value: f.value.clone(),
+                    },
+                )),
+                "apply-stall" => {
+                    let stall = |rate, heal| Action::ApplyRate {
+                        site: site.clone(),
+                        rate,
+                        heal,
+                    };
+                    items.push((f.at, stall(f.rate, false)));
+                    if let Some(at) = f.heal_at {
+                        items.push((at, stall(NORMAL_APPLY_RATE, true)));
+                    }
+                }
                 other => unreachable!("fault op {other:?} passed validation"),
             }
         }
@@ -720,5 +830,15 @@ fn apply(
             // error, e.g. mysqld down, is in the trace as a failed mutation).
             let _ = futures::executor::block_on(engine.query(SIDECAR_SQL_USER, sql));
         }
+        Action::ApplyRate { site, rate, heal } => {
+            let (_, _, engine, _) = find(site);
+            trace.record(EventKind::Fault {
+                op: "apply-stall".into(),
+                detail: format!("{site} at {rate}/s"),
+                heal: *heal,
+            });
+            engine.set_apply_rate(*rate);
+        }
+        Action::Annotate { .. } => unreachable!("annotations are applied by the driver"),
     }
 }
