@@ -638,6 +638,11 @@ fn reclone_with_an_eight_char_prefix_clones_from_the_primary_and_clears_the_bloc
             .to_string();
         annotate(&ctx, RECLONE, Some(&format!("a:{}", &divergent[..8])));
         ctx.poll(&mut m).await;
+        assert!(
+            annotation(&ctx, RECLONE).is_some(),
+            "kept while the clone runs"
+        );
+        ctx.poll(&mut m).await;
         assert_eq!(ctx.metric(RECLONE_OPERATIONS, &[("site", "a")]), 1);
         assert_eq!(event_count(&ctx, "RecloneRequested"), 1);
         assert_eq!(
@@ -683,6 +688,7 @@ fn cold_reclone_needs_the_group_name() {
         }
         assert_eq!(ctx.metric(RECLONE_OPERATIONS, &[("site", "c")]), 0);
         annotate(&ctx, RECLONE, Some("c:confirm=g"));
+        ctx.poll(&mut m).await;
         ctx.poll(&mut m).await;
         assert_eq!(ctx.metric(RECLONE_OPERATIONS, &[("site", "c")]), 1);
         assert_eq!(

@@ -114,6 +114,7 @@ pub struct Manager {
     reclone_consumed: Option<String>,
     /// The accepted reclone annotation whose RecloneRequested event was sent.
     reclone_announced: Option<String>,
+    reclone_running: Option<reclone::Reclone>,
 }
 
 impl Manager {
@@ -168,6 +169,7 @@ impl Manager {
             planned_consumed: None,
             reclone_consumed: None,
             reclone_announced: None,
+            reclone_running: None,
         };
         m.rehydrate(group);
         m
@@ -750,6 +752,9 @@ impl Manager {
             };
             if site.deb.state != SiteState::ReadOnly {
                 continue;
+            }
+            if self.recloning(&site.spec.name) {
+                continue; // its data is being replaced by a clone
             }
             let direct = probe
                 .replica

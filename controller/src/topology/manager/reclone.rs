@@ -9,15 +9,31 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
-use super::{Manager, Recovery, MYSQL_PORT};
+use tokio::task::JoinHandle;
+
+use super::{Manager, Recovery, Session, MYSQL_PORT};
 use crate::annotations::{RecloneRequest, RECLONE_SITE};
 
 /// Bound on one CLONE INSTANCE statement (the spec's cloneTimeout default is 3600s; the
 /// clone blocks this group's poll while it runs).
 pub const CLONE_TIMEOUT: Duration = Duration::from_secs(3600);
 
+/// A clone in progress.
+pub(super) struct Reclone {
+    site: String,
+    /// The annotation value that asked for it, removed when it ends.
+    raw: String,
+    task: JoinHandle<Result<(), String>>,
+}
+
 impl Manager {
     pub(super) async fn reclone_poll(&mut self, annotations: Option<&BTreeMap<String, String>>) {
+        if let Some(r) = &self.reclone_running {
+            if r.task.is_finished() {
+                self.reclone_finish().await;
+            }
+            return; // one clone at a time; its annotation stays until it ends
+        }
         let Some(annotations) = annotations else {
             return;
         };
@@ -68,26 +84,55 @@ impl Manager {
         let site = req.site.clone();
         info!(site = %site, donor = %donor, "starting bootstrap {{source=reclone}}");
         self.registry.metrics().reclone(&site);
+        let (sql, host) = (self.seams.sql.clone(), self.sites[i].host(self.group()));
         let (user, password) = (self.creds.user.clone(), self.creds.password.clone());
-        let cloned = async {
-            let mut s = self.session(&site, CLONE_TIMEOUT).await?;
-            s.fence().await?;
-            s.stop_replica().await?;
-            s.exec(&format!(
-                "CLONE INSTANCE FROM '{}'@'{}':{MYSQL_PORT} IDENTIFIED BY '{}'",
-                escape(&user),
-                escape(&donor),
-                escape(&password)
-            ))
-            .await
-            .map(drop)
-        }
-        .await;
-        match cloned {
+        // The clone runs beside the poll loop: a long copy must not stall failure
+        // detection and failover for the whole group.
+        let task = tokio::spawn(async move {
+            let mut s = Session::open(&*sql, &host, CLONE_TIMEOUT)
+                .await
+                .map_err(|e| e.to_string())?;
+            let cloned = async {
+                s.fence().await?;
+                s.stop_replica().await?;
+                s.exec(&format!(
+                    "CLONE INSTANCE FROM '{}'@'{}':{MYSQL_PORT} IDENTIFIED BY '{}'",
+                    escape(&user),
+                    escape(&donor),
+                    escape(&password)
+                ))
+                .await
+                .map(drop)
+            };
+            cloned.await.map_err(|e| e.to_string())
+        });
+        self.reclone_running = Some(Reclone { site, raw, task });
+    }
+
+    /// The site a clone is being copied into right now (recovery leaves it alone).
+    pub(super) fn recloning(&self, site: &str) -> bool {
+        self.reclone_running
+            .as_ref()
+            .is_some_and(|r| r.site == site)
+    }
+
+    /// Collects a finished clone: clears the block, reports, removes the annotation.
+    async fn reclone_finish(&mut self) {
+        let Some(r) = self.reclone_running.take() else {
+            return;
+        };
+        let result = match r.task.await {
+            Ok(result) => result,
+            Err(e) => Err(format!("clone task ended abnormally: {e}")),
+        };
+        let site = r.site;
+        match result {
             Ok(()) => {
                 info!(site = %site, "bootstrap completed successfully");
-                self.sites[i].recovery = Recovery::None;
-                self.sites[i].retry_after = None;
+                if let Some(i) = self.site_index(&site) {
+                    self.sites[i].recovery = Recovery::None;
+                    self.sites[i].retry_after = None;
+                }
                 self.reclone_event(
                     false,
                     "RecloneCompleted",
@@ -106,7 +151,7 @@ impl Manager {
             }
         }
         self.reclone_announced = None;
-        self.reclone_remove_annotation(&raw).await;
+        self.reclone_remove_annotation(&r.raw).await;
     }
 
     async fn reclone_reject(&mut self, raw: &str, message: String) {
