@@ -401,6 +401,17 @@ fn bad_requests_fail_with_a_reason_an_event_and_no_mutation() {
             assert_eq!(ctx.mutation_count(), before, "{value:?}: no SQL mutation");
         }
         assert!(!ctx.read_only("a"));
+        let rejected = |t: &str| {
+            ctx.metric(
+                PLANNED_FAILOVERS,
+                &[("target_site", t), ("result", "rejected")],
+            )
+        };
+        assert_eq!(rejected(""), 3, "parse errors carry no target");
+        assert_eq!(
+            (rejected("zz"), rejected("a"), rejected("d"), rejected("r")),
+            (1, 1, 1, 1)
+        );
     });
 }
 
