@@ -44,6 +44,19 @@ enum Command {
     },
     /// Load and validate every scenario file of the catalog.
     Validate,
+    /// Measure simulation speed, growth with sites and run length, and peak memory; print
+    /// a table and write reports/bench/bench.json. Build with --release for real numbers.
+    Bench {
+        /// A shorter plan (for CI): fewer and shorter shapes.
+        #[arg(long)]
+        quick: bool,
+        /// Where to write the JSON (default reports/bench/bench.json).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Internal: run one measurement in this process and print it as JSON.
+        #[arg(long, hide = true)]
+        probe: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -72,6 +85,7 @@ fn main() -> ExitCode {
             }
             Err(e) => bad_input(e),
         },
+        Command::Bench { quick, out, probe } => bench(quick, out, probe),
         Command::Run {
             scenario: id,
             seed,
@@ -117,10 +131,59 @@ fn main() -> ExitCode {
     }
 }
 
-fn default_report_dir(scenario: &str, seed: u64) -> PathBuf {
+fn bench(quick: bool, out: Option<PathBuf>, probe: Option<String>) -> ExitCode {
+    if let Some(p) = probe {
+        return match chaos::bench::measure(&p) {
+            Ok(sample) => {
+                println!("{}", serde_json::to_string(&sample).expect("serializable"));
+                ExitCode::SUCCESS
+            }
+            Err(e) => bad_input(format!("{e:#}")),
+        };
+    }
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "note: debug build; the targets apply to `cargo run --release -p chaos -- bench`"
+        );
+    }
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => return bad_input(format!("cannot find the chaos executable: {e}")),
+    };
+    let report = match chaos::bench::run(&exe, quick, |p| eprintln!("measuring {p} ...")) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    print!("{}", report.table());
+    let path = out.unwrap_or_else(|| workspace_root().join("reports/bench/bench.json"));
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| {
+            std::fs::write(
+                &path,
+                serde_json::to_string_pretty(&report).expect("serializable"),
+            )
+        });
+    match written {
+        Ok(()) => println!("written: {}", path.display()),
+        Err(e) => eprintln!("warning: could not write {}: {e}", path.display()),
+    }
+    ExitCode::SUCCESS
+}
+
+fn workspace_root() -> PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("workspace root")
+        .to_path_buf()
+}
+
+fn default_report_dir(scenario: &str, seed: u64) -> PathBuf {
+    workspace_root()
         .join("reports")
         .join(format!("{scenario}-{seed}"))
 }

@@ -133,6 +133,15 @@ pub struct Fault {
     /// `apply-stall`: transactions per second the site's SQL thread applies (default 0).
     #[serde(default)]
     pub rate: Option<f64>,
+    /// `sql-fail`, `sql-ambiguous`: the statement kind hit (one of [`STMT_KINDS`]).
+    #[serde(default)]
+    pub stmt: Option<String>,
+    /// `clock-skew`: whose wall clock, a site or `controller`.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// `clock-skew`: signed offset from true time, e.g. "+10m" or "-60s".
+    #[serde(default)]
+    pub offset: Option<String>,
 }
 
 /// Fault ops and what they do:
@@ -154,6 +163,13 @@ pub struct Fault {
 ///   removes it when `value` is absent (planned failover, reclone).
 /// - `apply-stall`: `site`'s SQL thread applies only `rate` transactions per second
 ///   (default 0: stalled) until `heal_at`, so it lags its source.
+/// - `aux-unready`: the controller's aux endpoints (`/healthz`, `/active-site`) drop every
+///   connection until `heal_at` (never if absent); the controller itself keeps running.
+/// - `sql-fail`: the next `n` statements of kind `stmt` on `site` fail unapplied (1105).
+/// - `sql-ambiguous`: the next `n` statements of kind `stmt` on `site` are applied, then the
+///   connection drops before the answer.
+/// - `clock-skew`: from `at`, the wall clock of `host` (a site's pod or `controller`) reads
+///   true time plus `offset`; monotonic time is untouched.
 pub const FAULT_OPS: &[&str] = &[
     "node-down",
     "site-down",
@@ -167,7 +183,13 @@ pub const FAULT_OPS: &[&str] = &[
     "manual-fence",
     "annotate",
     "apply-stall",
+    "aux-unready",
+    "sql-fail",
+    "sql-ambiguous",
+    "clock-skew",
 ];
+/// Statement kinds `sql-fail` and `sql-ambiguous` can target.
+pub use crate::fake_mysql::STMT_KINDS;
 /// Non-site hosts a `partition-pair` can name as `peer`.
 pub const PAIR_HOSTS: &[&str] = &["controller", "apiserver", "clients"];
 
@@ -184,6 +206,9 @@ fn op_fields(op: &str) -> &'static [&'static str] {
         "rogue-unfence" | "manual-fence" => &["site"],
         "annotate" => &["key", "value"],
         "apply-stall" => &["site", "rate", "heal_at"],
+        "aux-unready" => &["heal_at"],
+        "sql-fail" | "sql-ambiguous" => &["site", "stmt", "n"],
+        "clock-skew" => &["host", "offset"],
         _ => &[],
     }
 }
@@ -280,6 +305,11 @@ pub struct TimedFault {
     pub value: Option<String>,
     /// `apply-stall`: the apply rate while stalled.
     pub rate: f64,
+    /// `sql-fail`, `sql-ambiguous`: the statement kind.
+    pub stmt: Option<String>,
+    /// `clock-skew`: the offset in milliseconds (`site` holds the host: a site or
+    /// `controller`).
+    pub offset_ms: i64,
 }
 
 /// Default `down` of `sidecar-kill` (SCENARIOS.md: "back in 3s").
@@ -287,9 +317,19 @@ pub const SIDECAR_KILL_DOWN: Duration = Duration::from_secs(3);
 /// Default `down` of `controller-restart` (SCENARIOS.md: "back in 5s").
 pub const CONTROLLER_RESTART_DOWN: Duration = Duration::from_secs(5);
 
+/// Ops that set background conditions rather than break something: they do not start the
+/// clock that FAILOVER and NOFO-PRE measure from ("kill-site at t0+60s with skewed clocks"
+/// is timed from the kill).
+pub const BACKGROUND_OPS: &[&str] = &["clock-skew"];
+
 impl Loaded {
+    /// The first fault that breaks something (not a [`BACKGROUND_OPS`] condition).
     pub fn first_fault(&self) -> Option<Duration> {
-        self.faults.iter().map(|f| f.at).min()
+        self.faults
+            .iter()
+            .filter(|f| !BACKGROUND_OPS.contains(&f.op.as_str()))
+            .map(|f| f.at)
+            .min()
     }
 }
 
@@ -315,6 +355,16 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 fn dur(file: &str, field: &str, v: &str) -> Result<Duration, ScenarioError> {
     bloodraven::duration::parse(v).map_err(|e| err(file, field, e.to_string()))
+}
+
+/// "+10m", "-60s", "90s" (sign optional) as signed milliseconds.
+fn signed_dur(v: &str) -> Option<i64> {
+    let (sign, rest) = match v.strip_prefix('-') {
+        Some(r) => (-1, r),
+        None => (1, v.strip_prefix('+').unwrap_or(v)),
+    };
+    let d = bloodraven::duration::parse(rest).ok()?;
+    i64::try_from(d.as_millis()).ok().map(|ms| sign * ms)
 }
 
 fn err(file: &str, field: &str, message: impl Into<String>) -> ScenarioError {
@@ -460,6 +510,9 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             ("key", f.key.is_some()),
             ("value", f.value.is_some()),
             ("rate", f.rate.is_some()),
+            ("stmt", f.stmt.is_some()),
+            ("host", f.host.is_some()),
+            ("offset", f.offset.is_some()),
         ] {
             if set && !takes.contains(&name) {
                 let msg = match (f.op.as_str(), name) {
@@ -604,9 +657,53 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
                 format!("{rate}: expected transactions per second, 0 or more"),
             ));
         }
+        let stmt = match (&f.stmt, takes.contains(&"stmt")) {
+            (Some(k), _) if !STMT_KINDS.contains(&k.as_str()) => {
+                return Err(err(
+                    file,
+                    &field("stmt"),
+                    format!("{k:?}: expected one of {}", STMT_KINDS.join(", ")),
+                ))
+            }
+            (Some(k), _) => Some(k.clone()),
+            (None, true) => {
+                return Err(err(
+                    file,
+                    &field("stmt"),
+                    format!("{:?} needs the statement kind it hits", f.op),
+                ))
+            }
+            (None, false) => None,
+        };
+        let (site, offset) = if f.op == "clock-skew" {
+            let host = f.host.as_deref().unwrap_or_default();
+            if host != "controller" && !names.contains(&host) {
+                return Err(err(
+                    file,
+                    &field("host"),
+                    format!(
+                        "{host:?}: expected a site ({}) or controller",
+                        names.join(", ")
+                    ),
+                ));
+            }
+            let raw = f.offset.as_deref().unwrap_or_default();
+            let offset = signed_dur(raw).ok_or_else(|| {
+                err(
+                    file,
+                    &field("offset"),
+                    format!("{raw:?}: expected a signed duration such as \"+10m\" or \"-60s\""),
+                )
+            })?;
+            (host.to_string(), offset)
+        } else {
+            (site, 0)
+        };
         faults.push(TimedFault {
             at,
             op: f.op.clone(),
+            stmt,
+            offset_ms: offset,
             site,
             peer,
             heal_at,
@@ -961,6 +1058,41 @@ failover_within = "45s"
         let e = fault("op = \"errant-write\"\nsite = \"a\"\nn = 0").unwrap_err();
         assert!(
             e.to_string().contains("faults[0].n: 0: expected 1 to 1000"),
+            "{e}"
+        );
+        let e = fault("op = \"sql-fail\"\nsite = \"a\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("faults[0].stmt: \"sql-fail\" needs the statement kind it hits"),
+            "{e}"
+        );
+        let e = fault("op = \"sql-ambiguous\"\nsite = \"a\"\nstmt = \"fence\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("faults[0].stmt: \"fence\": expected one of select, "),
+            "{e}"
+        );
+        let e = fault("op = \"clock-skew\"\nhost = \"dns\"\noffset = \"+1m\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("faults[0].host: \"dns\": expected a site (a, b) or controller"),
+            "{e}"
+        );
+        let e = fault("op = \"clock-skew\"\nhost = \"a\"\noffset = \"soon\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("faults[0].offset: \"soon\": expected a signed duration"),
+            "{e}"
+        );
+        let ok = fault("op = \"clock-skew\"\nhost = \"controller\"\noffset = \"-90s\"").unwrap();
+        assert_eq!(
+            (ok.faults[0].site.as_str(), ok.faults[0].offset_ms),
+            ("controller", -90_000)
+        );
+        let e = fault("op = \"aux-unready\"\nsite = \"a\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("faults[0].site: not used by \"aux-unready\" (it takes: heal_at)"),
             "{e}"
         );
         let e = fault("op = \"rogue-unfence\"").unwrap_err();

@@ -1,6 +1,7 @@
 //! The simulated world: one turmoil host per pod or service, the fakes, the unmodified
 //! controller and sidecars, the workload, the fault schedule and the ground-truth observer.
 
+mod aux_gate;
 pub mod clock;
 pub mod counter;
 pub mod logs;
@@ -23,6 +24,7 @@ use crate::scenario::{Loaded, TimedFault};
 use crate::simnet::{SimDialer, SimListener};
 use crate::trace::{Event, EventKind, Trace};
 
+use self::aux_gate::AuxGate;
 use self::clock::SimClock;
 use self::counter::{Counter, Resolver};
 use self::site::{SiteCtl, SiteHost};
@@ -164,7 +166,13 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
         .build();
 
     let dialer: SharedDialer = Arc::new(SimDialer);
+    // The apiserver keeps true time; each pod and the controller read their own clock,
+    // which a `clock-skew` fault moves.
     let wall: Arc<dyn bloodraven::clock::WallClock> = Arc::new(SimClock::new());
+    let mut clocks: BTreeMap<String, Arc<SimClock>> = BTreeMap::new();
+    let controller_clock = Arc::new(SimClock::new());
+    clocks.insert("controller".into(), controller_clock.clone());
+    let aux_gate = AuxGate::default();
 
     // Apiserver, seeded with the group.
     let api = ApiServer::with_bloodraven_crds(wall.clone(), trace.clone());
@@ -189,9 +197,11 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
 
     // Controller.
     {
-        let (dialer, wall) = (dialer.clone(), wall.clone());
+        let dialer = dialer.clone();
+        let wall: Arc<dyn bloodraven::clock::WallClock> = controller_clock;
+        let aux_gate = aux_gate.clone();
         sim.host(CONTROLLER_HOST, move || {
-            let (dialer, wall) = (dialer.clone(), wall.clone());
+            let (dialer, wall, aux_gate) = (dialer.clone(), wall.clone(), aux_gate.clone());
             async move {
                 let kube = bloodraven::kube_client::client_over(
                     dialer.clone(),
@@ -211,7 +221,7 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
                 let registry = bloodraven::topology::Registry::default();
                 let aux = SimListener::bind(CONTROLLER_AUX_PORT).await?;
                 tokio::spawn(bloodraven::http::serve(
-                    Box::new(aux),
+                    Box::new(aux_gate.wrap(Box::new(aux))),
                     bloodraven::aux_server::handler(registry.clone()),
                 ));
                 let runner = bloodraven::runner::Runner {
@@ -243,6 +253,8 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
             trace.clone(),
         );
         let ctl = SiteCtl::initial(s.name == topo.active);
+        let clock = Arc::new(SimClock::new());
+        clocks.insert(s.name.clone(), clock.clone());
         let host = SiteHost {
             site: s.name.clone(),
             host: hosts[i].clone(),
@@ -250,7 +262,7 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
             engine: engine.clone(),
             ctl: ctl.clone(),
             dialer: dialer.clone(),
-            wall: wall.clone(),
+            wall: clock,
             lease: bloodraven::duration::parse(&spec.sidecar.lease_timeout)?,
             peer_check: bloodraven::duration::parse(&spec.sidecar.peer_check_interval)?,
         };
@@ -330,7 +342,13 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
                 annotate(&api, key, value.as_deref(), &trace);
                 continue;
             }
-            apply(&mut sim, &action, &sites, &mut links, &trace);
+            let env = Env {
+                sites: &sites,
+                clocks: &clocks,
+                aux_gate: &aux_gate,
+                trace: &trace,
+            };
+            apply(&mut sim, &action, &env, &mut links);
         }
         if now >= next_observe {
             next_observe = now + OBSERVE_EVERY;
@@ -373,7 +391,7 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
         dns_target: observed_dns.flatten(),
     };
     Ok(RunOutput {
-        events: trace.events(),
+        events: trace.take(),
         fin,
         virtual_elapsed: sim.elapsed(),
     })
@@ -468,6 +486,21 @@ enum Action {
         site: String,
         rate: f64,
         heal: bool,
+    },
+    /// `aux-unready` (or its heal).
+    Aux {
+        unready: bool,
+    },
+    /// `sql-fail` / `sql-ambiguous`: arm the engine for the next `n` statements of `stmt`.
+    Sql {
+        op: String,
+        site: String,
+        stmt: String,
+        n: u64,
+    },
+    ClockSkew {
+        host: String,
+        offset_ms: i64,
     },
 }
 
@@ -662,6 +695,28 @@ impl Schedule {
                         items.push((at, stall(NORMAL_APPLY_RATE, true)));
                     }
                 }
+                "aux-unready" => {
+                    items.push((f.at, Action::Aux { unready: true }));
+                    if let Some(at) = f.heal_at {
+                        items.push((at, Action::Aux { unready: false }));
+                    }
+                }
+                "sql-fail" | "sql-ambiguous" => items.push((
+                    f.at,
+                    Action::Sql {
+                        op: f.op.clone(),
+                        site,
+                        stmt: f.stmt.clone().expect("validated stmt"),
+                        n: f.n,
+                    },
+                )),
+                "clock-skew" => items.push((
+                    f.at,
+                    Action::ClockSkew {
+                        host: site,
+                        offset_ms: f.offset_ms,
+                    },
+                )),
                 other => unreachable!("fault op {other:?} passed validation"),
             }
         }
@@ -710,13 +765,16 @@ impl Links {
     }
 }
 
-fn apply(
-    sim: &mut turmoil::Sim,
-    action: &Action,
-    sites: &[(String, String, Engine, SiteCtl)],
-    links: &mut Links,
-    trace: &Trace,
-) {
+/// What fault actions reach into.
+struct Env<'a> {
+    sites: &'a [(String, String, Engine, SiteCtl)],
+    clocks: &'a BTreeMap<String, Arc<SimClock>>,
+    aux_gate: &'a AuxGate,
+    trace: &'a Trace,
+}
+
+fn apply(sim: &mut turmoil::Sim, action: &Action, env: &Env, links: &mut Links) {
+    let (sites, trace) = (env.sites, env.trace);
     let find = |site: &str| sites.iter().find(|s| s.0 == site).expect("validated site");
     match action {
         Action::Down {
@@ -840,5 +898,35 @@ fn apply(
             engine.set_apply_rate(*rate);
         }
         Action::Annotate { .. } => unreachable!("annotations are applied by the driver"),
+        Action::Aux { unready } => {
+            trace.record(EventKind::Fault {
+                op: "aux-unready".into(),
+                detail: CONTROLLER_HOST.into(),
+                heal: !*unready,
+            });
+            env.aux_gate.set_unready(*unready);
+        }
+        Action::Sql { op, site, stmt, n } => {
+            let (_, _, engine, _) = find(site);
+            trace.record(EventKind::Fault {
+                op: op.clone(),
+                detail: format!("{site} {stmt} x{n}"),
+                heal: false,
+            });
+            let n = u32::try_from(*n).expect("validated n");
+            if op == "sql-fail" {
+                engine.fail_next(stmt, n);
+            } else {
+                engine.ambiguous_next(stmt, n);
+            }
+        }
+        Action::ClockSkew { host, offset_ms } => {
+            trace.record(EventKind::Fault {
+                op: "clock-skew".into(),
+                detail: format!("{host} {offset_ms:+}ms"),
+                heal: false,
+            });
+            env.clocks[host].set_skew_ms(*offset_ms);
+        }
     }
 }
