@@ -23,6 +23,16 @@ fn help_lists_the_commands() {
 }
 
 #[test]
+fn version_needs_no_cluster() {
+    let o = plugin(&["version"]);
+    assert!(o.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        format!("kubectl-bloodraven {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
 fn bad_flags_and_a_missing_kubeconfig_exit_2() {
     let o = plugin(&["promote", "g"]);
     assert_eq!(o.status.code(), Some(2));

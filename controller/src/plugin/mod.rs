@@ -62,6 +62,8 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Print the plugin version.
+    Version,
     /// Health of one group, or a table of every group in the namespace.
     Status {
         group: Option<String>,
@@ -152,6 +154,10 @@ pub async fn run(cli: Cli, out: &mut dyn std::io::Write) -> i32 {
 }
 
 async fn dispatch(cli: Cli, out: &mut dyn std::io::Write) -> Result<(), Exit> {
+    if let Command::Version = cli.command {
+        return writeln!(out, "kubectl-bloodraven {}", env!("CARGO_PKG_VERSION"))
+            .map_err(|e| Exit::cluster(format!("writing the output: {e}")));
+    }
     let (client, default_ns) =
         connect::client(cli.kubeconfig.as_deref(), cli.context.as_deref()).await?;
     let ns = cli.namespace.clone().unwrap_or(default_ns);
@@ -161,6 +167,7 @@ async fn dispatch(cli: Cli, out: &mut dyn std::io::Write) -> Result<(), Exit> {
         output: cli.output,
     };
     match cli.command {
+        Command::Version => Ok(()),
         Command::Status {
             group,
             all_namespaces,
