@@ -4,7 +4,10 @@
 
 mod controller_support;
 
-use bloodraven::metrics::{FAILOVERS, PLANNED_FAILOVERS, RECLONE_OPERATIONS};
+use bloodraven::metrics::{
+    FAILOVERS, PLANNED_FAILOVERS, PLANNED_FAILOVER_DURATION, PLANNED_FAILOVER_LAG_WAIT,
+    RECLONE_OPERATIONS,
+};
 use bloodraven::sql::SqlConnector;
 use bloodraven::topology::Manager;
 use chaos::fake_mysql::FramedSqlConnector;
@@ -202,6 +205,9 @@ fn switchover_fences_drains_promotes_and_repoints_every_follower() {
             0,
             "not an emergency"
         );
+        let metrics = ctx.registry.metrics();
+        assert_eq!(metrics.histogram_count(PLANNED_FAILOVER_DURATION, "b"), 1);
+        assert_eq!(metrics.histogram_count(PLANNED_FAILOVER_LAG_WAIT, "b"), 1);
         // Then every follower replicates directly from b, and DNS names b.
         ctx.polls(&mut m, 8).await;
         assert_eq!(ctx.status()["activeSite"], "b");

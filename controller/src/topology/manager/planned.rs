@@ -278,6 +278,12 @@ impl Manager {
                 ),
             ));
         }
+        if self.recloning(target) {
+            return Err(refuse(
+                "ConcurrentOperation",
+                format!("target {target} is being recloned"),
+            ));
+        }
         if site.deb.state != SiteState::ReadOnly || !site.replicating() {
             return Err(refuse(
                 "TargetUnhealthy",
@@ -473,6 +479,11 @@ impl Manager {
         if let Ok(Ok(g)) = &got {
             if g.is_superset_of(&fence) {
                 let waited = elapsed(p.lag_wait_start_time.as_deref(), now);
+                self.registry.metrics().observe(
+                    crate::metrics::PLANNED_FAILOVER_LAG_WAIT,
+                    &target,
+                    waited.as_secs_f64(),
+                );
                 info!(target = %target, gtid = %g, waited_ms = waited.as_millis() as u64, "planned failover: target caught up");
                 let g = g.to_string();
                 self.planned_set(|p| {
@@ -600,6 +611,11 @@ impl Manager {
         self.registry
             .metrics()
             .planned_failover(&p.target_site, "success");
+        self.registry.metrics().observe(
+            crate::metrics::PLANNED_FAILOVER_DURATION,
+            &p.target_site,
+            elapsed(p.start_time.as_deref(), now).as_secs_f64(),
+        );
         info!(target = %p.target_site, source = %p.source_primary, transactions_lost = lost, "planned failover complete");
         self.planned_event(
             false,
