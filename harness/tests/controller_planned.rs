@@ -718,3 +718,69 @@ fn cold_reclone_needs_the_group_name() {
         assert_eq!(ctx.engine("c").snapshot().source_host, Some(host("a")));
     });
 }
+
+#[test]
+fn a_restart_after_an_unrecorded_rollback_never_loses_the_writes_taken_since() {
+    simulate(three_sites(), |ctx| async move {
+        let mut m = ctx.manager().await;
+        ctx.polls(&mut m, 4).await;
+        ctx.engine("b").set_apply_rate(0.0);
+        app_insert(&ctx, "a", 900).await.expect("a takes writes");
+        annotate(&ctx, PLANNED, Some("b:maxLagWait=4s:drainTimeout=2s"));
+        let mut id = 1000;
+        poll_until_phase(&ctx, &mut m, "WaitingForLag", &mut id).await;
+        // The rollback unfences a, but its Failed status never reaches the apiserver.
+        ctx.api.deny("mysqlfailovergroups", Some("status"));
+        for _ in 0..6 {
+            ctx.poll(&mut m).await;
+            if !ctx.read_only("a") {
+                break;
+            }
+        }
+        assert!(!ctx.read_only("a"), "rolled back: a writable again");
+        assert_eq!(
+            phase(&ctx),
+            "WaitingForLag",
+            "only the old phase is recorded"
+        );
+        drop(m);
+        // b catches up with the old fence, then stalls again while a takes new writes.
+        ctx.engine("b").set_apply_rate(1000.0);
+        ctx.wait_replicated("a").await;
+        ctx.engine("b").set_apply_rate(0.0);
+        let mut acked = vec![];
+        for i in 0..5 {
+            acked.extend(app_insert(&ctx, "a", 2000 + i).await);
+        }
+        assert_eq!(acked.len(), 5);
+        // A new controller resumes the stale WaitingForLag: b holds the old fence's set,
+        // but it must not be promoted without the writes taken since.
+        ctx.api.allow("mysqlfailovergroups", Some("status"));
+        let mut m = ctx.manager().await;
+        let mut seen = vec![];
+        for _ in 0..4 {
+            ctx.poll(&mut m).await;
+            seen.push(phase(&ctx));
+            assert!(
+                ctx.read_only("b"),
+                "b promoted while lacking acked writes: {seen:?}"
+            );
+            if seen.ends_with(&["Promoting".to_string(), "WaitingForLag".to_string()]) {
+                break;
+            }
+        }
+        assert!(
+            seen.ends_with(&["Promoting".to_string(), "WaitingForLag".to_string()]),
+            "the source was re-fenced and its new writes awaited: {seen:?}"
+        );
+        assert!(ctx.read_only("a"), "a fenced again");
+        ctx.engine("b").set_apply_rate(1000.0);
+        run_to_end(&ctx, &mut m, 10, &mut id).await;
+        assert_eq!(phase(&ctx), "Succeeded", "{}", planned(&ctx));
+        let on_b = rows(&ctx, "b");
+        assert!(
+            acked.iter().all(|i| on_b.contains(i)),
+            "acked {acked:?}, on b {on_b:?}"
+        );
+    });
+}
