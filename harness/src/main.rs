@@ -5,7 +5,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chaos::scenario;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Where a scenario runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Target {
+    /// The deterministic simulator (seeded, reproducible).
+    Sim,
+    /// The playground k3d cluster (playground/setup.sh): real pods, real MySQL.
+    K3d,
+}
 
 #[derive(Parser)]
 #[command(
@@ -41,9 +50,21 @@ enum Command {
         /// Only print the trace hash (for determinism checks).
         #[arg(long)]
         hash_only: bool,
+        /// Where to run it.
+        #[arg(long, value_enum, default_value_t = Target::Sim)]
+        target: Target,
+        /// k3d: the kubectl context (only k3d-* contexts are accepted).
+        #[arg(long, default_value = chaos::k3d::DEFAULT_CONTEXT)]
+        context: String,
+        /// k3d: print the exact command plan and exit, touching no cluster.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Load and validate every scenario file of the catalog.
     Validate,
+    /// The playground workload against a real MySQL: unique-id writes at a rate, with an
+    /// HTTP log of what was acknowledged and what failed (/log?after=N, /stats, /healthz).
+    Counter(CounterArgs),
     /// Measure simulation speed, growth with sites and run length, and peak memory; print
     /// a table and write reports/bench/bench.json. Build with --release for real numbers.
     Bench {
@@ -59,10 +80,99 @@ enum Command {
     },
 }
 
+#[derive(clap::Args)]
+struct CounterArgs {
+    /// Write to this host (re-resolved on every connection).
+    #[arg(
+        long,
+        conflicts_with = "dns_endpoint",
+        required_unless_present = "dns_endpoint"
+    )]
+    host: Option<String>,
+    /// Follow this DNSEndpoint's first A target (in-cluster API access needed).
+    #[arg(long)]
+    dns_endpoint: Option<String>,
+    /// Namespace of the DNSEndpoint.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    namespace: String,
+    /// Site names of the record's targets: `a=10.43.100.1,b=10.43.100.2`.
+    #[arg(long, default_value = "")]
+    sites: String,
+    /// Writes per second.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    rate: u32,
+    /// How long a resolved target is reused (the DNS TTL), e.g. 10s.
+    #[arg(long, default_value = "10s")]
+    ttl: String,
+    /// HTTP address of the ack log.
+    #[arg(long, default_value = "0.0.0.0:8090")]
+    listen: String,
+    #[arg(long, env = "COUNTER_USER", default_value = "app")]
+    user: String,
+    #[arg(
+        long,
+        env = "COUNTER_PASSWORD",
+        default_value = "",
+        hide_env_values = true
+    )]
+    password: String,
+}
+
+fn counter(a: CounterArgs) -> ExitCode {
+    use chaos::counter_app::{parse_sites, serve, AckLog, Target, Writer};
+    let ttl = match bloodraven::duration::parse(&a.ttl) {
+        Ok(t) => t,
+        Err(e) => return bad_input(format!("--ttl {:?}: {e}", a.ttl)),
+    };
+    let sites = match parse_sites(&a.sites) {
+        Ok(s) => s,
+        Err(e) => return bad_input(e),
+    };
+    let target = match (a.host, a.dns_endpoint) {
+        (Some(h), _) => Target::Host(h),
+        (None, Some(name)) => Target::DnsEndpoint {
+            namespace: a.namespace,
+            name,
+            sites,
+        },
+        (None, None) => return bad_input("--host or --dns-endpoint is required"),
+    };
+    let rt = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let result = rt.block_on(async move {
+        let kube = match target {
+            Target::DnsEndpoint { .. } => Some(kube::Client::try_default().await?),
+            Target::Host(_) => None,
+        };
+        let writer = Writer {
+            connector: std::sync::Arc::new(bloodraven::sql::MysqlAsyncConnector {
+                user: a.user,
+                password: a.password,
+                connect_timeout: std::time::Duration::from_secs(3),
+            }),
+            target,
+            kube,
+            rate: a.rate,
+            ttl,
+            timeout: std::time::Duration::from_secs(3),
+            log: AckLog::default(),
+            limit: None,
+        };
+        serve(writer, &a.listen).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let dir = cli.scenarios.clone().unwrap_or_else(scenario::catalog_dir);
     match cli.command {
+        Command::Counter(a) => counter(a),
         Command::List => match scenario::load_catalog(&dir) {
             Ok(all) => {
                 for l in all {
@@ -92,6 +202,9 @@ fn main() -> ExitCode {
             report_dir,
             log,
             hash_only,
+            target,
+            context,
+            dry_run,
         } => {
             let loaded = if id.ends_with(".toml") {
                 scenario::load_file(std::path::Path::new(&id))
@@ -102,6 +215,17 @@ fn main() -> ExitCode {
                 Ok(l) => l,
                 Err(e) => return bad_input(e),
             };
+            if target == Target::K3d {
+                let opts = chaos::k3d::Options {
+                    context,
+                    dry_run,
+                    report_dir,
+                };
+                return ExitCode::from(chaos::k3d::run(&loaded, &opts));
+            }
+            if dry_run {
+                return bad_input("--dry-run prints a cluster command plan: it needs --target k3d");
+            }
             let report = match chaos::runner::run_and_judge(&loaded, seed, log) {
                 Ok(r) => r,
                 Err(e) => {

@@ -9,9 +9,19 @@ use crate::trace::{hash_events, EventKind};
 use crate::world::{self, RunConfig};
 
 pub fn run_and_judge(scenario: &Loaded, seed: u64, print_log: bool) -> anyhow::Result<Report> {
+    run_and_judge_with_tick(scenario, seed, print_log, world::TICK)
+}
+
+/// [`run_and_judge`] with another simulator tick (to show a tick change keeps verdicts).
+pub fn run_and_judge_with_tick(
+    scenario: &Loaded,
+    seed: u64,
+    print_log: bool,
+    tick: std::time::Duration,
+) -> anyhow::Result<Report> {
     // Wall time here only measures the harness's own speed; it never reaches the trace.
     let started = Instant::now();
-    let out = world::run(scenario, &RunConfig { seed, print_log })?;
+    let out = world::run_with_tick(scenario, &RunConfig { seed, print_log }, tick)?;
     let wall = started.elapsed();
     let verdicts = oracles::judge(&Input {
         events: &out.events,

@@ -40,8 +40,10 @@ pub const CONTROLLER_SQL_USER: &str = "bloodraven";
 pub const SIDECAR_SQL_USER: &str = "root";
 pub const APP_SQL_USER: &str = "app";
 pub const REPL_USER: &str = "repl";
-/// Simulator tick: second-scale controller logic needs no finer grain.
-pub const TICK: Duration = Duration::from_millis(10);
+/// Simulator tick. Second-scale controller logic needs no finer grain: 10 ms gave the same
+/// verdicts on the whole catalog at 1.46x the instructions (issue 11; the `tick` test
+/// keeps checking the smoke profile at 10 ms). Messages take one tick per hop.
+pub const TICK: Duration = Duration::from_millis(20);
 /// How often the observer samples the apiserver (status and DNSEndpoint, as external-dns).
 const OBSERVE_EVERY: Duration = Duration::from_millis(500);
 
@@ -141,16 +143,30 @@ fn server_uuid(rng: &mut rand_chacha::ChaCha8Rng) -> String {
 
 /// Runs one scenario with one seed to completion.
 pub fn run(scenario: &Loaded, cfg: &RunConfig) -> anyhow::Result<RunOutput> {
+    run_with_tick(scenario, cfg, TICK)
+}
+
+/// [`run`] with another simulation step, to check that a tick change keeps the verdicts.
+pub fn run_with_tick(
+    scenario: &Loaded,
+    cfg: &RunConfig,
+    tick: Duration,
+) -> anyhow::Result<RunOutput> {
     let trace = Trace::new();
     let layer = logs::SimLogLayer {
         trace: trace.clone(),
         print: cfg.print_log,
     };
     let subscriber = tracing_subscriber::registry().with(layer);
-    tracing::subscriber::with_default(subscriber, || run_inner(scenario, cfg, trace))
+    tracing::subscriber::with_default(subscriber, || run_inner(scenario, cfg, tick, trace))
 }
 
-fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result<RunOutput> {
+fn run_inner(
+    scenario: &Loaded,
+    cfg: &RunConfig,
+    tick: Duration,
+    trace: Trace,
+) -> anyhow::Result<RunOutput> {
     // kube's watcher backoff jitter uses fastrand; every other RNG derives from the seed.
     fastrand::seed(cfg.seed);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed);
@@ -158,7 +174,7 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
     let mut sim = turmoil::Builder::new()
         .rng_seed(cfg.seed)
         .epoch(std::time::UNIX_EPOCH + Duration::from_secs(clock::epoch().timestamp() as u64))
-        .tick_duration(TICK)
+        .tick_duration(tick)
         .simulation_duration(duration + Duration::from_secs(60))
         .min_message_latency(Duration::from_millis(1))
         .max_message_latency(Duration::from_millis(5))
