@@ -130,7 +130,8 @@ pub struct Fault {
     /// that moment (what a human copies from `kubectl get`).
     #[serde(default)]
     pub value: Option<String>,
-    /// `apply-stall`: transactions per second the site's SQL thread applies (default 0).
+    /// `apply-stall`: transactions the SQL thread applies per second while stalled
+    /// (default 0: stopped).
     #[serde(default)]
     pub rate: Option<f64>,
     /// `sql-fail`, `sql-ambiguous`: the statement kind hit (one of [`STMT_KINDS`]).
@@ -161,8 +162,17 @@ pub struct Fault {
 /// - `manual-fence`: a human runs `SET GLOBAL super_read_only = ON` on `site` as `root`.
 /// - `annotate` (not a fault): a human sets annotation `key` on the group to `value`, or
 ///   removes it when `value` is absent (planned failover, reclone).
-/// - `apply-stall`: `site`'s SQL thread applies only `rate` transactions per second
-///   (default 0: stalled) until `heal_at`, so it lags its source.
+/// - `mysqld-kill`: only mysqld dies (the sidecar runs on); it restarts after `down`
+///   (default 4s) writable, as a killed primary's mysqld does, with replication stopped.
+/// - `apply-stall`: `site`'s SQL thread applies only `rate` transactions a second (default
+///   0) until `heal_at`; the IO thread keeps fetching into the relay log.
+/// - `fetch-stall`: `site`'s links to every other site are cut until `heal_at`, so its IO
+///   thread fetches nothing (the controller and clients still reach it).
+/// - `pause`: `site`'s mysqld freezes until `heal_at`: connections are accepted but never
+///   answered, replication stops applying; the sidecar ticks on (SIGSTOP of mysqld).
+/// - `partition-oneway`: packets from `peer` to `site` are dropped until `heal_at` (the
+///   other direction flows; a TCP handshake needs both, so new connections either way
+///   hang, while datagrams one way get through).
 /// - `aux-unready`: the controller's aux endpoints (`/healthz`, `/active-site`) drop every
 ///   connection until `heal_at` (never if absent); the controller itself keeps running.
 /// - `sql-fail`: the next `n` statements of kind `stmt` on `site` fail unapplied (1105).
@@ -182,7 +192,11 @@ pub const FAULT_OPS: &[&str] = &[
     "rogue-unfence",
     "manual-fence",
     "annotate",
+    "mysqld-kill",
     "apply-stall",
+    "fetch-stall",
+    "pause",
+    "partition-oneway",
     "aux-unready",
     "sql-fail",
     "sql-ambiguous",
@@ -205,7 +219,10 @@ fn op_fields(op: &str) -> &'static [&'static str] {
         "errant-write" => &["site", "n"],
         "rogue-unfence" | "manual-fence" => &["site"],
         "annotate" => &["key", "value"],
+        "mysqld-kill" => &["site", "down"],
         "apply-stall" => &["site", "rate", "heal_at"],
+        "fetch-stall" | "pause" => &["site", "heal_at"],
+        "partition-oneway" => &["site", "peer", "heal_at"],
         "aux-unready" => &["heal_at"],
         "sql-fail" | "sql-ambiguous" => &["site", "stmt", "n"],
         "clock-skew" => &["host", "offset"],
@@ -215,7 +232,8 @@ fn op_fields(op: &str) -> &'static [&'static str] {
 
 pub const PROPERTIES: &[&str] = &[
     "SW", "DNS-W", "RPO-A", "FAILOVER", "NDA", "NOFO-PRE", "REJOIN", "NOFO", "FENCE", "FLAP",
-    "CONV", "DW", "PF", "NAL-P", "RCL",
+    "CONV", "DW", "SW-H", "EG", "DNS-C", "STATUS", "EVENTS", "FLAP-D", "TAINT", "PF", "NAL-P",
+    "RCL",
 ];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -264,6 +282,10 @@ pub struct Expect {
     /// RCL: exact number of `RecloneRejected` outcomes over the run (default: not checked).
     #[serde(default)]
     pub reclone_rejections: Option<u32>,
+    /// EVENTS: exact number of Kubernetes Events per reason (0 = forbidden), e.g.
+    /// `events = { FailoverExecuted = 1, SplitBrainDetected = 0 }`.
+    #[serde(default)]
+    pub events: std::collections::BTreeMap<String, u32>,
 }
 
 /// A load or validation error: file, field, what was expected.
@@ -303,7 +325,7 @@ pub struct TimedFault {
     /// `annotate`: key and value (None removes it).
     pub key: Option<String>,
     pub value: Option<String>,
-    /// `apply-stall`: the apply rate while stalled.
+    /// `apply-stall`: transactions applied per second while stalled.
     pub rate: f64,
     /// `sql-fail`, `sql-ambiguous`: the statement kind.
     pub stmt: Option<String>,
@@ -314,6 +336,8 @@ pub struct TimedFault {
 
 /// Default `down` of `sidecar-kill` (SCENARIOS.md: "back in 3s").
 pub const SIDECAR_KILL_DOWN: Duration = Duration::from_secs(3);
+/// Default `down` of `mysqld-kill` (SCENARIOS.md mysqld-kill: "back after 4s or 10s").
+pub const MYSQLD_KILL_DOWN: Duration = Duration::from_secs(4);
 /// Default `down` of `controller-restart` (SCENARIOS.md: "back in 5s").
 pub const CONTROLLER_RESTART_DOWN: Duration = Duration::from_secs(5);
 
@@ -343,7 +367,12 @@ pub fn parse(file: &str, text: &str) -> Result<Loaded, ScenarioError> {
             message: e.message().to_string(),
         }
     })?;
-    validate(file, scenario)
+    validate(file, scenario).map_err(|mut e| {
+        if let Some(line) = crate::scenario_lines::line_of(text, &e.field) {
+            e.message.push_str(&format!(" (line {line})"));
+        }
+        e
+    })
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -546,7 +575,10 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             }
             (None, false) => String::new(),
         };
-        let peer = match (&f.peer, f.op == "partition-pair") {
+        let peer = match (
+            &f.peer,
+            f.op == "partition-pair" || f.op == "partition-oneway",
+        ) {
             (Some(peer), _) => {
                 if !names.contains(&peer.as_str()) && !PAIR_HOSTS.contains(&peer.as_str()) {
                     return Err(err(
@@ -572,7 +604,7 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
                 return Err(err(
                     file,
                     &field("peer"),
-                    "partition-pair needs the peer it is cut from",
+                    format!("{} needs the peer it is cut from", f.op),
                 ))
             }
             (None, false) => None,
@@ -600,10 +632,11 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             None => None,
         };
         let down = match f.op.as_str() {
-            "sidecar-kill" | "controller-restart" => {
+            "sidecar-kill" | "controller-restart" | "mysqld-kill" => {
                 let d = match &f.down {
                     Some(v) => dur(file, &field("down"), v)?,
                     None if f.op == "sidecar-kill" => SIDECAR_KILL_DOWN,
+                    None if f.op == "mysqld-kill" => MYSQLD_KILL_DOWN,
                     None => CONTROLLER_RESTART_DOWN,
                 };
                 if d.is_zero() || at + d >= duration {
@@ -649,14 +682,16 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
                 "annotate needs the annotation key (value absent = remove it)",
             ));
         }
-        let rate = f.rate.unwrap_or(0.0);
-        if !(rate.is_finite() && rate >= 0.0) {
-            return Err(err(
-                file,
-                &field("rate"),
-                format!("{rate}: expected transactions per second, 0 or more"),
-            ));
-        }
+        let rate = match f.rate {
+            Some(r) if !(0.0..=100_000.0).contains(&r) => {
+                return Err(err(
+                    file,
+                    &field("rate"),
+                    format!("{r}: expected 0 to 100000 transactions per second"),
+                ))
+            }
+            r => r.unwrap_or(0.0),
+        };
         let stmt = match (&f.stmt, takes.contains(&"stmt")) {
             (Some(k), _) if !STMT_KINDS.contains(&k.as_str()) => {
                 return Err(err(
@@ -765,6 +800,16 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
     let has = |p: &str| e.properties.iter().any(|x| x == p);
     if !e.divergent.is_empty() && !has("NDA") {
         return Err(err(file, "expect.divergent", "is checked by NDA: add it"));
+    }
+    if !e.events.is_empty() && !has("EVENTS") {
+        return Err(err(file, "expect.events", "is checked by EVENTS: add it"));
+    }
+    if has("FLAP-D") && !faults.iter().any(|f| f.op == "controller-restart") {
+        return Err(err(
+            file,
+            "expect.properties",
+            "FLAP-D judges a controller restart: add a controller-restart fault",
+        ));
     }
     if has("FAILOVER") && (e.new_primary.is_none() || failover_within.is_none()) {
         return Err(err(

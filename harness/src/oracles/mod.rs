@@ -1,11 +1,19 @@
 //! Oracles: pure functions over a run's trace and its final ground truth. Each returns a
 //! [`Verdict`] with a measured figure; the same oracles judge every target.
 
+pub mod bounds;
 mod data;
+mod dns_convergence;
+mod events;
+mod eventually;
 pub mod fence;
+mod flap_durable;
 mod liveness;
 mod planned;
 mod safety;
+mod split_horizon;
+mod status_truth;
+mod taint;
 pub mod truth;
 
 use serde::{Deserialize, Serialize};
@@ -108,6 +116,13 @@ pub fn judge(input: &Input) -> Vec<Verdict> {
             "PF" => planned::planned_outcome(input),
             "NAL-P" => planned::no_acked_loss_planned(input),
             "RCL" => planned::reclone_outcome(input),
+            "SW-H" => split_horizon::split_horizon(input),
+            "EG" => eventually::eventually_primary(input),
+            "DNS-C" => dns_convergence::dns_convergence(input),
+            "STATUS" => status_truth::status_truth(input),
+            "EVENTS" => events::events(input),
+            "FLAP-D" => flap_durable::flap_durable(input),
+            "TAINT" => taint::taint(input),
             other => Verdict::new(
                 other,
                 false,
@@ -120,3 +135,5 @@ pub fn judge(input: &Input) -> Vec<Verdict> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_claims;

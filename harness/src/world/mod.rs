@@ -2,6 +2,7 @@
 //! controller and sidecars, the workload, the fault schedule and the ground-truth observer.
 
 mod aux_gate;
+pub mod claims;
 pub mod clock;
 pub mod counter;
 pub mod logs;
@@ -199,6 +200,16 @@ fn run_inner(
     .map_err(|e| anyhow::anyhow!("seeding the namespace: {e:?}"))?;
     api.put_raw("mysqlfailovergroups", group_object(scenario))
         .map_err(|e| anyhow::anyhow!("seeding the MysqlFailoverGroup: {e:?}"))?;
+    claims::seed_nodes(
+        &api,
+        &scenario
+            .scenario
+            .topology
+            .sites
+            .iter()
+            .map(|s| s.name.clone())
+            .collect::<Vec<_>>(),
+    )?;
     {
         let api = api.clone();
         sim.host(APISERVER_HOST, move || {
@@ -350,6 +361,7 @@ fn run_inner(
     let mut next_observe = Duration::ZERO;
     let mut observed_active: Option<String> = None;
     let mut observed_dns: Option<Option<String>> = None;
+    let mut claims_seen = claims::ClaimsSeen::default();
     while sim.elapsed() < duration {
         let now = sim.elapsed();
         trace.set_driver_time(now);
@@ -377,6 +389,7 @@ fn run_inner(
                 &mut observed_dns,
                 now,
             );
+            claims::observe_claims(&api, &trace, &mut claims_seen);
         }
         sim.step()
             .map_err(|e| anyhow::anyhow!("simulation step failed: {e}"))?;
@@ -497,10 +510,25 @@ enum Action {
         key: String,
         value: Option<String>,
     },
-    /// `apply-stall`: the site's SQL thread applies `rate` per second (`heal` restores it).
+    /// `mysqld-kill`: mysqld alone dies (`up: false`) or restarts.
+    Mysqld {
+        site: String,
+        up: bool,
+    },
+    /// `apply-stall`: the SQL thread's rate (None = back to normal).
     ApplyRate {
         site: String,
-        rate: f64,
+        rate: Option<f64>,
+    },
+    /// `pause`: mysqld frozen (or thawed).
+    Pause {
+        site: String,
+        frozen: bool,
+    },
+    /// `partition-oneway`: drop packets from `from_host` to `site`'s host (or heal).
+    OneWay {
+        site: String,
+        from: String,
         heal: bool,
     },
     /// `aux-unready` (or its heal).
@@ -519,9 +547,6 @@ enum Action {
         offset_ms: i64,
     },
 }
-
-/// The fake engine's default apply rate, restored when an `apply-stall` heals.
-const NORMAL_APPLY_RATE: f64 = 1000.0;
 
 /// `annotate`: a merge of one annotation into the live group, as `kubectl annotate` does.
 /// `<divergent:SITE:N>` in the value becomes the first N characters of SITE's reported
@@ -583,6 +608,9 @@ fn expand_divergent(api: &ApiServer, value: &str) -> String {
     let prefix: String = gtid.chars().take(n).collect();
     format!("{}{prefix}{}", &value[..start], &value[start + len + 1..])
 }
+
+/// The fake applier's normal speed (transactions a second).
+const NORMAL_APPLY_RATE: f64 = 1000.0;
 
 struct Schedule {
     items: Vec<(Duration, Action)>,
@@ -691,6 +719,86 @@ impl Schedule {
                     items.push((f.at + down, Action::Controller { up: true }));
                 }
                 "errant-write" => items.push((f.at, Action::ErrantWrite { site, n: f.n })),
+                "mysqld-kill" => {
+                    let down = f.down.unwrap_or(crate::scenario::MYSQLD_KILL_DOWN);
+                    items.push((
+                        f.at,
+                        Action::Mysqld {
+                            site: site.clone(),
+                            up: false,
+                        },
+                    ));
+                    items.push((f.at + down, Action::Mysqld { site, up: true }));
+                }
+                "apply-stall" => {
+                    items.push((
+                        f.at,
+                        Action::ApplyRate {
+                            site: site.clone(),
+                            rate: Some(f.rate),
+                        },
+                    ));
+                    if let Some(at) = f.heal_at {
+                        items.push((at, Action::ApplyRate { site, rate: None }));
+                    }
+                }
+                "fetch-stall" => {
+                    let peers: Vec<String> = all_sites
+                        .iter()
+                        .filter(|s| **s != site)
+                        .map(|s| site_host(s))
+                        .collect();
+                    let cut = |heal| Action::Cut {
+                        op: f.op.clone(),
+                        site: site.clone(),
+                        peers: peers.clone(),
+                        detail: format!("{site} <-> other sites"),
+                        heal,
+                    };
+                    items.push((f.at, cut(false)));
+                    if let Some(at) = f.heal_at {
+                        items.push((at, cut(true)));
+                    }
+                }
+                "pause" => {
+                    items.push((
+                        f.at,
+                        Action::Pause {
+                            site: site.clone(),
+                            frozen: true,
+                        },
+                    ));
+                    if let Some(at) = f.heal_at {
+                        items.push((
+                            at,
+                            Action::Pause {
+                                site,
+                                frozen: false,
+                            },
+                        ));
+                    }
+                }
+                "partition-oneway" => {
+                    let from = pair_host(f.peer.as_deref().unwrap_or_default());
+                    items.push((
+                        f.at,
+                        Action::OneWay {
+                            site: site.clone(),
+                            from: from.clone(),
+                            heal: false,
+                        },
+                    ));
+                    if let Some(at) = f.heal_at {
+                        items.push((
+                            at,
+                            Action::OneWay {
+                                site,
+                                from,
+                                heal: true,
+                            },
+                        ));
+                    }
+                }
                 "rogue-unfence" => items.push((f.at, Action::Human { site, fence: false })),
                 "manual-fence" => items.push((f.at, Action::Human { site, fence: true })),
                 "annotate" => items.push((
@@ -700,17 +808,6 @@ impl Schedule {
                         value: f.value.clone(),
                     },
                 )),
-                "apply-stall" => {
-                    let stall = |rate, heal| Action::ApplyRate {
-                        site: site.clone(),
-                        rate,
-                        heal,
-                    };
-                    items.push((f.at, stall(f.rate, false)));
-                    if let Some(at) = f.heal_at {
-                        items.push((at, stall(NORMAL_APPLY_RATE, true)));
-                    }
-                }
                 "aux-unready" => {
                     items.push((f.at, Action::Aux { unready: true }));
                     if let Some(at) = f.heal_at {
@@ -888,6 +985,54 @@ fn apply(sim: &mut turmoil::Sim, action: &Action, env: &Env, links: &mut Links) 
             });
             engine.errant_write(*n);
         }
+        Action::Mysqld { site, up } => {
+            let (_, _, engine, ctl) = find(site);
+            trace.record(EventKind::Fault {
+                op: "mysqld-kill".into(),
+                detail: site.clone(),
+                heal: *up,
+            });
+            if *up {
+                ctl.restart_mysqld();
+            } else {
+                engine.shutdown();
+            }
+        }
+        Action::ApplyRate { site, rate } => {
+            let (_, _, engine, _) = find(site);
+            trace.record(EventKind::Fault {
+                op: "apply-stall".into(),
+                detail: match rate {
+                    Some(r) => format!("{site} at {r}/s"),
+                    None => site.clone(),
+                },
+                heal: rate.is_none(),
+            });
+            engine.set_apply_rate(rate.unwrap_or(NORMAL_APPLY_RATE));
+        }
+        Action::Pause { site, frozen } => {
+            let (_, _, engine, _) = find(site);
+            trace.record(EventKind::Fault {
+                op: "pause".into(),
+                detail: site.clone(),
+                heal: !*frozen,
+            });
+            engine.set_hang(*frozen);
+            engine.set_apply_rate(if *frozen { 0.0 } else { NORMAL_APPLY_RATE });
+        }
+        Action::OneWay { site, from, heal } => {
+            let (_, host, _, _) = find(site);
+            trace.record(EventKind::Fault {
+                op: "partition-oneway".into(),
+                detail: format!("{site} <- {from}"),
+                heal: *heal,
+            });
+            if *heal {
+                sim.repair_oneway(from.as_str(), host.as_str());
+            } else {
+                sim.partition_oneway(from.as_str(), host.as_str());
+            }
+        }
         Action::Human { site, fence } => {
             let (_, _, engine, _) = find(site);
             let (op, sql) = if *fence {
@@ -903,15 +1048,6 @@ fn apply(sim: &mut turmoil::Sim, action: &Action, env: &Env, links: &mut Links) 
             // No statement here waits on time, so the engine answers inside one poll (an
             // error, e.g. mysqld down, is in the trace as a failed mutation).
             let _ = futures::executor::block_on(engine.query(SIDECAR_SQL_USER, sql));
-        }
-        Action::ApplyRate { site, rate, heal } => {
-            let (_, _, engine, _) = find(site);
-            trace.record(EventKind::Fault {
-                op: "apply-stall".into(),
-                detail: format!("{site} at {rate}/s"),
-                heal: *heal,
-            });
-            engine.set_apply_rate(*rate);
         }
         Action::Annotate { .. } => unreachable!("annotations are applied by the driver"),
         Action::Aux { unready } => {
