@@ -296,6 +296,76 @@ pub struct MysqlFailoverGroupStatus {
     pub promotion_gtid_executed: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_failover: Option<PlannedFailoverStatus>,
+}
+
+/// Phases of a planned failover (spec §4.2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum PlannedPhase {
+    #[default]
+    Pending,
+    Validating,
+    Draining,
+    WaitingForLag,
+    Promoting,
+    Resuming,
+    Succeeded,
+    Failed,
+    Deferred,
+}
+
+impl PlannedPhase {
+    /// In flight: holds the guard that pauses the emergency evaluator and DNS healing.
+    pub fn in_flight(self) -> bool {
+        !matches!(
+            self,
+            PlannedPhase::Succeeded | PlannedPhase::Failed | PlannedPhase::Deferred
+        )
+    }
+
+    pub fn terminal(self) -> bool {
+        matches!(self, PlannedPhase::Succeeded | PlannedPhase::Failed)
+    }
+}
+
+/// `status.plannedFailover`: everything a restarted controller needs to resume or roll
+/// back the operation (spec §4.5). Stamps are RFC3339 UTC. Unset fields serialize as
+/// null so the status merge patch clears what an earlier operation left behind.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedFailoverStatus {
+    pub phase: PlannedPhase,
+    #[serde(default)]
+    pub target_site: String,
+    #[serde(default)]
+    pub source_primary: String,
+    #[serde(default)]
+    pub start_time: Option<String>,
+    #[serde(default)]
+    pub max_lag_wait: Option<String>,
+    #[serde(default)]
+    pub drain_timeout: Option<String>,
+    #[serde(default)]
+    pub source_gtid_at_fence: Option<String>,
+    #[serde(default)]
+    pub drain_start_time: Option<String>,
+    #[serde(default)]
+    pub lag_wait_start_time: Option<String>,
+    #[serde(default)]
+    pub target_gtid_at_promotion: Option<String>,
+    #[serde(default)]
+    pub retry_after: Option<String>,
+    #[serde(default)]
+    pub completion_time: Option<String>,
+    #[serde(default)]
+    pub duration_seconds: Option<i64>,
+    #[serde(default)]
+    pub transactions_lost: Option<u64>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -337,6 +407,9 @@ pub struct TopologyConfig {
     pub max_lag_seconds: u64,
     /// The lag a reader may have and still be served; None inherits `max_lag_seconds`.
     pub read_only_max_lag_seconds: Option<u64>,
+    pub planned_max_lag_wait: Duration,
+    pub planned_drain_timeout: Duration,
+    pub planned_on_cooldown: OnCooldown,
 }
 
 /// A spec field that breaks a rule: names the field and what was expected.
@@ -436,11 +509,11 @@ impl MysqlFailoverGroupSpec {
             "sidecar.peerCheckInterval",
             &self.sidecar.peer_check_interval,
         )?;
-        dur(
+        let planned_max_lag_wait = dur(
             "plannedFailover.maxLagWait",
             &self.planned_failover.max_lag_wait,
         )?;
-        dur(
+        let planned_drain_timeout = dur(
             "plannedFailover.drainTimeout",
             &self.planned_failover.drain_timeout,
         )?;
@@ -455,6 +528,9 @@ impl MysqlFailoverGroupSpec {
             site_priorities: self.split_brain_policy.site_priorities.clone(),
             max_lag_seconds: self.replication.max_lag_seconds,
             read_only_max_lag_seconds: self.replication.read_only_max_lag_seconds,
+            planned_max_lag_wait,
+            planned_drain_timeout,
+            planned_on_cooldown: self.planned_failover.on_cooldown,
         })
     }
 }

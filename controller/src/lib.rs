@@ -2,6 +2,7 @@
 //! with exactly one writer. The library holds every piece of the operator; the binary
 //! only wires production seams to it.
 
+pub mod annotations;
 pub mod aux_server;
 pub mod clock;
 pub mod crd;
@@ -11,6 +12,7 @@ pub mod http;
 pub mod kube_client;
 pub mod metrics;
 pub mod net;
+pub mod plugin;
 pub mod reconcile;
 pub mod runner;
 pub mod sql;

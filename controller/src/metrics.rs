@@ -47,6 +47,8 @@ const PER_GROUP: [&str; 4] = [
     REPLICATION_RUNNING,
     REPLICATION_SOURCE_STATE,
 ];
+pub const PLANNED_FAILOVERS: &str = "bloodraven_planned_failovers";
+pub const RECLONE_OPERATIONS: &str = "bloodraven_reclone_operations";
 
 const DEFS: &[Def] = &[
     Def {
@@ -104,6 +106,16 @@ const DEFS: &[Def] = &[
         help: "Source convergence of each follower (one-hot over converged|pending|blocked).",
         kind: Kind::Gauge,
     },
+    Def {
+        name: PLANNED_FAILOVERS,
+        help: "Planned failovers that ended, by target site and result (success, rejected, failed_timeout, failed_other).",
+        kind: Kind::Counter,
+    },
+    Def {
+        name: RECLONE_OPERATIONS,
+        help: "Reclones (CLONE INSTANCE of a site from the active primary) started, by site.",
+        kind: Kind::Counter,
+    },
 ];
 
 /// The four debounced states, for the one-hot site gauge.
@@ -113,6 +125,62 @@ pub const STATES: [&str; 4] = ["unknown", "writable", "read-only", "unreachable"
 struct Samples {
     /// family name → labels → value
     families: BTreeMap<&'static str, BTreeMap<Labels, i64>>,
+    /// histogram family name → labels → observations
+    histograms: BTreeMap<&'static str, BTreeMap<Labels, Hist>>,
+}
+
+pub const PLANNED_FAILOVER_DURATION: &str = "bloodraven_planned_failover_duration_seconds";
+pub const PLANNED_FAILOVER_LAG_WAIT: &str = "bloodraven_planned_failover_lag_wait_seconds";
+
+/// Histogram families: name, help, upper bounds (spec §4.6).
+const HISTOGRAMS: &[(&str, &str, &[f64])] = &[
+    (
+        PLANNED_FAILOVER_DURATION,
+        "Duration of successful planned failovers, by target site.",
+        &[1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0],
+    ),
+    (
+        PLANNED_FAILOVER_LAG_WAIT,
+        "Time planned failovers waited for the target to catch up, by target site.",
+        &[0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0],
+    ),
+];
+
+/// Observations of one histogram series: per-bucket (not cumulative) counts, the +Inf
+/// bucket last.
+#[derive(Debug, Default, Clone)]
+struct Hist {
+    sum: f64,
+    count: u64,
+    buckets: Vec<u64>,
+}
+
+#[derive(Debug)]
+struct HistogramCollector(Arc<Mutex<Samples>>);
+
+impl Collector for HistogramCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let samples = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for (name, help, bounds) in HISTOGRAMS {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Histogram)?;
+            if let Some(rows) = samples.histograms.get(name) {
+                for (labels, h) in rows {
+                    let buckets: Vec<(f64, u64)> = bounds
+                        .iter()
+                        .copied()
+                        .chain([f64::INFINITY])
+                        .zip(h.buckets.iter().copied())
+                        .collect();
+                    family
+                        .encode_family(labels)?
+                        .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+                            h.sum, h.count, &buckets, None,
+                        )?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A cheap-to-clone handle on one set of metrics and its registry.
@@ -133,6 +201,7 @@ impl Default for Metrics {
         let samples = Arc::new(Mutex::new(Samples::default()));
         let mut registry = prometheus_client::registry::Registry::default();
         registry.register_collector(Box::new(SampleCollector(samples.clone())));
+        registry.register_collector(Box::new(HistogramCollector(samples.clone())));
         Self {
             samples,
             registry: Arc::new(registry),
@@ -224,6 +293,56 @@ impl Metrics {
                     .map(|(_, v)| *v)
             })
         })
+    }
+
+    pub fn planned_failover(&self, target_site: &str, result: &str) {
+        self.add(
+            PLANNED_FAILOVERS,
+            vec![
+                ("target_site", target_site.into()),
+                ("result", result.into()),
+            ],
+            1,
+        );
+    }
+
+    /// Records one observation (seconds) in a histogram family of [`HISTOGRAMS`].
+    pub fn observe(&self, family: &'static str, target_site: &str, secs: f64) {
+        let Some((_, _, bounds)) = HISTOGRAMS.iter().find(|(n, ..)| *n == family) else {
+            return;
+        };
+        self.with(|s| {
+            let h = s
+                .histograms
+                .entry(family)
+                .or_default()
+                .entry(vec![("target_site", target_site.into())])
+                .or_insert_with(|| Hist {
+                    buckets: vec![0; bounds.len() + 1],
+                    ..Hist::default()
+                });
+            let i = bounds
+                .iter()
+                .position(|b| secs <= *b)
+                .unwrap_or(bounds.len());
+            h.buckets[i] += 1;
+            h.sum += secs;
+            h.count += 1;
+        });
+    }
+
+    /// Number of observations in one histogram series (tests, diagnostics).
+    pub fn histogram_count(&self, family: &str, target_site: &str) -> u64 {
+        self.with(|s| {
+            s.histograms
+                .get(family)
+                .and_then(|rows| rows.get(&vec![("target_site", target_site.to_string())]))
+                .map_or(0, |h| h.count)
+        })
+    }
+
+    pub fn reclone(&self, site: &str) {
+        self.add(RECLONE_OPERATIONS, vec![("site", site.into())], 1);
     }
 
     pub fn failover(&self, target_site: &str) {
@@ -389,6 +508,41 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn planned_failover_histograms_bucket_observations() {
+        let m = Metrics::default();
+        m.observe(PLANNED_FAILOVER_DURATION, "b", 14.0);
+        m.observe(PLANNED_FAILOVER_DURATION, "b", 400.0);
+        m.observe(PLANNED_FAILOVER_LAG_WAIT, "b", 0.2);
+        let text = m.encode();
+        assert!(
+            text.contains("# TYPE bloodraven_planned_failover_duration_seconds histogram"),
+            "{text}"
+        );
+        let d = "bloodraven_planned_failover_duration_seconds";
+        assert!(
+            text.contains(&format!("{d}_bucket{{le=\"10.0\",target_site=\"b\"}} 0\n")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{d}_bucket{{le=\"20.0\",target_site=\"b\"}} 1\n")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{d}_bucket{{le=\"+Inf\",target_site=\"b\"}} 2\n")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{d}_sum{{target_site=\"b\"}} 414.0\n")),
+            "{text}"
+        );
+        assert!(text.contains(
+            "bloodraven_planned_failover_lag_wait_seconds_bucket{le=\"0.5\",target_site=\"b\"} 1\n"
+        ), "{text}");
+        assert_eq!(m.histogram_count(PLANNED_FAILOVER_DURATION, "b"), 2);
+        assert_eq!(text, m.encode());
+    }
 
     #[test]
     fn counters_and_gauges_render_in_a_stable_order() {

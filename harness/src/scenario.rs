@@ -63,6 +63,8 @@ pub struct SpecOverrides {
     pub failover_cooldown: Option<String>,
     pub lease_timeout: Option<String>,
     pub peer_check_interval: Option<String>,
+    /// `spec.plannedFailover.onCooldown`: `reject` (default) or `defer`.
+    pub planned_on_cooldown: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -120,6 +122,14 @@ pub struct Fault {
     /// How mysqld comes back: `fenced` or `writable` (`node-down`, `site-down`, `crash`).
     #[serde(default)]
     pub boot: Option<String>,
+    /// `annotate`: the annotation key on the group.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// `annotate`: the value; absent removes the annotation. `<divergent:SITE:N>` is
+    /// replaced by the first N characters of SITE's `status.sites[].divergentGtid` at
+    /// that moment (what a human copies from `kubectl get`).
+    #[serde(default)]
+    pub value: Option<String>,
     /// `apply-stall`: transactions the SQL thread applies per second while stalled
     /// (default 0: stopped).
     #[serde(default)]
@@ -165,6 +175,8 @@ pub struct Fault {
 /// - `rogue-unfence`: a human runs `SET GLOBAL read_only = OFF` (clears super_read_only
 ///   too) on `site` as `root`.
 /// - `manual-fence`: a human runs `SET GLOBAL super_read_only = ON` on `site` as `root`.
+/// - `annotate` (not a fault): a human sets annotation `key` on the group to `value`, or
+///   removes it when `value` is absent (planned failover, reclone).
 /// - `mysqld-kill`: only mysqld dies (the sidecar runs on); it restarts after `down`
 ///   (default 4s) writable, as a killed primary's mysqld does, with replication stopped.
 /// - `apply-stall`: `site`'s SQL thread applies only `rate` transactions a second (default
@@ -205,6 +217,7 @@ pub const FAULT_OPS: &[&str] = &[
     "errant-write",
     "rogue-unfence",
     "manual-fence",
+    "annotate",
     "mysqld-kill",
     "apply-stall",
     "fetch-stall",
@@ -244,6 +257,7 @@ fn op_fields(op: &str) -> &'static [&'static str] {
         "controller-restart" => &["down"],
         "errant-write" => &["site", "n"],
         "rogue-unfence" | "manual-fence" => &["site"],
+        "annotate" => &["key", "value"],
         "mysqld-kill" => &["site", "down"],
         "apply-stall" => &["site", "rate", "heal_at"],
         "fetch-stall" | "pause" => &["site", "heal_at"],
@@ -263,7 +277,8 @@ fn op_fields(op: &str) -> &'static [&'static str] {
 
 pub const PROPERTIES: &[&str] = &[
     "SW", "DNS-W", "RPO-A", "FAILOVER", "NDA", "NOFO-PRE", "REJOIN", "NOFO", "FENCE", "FLAP",
-    "CONV", "DW", "SW-H", "EG", "DNS-C", "STATUS", "EVENTS", "FLAP-D", "TAINT",
+    "CONV", "DW", "SW-H", "EG", "DNS-C", "STATUS", "EVENTS", "FLAP-D", "TAINT", "PF", "NAL-P",
+    "RCL",
 ];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -294,6 +309,24 @@ pub struct Expect {
     /// primary lacks and be reported RecoveryBlocked with that count.
     #[serde(default)]
     pub divergent: std::collections::BTreeMap<String, u64>,
+    /// PF: the phase `status.plannedFailover` ends in (`Succeeded`, `Failed`, `Deferred`).
+    #[serde(default)]
+    pub planned_phase: Option<String>,
+    /// PF: the `Failed` reason expected (e.g. `LagTimeout`, `CooldownActive`).
+    #[serde(default)]
+    pub planned_reason: Option<String>,
+    /// PF: the target site of the planned failover.
+    #[serde(default)]
+    pub planned_target: Option<String>,
+    /// RCL: `completed` (one clone, the site recovered) or `rejected` (no clone).
+    #[serde(default)]
+    pub reclone: Option<String>,
+    /// RCL: the site the reclone annotation names.
+    #[serde(default)]
+    pub reclone_site: Option<String>,
+    /// RCL: exact number of `RecloneRejected` outcomes over the run (default: not checked).
+    #[serde(default)]
+    pub reclone_rejections: Option<u32>,
     /// EVENTS: exact number of Kubernetes Events per reason (0 = forbidden), e.g.
     /// `events = { FailoverExecuted = 1, SplitBrainDetected = 0 }`.
     #[serde(default)]
@@ -334,6 +367,9 @@ pub struct TimedFault {
     /// `errant-write`: number of transactions.
     pub n: u64,
     pub boot_fenced: bool,
+    /// `annotate`: key and value (None removes it).
+    pub key: Option<String>,
+    pub value: Option<String>,
     /// `apply-stall`: transactions applied per second while stalled.
     pub rate: f64,
     /// `pvc-loss`: one of [`PVC_LOSS_MODES`].
@@ -578,6 +614,15 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             dur(file, field, v)?;
         }
     }
+    if let Some(v) = &o.planned_on_cooldown {
+        if !["reject", "defer"].contains(&v.as_str()) {
+            return Err(err(
+                file,
+                "topology.spec.planned_on_cooldown",
+                format!("{v:?}: expected reject or defer"),
+            ));
+        }
+    }
     if s.workload.counter_rate == 0 || s.workload.counter_rate > 1000 {
         return Err(err(
             file,
@@ -608,6 +653,8 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             ("down", f.down.is_some()),
             ("n", f.n.is_some()),
             ("boot", f.boot.is_some()),
+            ("key", f.key.is_some()),
+            ("value", f.value.is_some()),
             ("rate", f.rate.is_some()),
             ("mode", f.mode.is_some()),
             ("resource", f.resource.is_some()),
@@ -750,6 +797,13 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
                 ))
             }
         };
+        if f.op == "annotate" && f.key.as_deref().is_none_or(str::is_empty) {
+            return Err(err(
+                file,
+                &field("key"),
+                "annotate needs the annotation key (value absent = remove it)",
+            ));
+        }
         let rate = match f.rate {
             Some(r) if !(0.0..=100_000.0).contains(&r) => {
                 return Err(err(
@@ -826,6 +880,8 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             down,
             n,
             boot_fenced,
+            key: f.key.clone(),
+            value: f.value.clone(),
             rate,
             mode,
         });
@@ -901,6 +957,7 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
     if has("FAILOVER") && faults.is_empty() {
         return Err(err(file, "faults", "FAILOVER needs at least one fault"));
     }
+    planned_expectations(file, e, &known)?;
     if has("REJOIN") && e.returning_site.is_none() {
         return Err(err(
             file,
@@ -973,6 +1030,65 @@ pub fn find(dir: &Path, id: &str) -> Result<Loaded, ScenarioError> {
         ));
     }
     load_file(&path)
+}
+
+/// The `[expect]` fields of PF and RCL (spec §4, §5).
+fn planned_expectations(
+    file: &str,
+    e: &Expect,
+    known: &dyn Fn(&str, &str) -> Result<(), ScenarioError>,
+) -> Result<(), ScenarioError> {
+    let has = |p: &str| e.properties.iter().any(|x| x == p);
+    const PHASES: &[&str] = &["Succeeded", "Failed", "Deferred"];
+    if let Some(p) = &e.planned_phase {
+        if !PHASES.contains(&p.as_str()) {
+            return Err(err(
+                file,
+                "expect.planned_phase",
+                format!("{p:?}: expected one of {}", PHASES.join(", ")),
+            ));
+        }
+    }
+    if let Some(t) = &e.planned_target {
+        known("expect.planned_target", t)?;
+    }
+    if let Some(s) = &e.reclone_site {
+        known("expect.reclone_site", s)?;
+    }
+    if let Some(r) = &e.reclone {
+        if !["completed", "rejected"].contains(&r.as_str()) {
+            return Err(err(
+                file,
+                "expect.reclone",
+                format!("{r:?}: expected completed or rejected"),
+            ));
+        }
+    }
+    if has("PF") && e.planned_phase.is_none() {
+        return Err(err(
+            file,
+            "expect.planned_phase",
+            "PF needs the expected phase",
+        ));
+    }
+    if (e.planned_phase.is_some() || e.planned_reason.is_some()) && !has("PF") {
+        return Err(err(
+            file,
+            "expect.planned_phase",
+            "is checked by PF: add it",
+        ));
+    }
+    if has("RCL") && (e.reclone.is_none() || e.reclone_site.is_none()) {
+        return Err(err(
+            file,
+            "expect.reclone",
+            "RCL needs reclone and reclone_site",
+        ));
+    }
+    if e.reclone.is_some() && !has("RCL") {
+        return Err(err(file, "expect.reclone", "is checked by RCL: add it"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1097,6 +1213,65 @@ failover_within = "45s"
             let e = fault(body).unwrap_err().to_string();
             assert!(e.contains(want), "{body}: {e}");
         }
+    }
+
+    #[test]
+    fn annotate_apply_stall_and_planned_expectations_are_checked() {
+        let fault = |body: &str| {
+            parse(
+                "x.toml",
+                &OK.replace("op = \"node-down\"\nsite = \"a\"", body),
+            )
+        };
+        let l = fault("op = \"annotate\"\nkey = \"k\"\nvalue = \"b\"").unwrap();
+        assert_eq!(l.faults[0].key.as_deref(), Some("k"));
+        assert_eq!(l.faults[0].value.as_deref(), Some("b"));
+        let e = fault("op = \"annotate\"\nvalue = \"b\"").unwrap_err();
+        assert!(
+            e.to_string().contains("faults[0].key: annotate needs"),
+            "{e}"
+        );
+        let e = fault("op = \"annotate\"\nkey = \"k\"\nsite = \"a\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("faults[0].site: not used by \"annotate\""),
+            "{e}"
+        );
+        let l = fault("op = \"apply-stall\"\nsite = \"b\"\nheal_at = \"30s\"").unwrap();
+        assert_eq!(l.faults[0].rate, 0.0);
+        let e = fault("op = \"apply-stall\"\nsite = \"b\"\nrate = -1.0").unwrap_err();
+        assert!(
+            e.to_string().contains("faults[0].rate: -1: expected"),
+            "{e}"
+        );
+        let expect = |tail: &str| {
+            parse(
+                "x.toml",
+                &OK.replace("properties = [\"SW\", \"FAILOVER\"]", tail),
+            )
+        };
+        let e = expect("properties = [\"SW\", \"FAILOVER\", \"PF\"]").unwrap_err();
+        assert!(
+            e.to_string().contains("expect.planned_phase: PF needs"),
+            "{e}"
+        );
+        let e = expect("properties = [\"SW\", \"FAILOVER\", \"PF\"]\nplanned_phase = \"Done\"")
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("\"Done\": expected one of Succeeded"),
+            "{e}"
+        );
+        let e = expect("properties = [\"SW\", \"FAILOVER\", \"RCL\"]\nreclone = \"completed\"")
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("RCL needs reclone and reclone_site"),
+            "{e}"
+        );
+        assert!(
+            expect("properties = [\"SW\", \"FAILOVER\", \"PF\"]\nplanned_phase = \"Failed\"")
+                .is_ok()
+        );
     }
 
     #[test]

@@ -86,6 +86,17 @@ impl GroupApi {
         .map(drop)
     }
 
+    /// Removes one annotation (a JSON merge patch with `null`); absent is not an error.
+    pub async fn remove_annotation(&self, key: &str) -> Result<(), K8sError> {
+        let patch = json!({ "metadata": { "annotations": { key: null } } });
+        bounded(
+            self.mfgs()
+                .patch(&self.name, &PatchParams::default(), &Patch::Merge(&patch)),
+        )
+        .await
+        .map(drop)
+    }
+
     fn dns_api(&self) -> Api<DynamicObject> {
         Api::namespaced_with(
             self.client.clone(),

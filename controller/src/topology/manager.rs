@@ -16,11 +16,14 @@ use crate::sql::SharedSqlConnector;
 
 use super::k8s::GroupApi;
 use super::matrix::{self, CrossSite, Reason, SiteView};
-use super::mysql_ops::{Probe, Session, PROBE_TIMEOUT};
+use super::mysql_ops::{Probe, Session, MYSQL_PORT, PROBE_TIMEOUT};
 use super::registry::{GroupView, Registry};
 use super::site_state::{Debouncer, SiteState};
 use super::status::{events_between, Conditions};
 use super::taint::{TaintOp, Tainter};
+
+mod planned;
+mod reclone;
 
 /// Relay-log drain budget inside a promotion.
 pub const DRAIN_BUDGET: Duration = Duration::from_secs(30);
@@ -107,6 +110,15 @@ pub struct Manager {
     /// happens then even if the adaptive interval has grown past it.
     cooldown_wake: Option<Instant>,
     bootstrap: super::bootstrap::AutoClone,
+    /// `status.plannedFailover`: the planned failover in progress or the last one ended.
+    planned: Option<crd::PlannedFailoverStatus>,
+    /// A planned-failover annotation value already handled whose removal failed.
+    planned_consumed: Option<String>,
+    /// A reclone annotation value already handled whose removal failed.
+    reclone_consumed: Option<String>,
+    /// The accepted reclone annotation whose RecloneRequested event was sent.
+    reclone_announced: Option<String>,
+    reclone_running: Option<reclone::Reclone>,
 }
 
 impl Manager {
@@ -159,6 +171,11 @@ impl Manager {
             last_reassert_refusal: None,
             cooldown_wake: None,
             bootstrap: Default::default(),
+            planned: None,
+            planned_consumed: None,
+            reclone_consumed: None,
+            reclone_announced: None,
+            reclone_running: None,
         };
         m.rehydrate(group);
         m
@@ -214,6 +231,7 @@ impl Manager {
         }
         if let Some(st) = &status {
             self.promotion_gtid = st.promotion_gtid_executed.clone();
+            self.planned = st.planned_failover.clone();
             for s in &st.sites {
                 if let Some(site) = self.sites.iter_mut().find(|x| x.spec.name == s.name) {
                     site.recovery = match s.recovery_state.as_str() {
@@ -366,17 +384,31 @@ impl Manager {
             warn!(alert = %cs.alert, "ALERT {}", cs.alert);
         }
         self.last_reason = Some(cs.reason);
-        self.fence_non_candidates(&cs).await;
-        if cs.split_brain {
-            self.resolve_split_brain(&views).await;
-        } else if !cs.promotion_candidates.is_empty() {
-            self.try_promote(&cs).await;
-        }
 
-        // 7. Recovery and convergence of followers, re-assert, then DNS.
-        self.converge_followers().await;
-        self.check_primary_reassert().await;
-        self.reconcile_dns().await;
+        // Day-2 operations asked for by annotation (§4, §5). A planned failover in flight
+        // pauses the emergency evaluator, recovery, re-assert and DNS healing.
+        let annotations = self
+            .api
+            .get()
+            .await
+            .ok()
+            .map(|g| g.metadata.annotations.unwrap_or_default());
+        let planned_in_flight = self.planned_poll(annotations.as_ref()).await;
+
+        if !planned_in_flight {
+            self.fence_non_candidates(&cs).await;
+            if cs.split_brain {
+                self.resolve_split_brain(&views).await;
+            } else if !cs.promotion_candidates.is_empty() {
+                self.try_promote(&cs).await;
+            }
+
+            // 7. Recovery and convergence of followers, re-assert, then DNS.
+            self.converge_followers().await;
+            self.check_primary_reassert().await;
+            self.reconcile_dns().await;
+            self.reclone_poll(annotations.as_ref()).await;
+        }
 
         // 8. Auto-clone of an empty follower.
         self.auto_clone().await;
@@ -593,16 +625,25 @@ impl Manager {
             .filter(|t| t != &candidate)
             .or_else(|| self.last_writer.clone().filter(|w| w != &candidate));
         info!(candidate = %candidate, old_primary = ?old_primary, "initiating failover");
-        let gtid = match self
-            .execute_promotion(&candidate, old_primary.as_deref())
+        if let Err(e) = self.promote_site(&candidate, old_primary.as_deref()).await {
+            error!(candidate = %candidate, error = %e, "failover failed");
+            return;
+        }
+        self.registry.metrics().failover(&candidate);
+    }
+
+    /// Execute, confirm writability, record the failover, then flip DNS: the promotion
+    /// shared by the emergency path and the planned failover. `Err` says what failed.
+    async fn promote_site(
+        &mut self,
+        candidate: &str,
+        old_primary: Option<&str>,
+    ) -> Result<(), String> {
+        let candidate = candidate.to_string();
+        let gtid = self
+            .execute_promotion(&candidate, old_primary)
             .await
-        {
-            Ok(g) => g,
-            Err(e) => {
-                error!(candidate = %candidate, error = %e, "failover failed");
-                return;
-            }
-        };
+            .map_err(|e| e.to_string())?;
         // Confirm writability synchronously, then record, then DNS.
         let confirmed = async {
             let mut s = self.session(&candidate, PROBE_TIMEOUT).await?;
@@ -611,12 +652,14 @@ impl Manager {
         match tokio::time::timeout(PROBE_TIMEOUT, confirmed).await {
             Ok(Ok(false)) => info!(site = %candidate, "promotion confirmed: site is writable"),
             other => {
-                error!(site = %candidate, result = ?other.map(|r| r.map(|ro| if ro { "read-only" } else { "writable" })), "promotion succeeded but writable confirmation failed; DNS not flipped");
-                return;
+                let result = other.map(|r| r.map(|ro| if ro { "read-only" } else { "writable" }));
+                error!(site = %candidate, result = ?result, "promotion succeeded but writable confirmation failed; DNS not flipped");
+                return Err(format!(
+                    "writable confirmation of {candidate} failed: {result:?}"
+                ));
             }
         }
         self.record_failover(&candidate, gtid).await;
-        self.registry.metrics().failover(&candidate);
         if let Some(i) = self.site_index(&candidate) {
             self.set_state(i, SiteState::Writable);
             self.sites[i].recovery = Recovery::None;
@@ -626,6 +669,7 @@ impl Manager {
         // of this poll must not learn the old primary and fence the new one (audit H17).
         self.publish();
         self.reconcile_dns().await;
+        Ok(())
     }
 
     /// Execute (spec §3.4): fence old, kill its app sessions, drain, stop, reset, unfence.
@@ -746,6 +790,9 @@ impl Manager {
             };
             if site.deb.state != SiteState::ReadOnly {
                 continue;
+            }
+            if self.recloning(&site.spec.name) {
+                continue; // its data is being replaced by a clone
             }
             let direct = probe
                 .replica
@@ -1227,6 +1274,7 @@ impl Manager {
             last_failover_target: self.last_failover_target.clone(),
             promotion_gtid_executed: self.promotion_gtid.clone(),
             observed_generation: Some(self.generation),
+            planned_failover: self.planned.clone(),
         }
     }
 
@@ -1431,7 +1479,7 @@ pub fn fmt_stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-fn parse_stamp(s: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_stamp(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|t| t.with_timezone(&Utc))

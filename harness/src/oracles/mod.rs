@@ -9,6 +9,7 @@ mod eventually;
 pub mod fence;
 mod flap_durable;
 mod liveness;
+mod planned;
 mod safety;
 mod split_horizon;
 mod status_truth;
@@ -112,6 +113,9 @@ pub fn judge(input: &Input) -> Vec<Verdict> {
             "FLAP" => safety::anti_flap(input),
             "CONV" => liveness::convergence(input),
             "DW" => safety::dual_writable_resolved(input),
+            "PF" => planned::planned_outcome(input),
+            "NAL-P" => planned::no_acked_loss_planned(input),
+            "RCL" => planned::reclone_outcome(input),
             "SW-H" => split_horizon::split_horizon(input),
             "EG" => eventually::eventually_primary(input),
             "DNS-C" => dns_convergence::dns_convergence(input),

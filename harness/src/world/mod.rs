@@ -115,6 +115,9 @@ pub fn group_object(s: &Loaded) -> serde_json::Value {
         sidecar["peerCheckInterval"] = json!(v);
     }
     spec["sidecar"] = sidecar;
+    if let Some(v) = &o.planned_on_cooldown {
+        spec["plannedFailover"] = json!({ "onCooldown": v });
+    }
     let mut group = json!({
         "apiVersion": "shipstream.io/v1alpha1",
         "kind": "MysqlFailoverGroup",
@@ -324,6 +327,16 @@ fn run_inner(
         engine.set_clone_donors(sites.iter().map(|(_, h, e, _)| (h.as_str(), e)));
     }
 
+    // CLONE INSTANCE (reclone) may copy from any other site, by its Service name.
+    for (name, _, engine, _) in &sites {
+        engine.set_clone_donors(
+            sites
+                .iter()
+                .filter(|(n, ..)| n != name)
+                .map(|(_, h, e, _)| (h.as_str(), e)),
+        );
+    }
+
     // Replication wiring at start: every non-active site replicates from the active one.
     {
         let active_host = site_host(&topo.active);
@@ -385,6 +398,10 @@ fn run_inner(
         for action in schedule.due(now) {
             if let Action::Api { op, fault, heal } = &action {
                 api_fault::apply(&api, op, fault, *heal, &trace);
+                continue;
+            }
+            if let Action::Annotate { key, value } = &action {
+                annotate(&api, key, value.as_deref(), &trace);
                 continue;
             }
             let env = Env {
@@ -528,6 +545,11 @@ enum Action {
         site: String,
         fence: bool,
     },
+    /// A human annotates the group (`value` None removes the annotation).
+    Annotate {
+        key: String,
+        value: Option<String>,
+    },
     /// `mysqld-kill`: mysqld alone dies (`up: false`) or restarts.
     Mysqld {
         site: String,
@@ -570,6 +592,67 @@ enum Action {
         host: String,
         offset_ms: i64,
     },
+}
+
+/// `annotate`: a merge of one annotation into the live group, as `kubectl annotate` does.
+/// `<divergent:SITE:N>` in the value becomes the first N characters of SITE's reported
+/// divergentGtid (empty when it has none).
+fn annotate(api: &ApiServer, key: &str, value: Option<&str>, trace: &Trace) {
+    let value = value.map(|v| expand_divergent(api, v));
+    trace.record(EventKind::Fault {
+        op: "annotate".into(),
+        detail: match &value {
+            Some(v) => format!("{key}={v}"),
+            None => format!("{key}-"),
+        },
+        heal: false,
+    });
+    api.modify("mysqlfailovergroups", NAMESPACE, GROUP, |o| {
+        if !o["metadata"]["annotations"].is_object() {
+            o["metadata"]["annotations"] = json!({});
+        }
+        let a = o["metadata"]["annotations"]
+            .as_object_mut()
+            .expect("just made an object");
+        match &value {
+            Some(v) => {
+                a.insert(key.to_string(), json!(v));
+            }
+            None => {
+                a.remove(key);
+            }
+        }
+    });
+}
+
+fn expand_divergent(api: &ApiServer, value: &str) -> String {
+    let Some(start) = value.find("<divergent:") else {
+        return value.to_string();
+    };
+    let Some(len) = value[start..].find('>') else {
+        return value.to_string();
+    };
+    let token = &value[start + 1..start + len];
+    let mut parts = token.split(':').skip(1);
+    let (site, n) = (
+        parts.next().unwrap_or_default(),
+        parts
+            .next()
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(8),
+    );
+    let gtid = api
+        .get("mysqlfailovergroups", NAMESPACE, GROUP)
+        .and_then(|o| {
+            o["status"]["sites"].as_array().and_then(|ss| {
+                ss.iter()
+                    .find(|s| s["name"] == site)
+                    .and_then(|s| s["divergentGtid"].as_str().map(String::from))
+            })
+        })
+        .unwrap_or_default();
+    let prefix: String = gtid.chars().take(n).collect();
+    format!("{}{prefix}{}", &value[..start], &value[start + len + 1..])
 }
 
 /// The fake applier's normal speed (transactions a second).
@@ -805,6 +888,13 @@ impl Schedule {
                         items.push((at, act(true)));
                     }
                 }
+                "annotate" => items.push((
+                    f.at,
+                    Action::Annotate {
+                        key: f.key.clone().unwrap_or_default(),
+                        value: f.value.clone(),
+                    },
+                )),
                 "aux-unready" => {
                     items.push((f.at, Action::Aux { unready: true }));
                     if let Some(at) = f.heal_at {
@@ -1061,6 +1151,7 @@ fn apply(sim: &mut turmoil::Sim, action: &Action, env: &Env, links: &mut Links) 
             // error, e.g. mysqld down, is in the trace as a failed mutation).
             let _ = futures::executor::block_on(engine.query(SIDECAR_SQL_USER, sql));
         }
+        Action::Annotate { .. } => unreachable!("annotations are applied by the driver"),
         Action::Aux { unready } => {
             trace.record(EventKind::Fault {
                 op: "aux-unready".into(),
