@@ -41,6 +41,10 @@ enum Command {
         /// Only print the trace hash (for determinism checks).
         #[arg(long)]
         hash_only: bool,
+        /// Run a deliberately broken controller (test-only fault hook), e.g.
+        /// `ignore-cooldown`; repeatable.
+        #[arg(long = "break", value_name = "BEHAVIOUR", value_parser = parse_broken)]
+        broken: Vec<bloodraven::fault_hooks::Broken>,
     },
     /// Load and validate every scenario file of the catalog.
     Validate,
@@ -78,6 +82,7 @@ fn main() -> ExitCode {
             report_dir,
             log,
             hash_only,
+            broken,
         } => {
             let loaded = if id.ends_with(".toml") {
                 scenario::load_file(std::path::Path::new(&id))
@@ -88,7 +93,12 @@ fn main() -> ExitCode {
                 Ok(l) => l,
                 Err(e) => return bad_input(e),
             };
-            let report = match chaos::runner::run_and_judge(&loaded, seed, log) {
+            let cfg = chaos::world::RunConfig {
+                seed,
+                print_log: log,
+                broken,
+            };
+            let report = match chaos::runner::run_with(&loaded, &cfg) {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("error: the simulation could not run: {e:#}");
@@ -123,6 +133,17 @@ fn default_report_dir(scenario: &str, seed: u64) -> PathBuf {
         .expect("workspace root")
         .join("reports")
         .join(format!("{scenario}-{seed}"))
+}
+
+fn parse_broken(name: &str) -> Result<bloodraven::fault_hooks::Broken, String> {
+    use bloodraven::fault_hooks::Broken;
+    Broken::parse(name).ok_or_else(|| {
+        let known: Vec<&str> = Broken::ALL.iter().map(|b| b.name()).collect();
+        format!(
+            "unknown behaviour {name:?}: expected one of {}",
+            known.join(", ")
+        )
+    })
 }
 
 fn bad_input(e: impl std::fmt::Display) -> ExitCode {

@@ -9,9 +9,22 @@ use crate::trace::{hash_events, EventKind};
 use crate::world::{self, RunConfig};
 
 pub fn run_and_judge(scenario: &Loaded, seed: u64, print_log: bool) -> anyhow::Result<Report> {
+    run_with(
+        scenario,
+        &RunConfig {
+            seed,
+            print_log,
+            broken: vec![],
+        },
+    )
+}
+
+/// [`run_and_judge`] with every knob of the run (e.g. a deliberately broken controller).
+pub fn run_with(scenario: &Loaded, cfg: &RunConfig) -> anyhow::Result<Report> {
+    let seed = cfg.seed;
     // Wall time here only measures the harness's own speed; it never reaches the trace.
     let started = Instant::now();
-    let out = world::run(scenario, &RunConfig { seed, print_log })?;
+    let out = world::run(scenario, cfg)?;
     let wall = started.elapsed();
     let verdicts = oracles::judge(&Input {
         events: &out.events,

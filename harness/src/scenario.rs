@@ -137,6 +137,8 @@ pub struct Fault {
 /// - `rogue-unfence`: a human runs `SET GLOBAL read_only = OFF` (clears super_read_only
 ///   too) on `site` as `root`.
 /// - `manual-fence`: a human runs `SET GLOBAL super_read_only = ON` on `site` as `root`.
+/// - `controller-crash`: armed at `at`, the controller crashes right before the `n`th
+///   failover mutation after that (default 1) and boots again after `down` (default 4s).
 pub const FAULT_OPS: &[&str] = &[
     "node-down",
     "site-down",
@@ -148,6 +150,7 @@ pub const FAULT_OPS: &[&str] = &[
     "errant-write",
     "rogue-unfence",
     "manual-fence",
+    "controller-crash",
 ];
 /// Non-site hosts a `partition-pair` can name as `peer`.
 pub const PAIR_HOSTS: &[&str] = &["controller", "apiserver", "clients"];
@@ -161,6 +164,7 @@ fn op_fields(op: &str) -> &'static [&'static str] {
         "partition-pair" => &["site", "peer", "heal_at"],
         "sidecar-kill" => &["site", "down"],
         "controller-restart" => &["down"],
+        "controller-crash" => &["n", "down"],
         "errant-write" => &["site", "n"],
         "rogue-unfence" | "manual-fence" => &["site"],
         _ => &[],
@@ -242,6 +246,8 @@ pub struct TimedFault {
 pub const SIDECAR_KILL_DOWN: Duration = Duration::from_secs(3);
 /// Default `down` of `controller-restart` (SCENARIOS.md: "back in 5s").
 pub const CONTROLLER_RESTART_DOWN: Duration = Duration::from_secs(5);
+/// Default `down` of `controller-crash` (the Go DST: down 0–3 polls).
+pub const CONTROLLER_CRASH_DOWN: Duration = Duration::from_secs(4);
 
 impl Loaded {
     pub fn first_fault(&self) -> Option<Duration> {
@@ -491,10 +497,11 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             None => None,
         };
         let down = match f.op.as_str() {
-            "sidecar-kill" | "controller-restart" => {
+            "sidecar-kill" | "controller-restart" | "controller-crash" => {
                 let d = match &f.down {
                     Some(v) => dur(file, &field("down"), v)?,
                     None if f.op == "sidecar-kill" => SIDECAR_KILL_DOWN,
+                    None if f.op == "controller-crash" => CONTROLLER_CRASH_DOWN,
                     None => CONTROLLER_RESTART_DOWN,
                 };
                 if d.is_zero() || at + d >= duration {

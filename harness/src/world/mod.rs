@@ -48,6 +48,8 @@ const OBSERVE_EVERY: Duration = Duration::from_millis(500);
 pub struct RunConfig {
     pub seed: u64,
     pub print_log: bool,
+    /// Controller behaviours deliberately broken through the test-only fault hooks.
+    pub broken: Vec<bloodraven::fault_hooks::Broken>,
 }
 
 /// Everything a run produced.
@@ -161,6 +163,11 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
         .build();
 
     let dialer: SharedDialer = Arc::new(SimDialer);
+    // One hooks object for this run's controller, kept across its restarts.
+    let hooks = bloodraven::fault_hooks::FaultHooks::default();
+    for b in &cfg.broken {
+        hooks.break_behaviour(*b);
+    }
     let wall: Arc<dyn bloodraven::clock::WallClock> = Arc::new(SimClock::new());
 
     // Apiserver, seeded with the group.
@@ -186,9 +193,9 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
 
     // Controller.
     {
-        let (dialer, wall) = (dialer.clone(), wall.clone());
+        let (dialer, wall, hooks) = (dialer.clone(), wall.clone(), hooks.clone());
         sim.host(CONTROLLER_HOST, move || {
-            let (dialer, wall) = (dialer.clone(), wall.clone());
+            let (dialer, wall, hooks) = (dialer.clone(), wall.clone(), hooks.clone());
             async move {
                 let kube = bloodraven::kube_client::client_over(
                     dialer.clone(),
@@ -205,7 +212,7 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
                     )),
                     clock: wall,
                 };
-                let registry = bloodraven::topology::Registry::default();
+                let registry = bloodraven::topology::Registry::with_fault_hooks(hooks);
                 let aux = SimListener::bind(CONTROLLER_AUX_PORT).await?;
                 tokio::spawn(bloodraven::http::serve(
                     Box::new(aux),
@@ -312,8 +319,11 @@ fn run_inner(scenario: &Loaded, cfg: &RunConfig, trace: Trace) -> anyhow::Result
     while sim.elapsed() < duration {
         let now = sim.elapsed();
         trace.set_driver_time(now);
+        if hooks.take_crash_request() {
+            schedule.controller_crashed(now);
+        }
         for action in schedule.due(now) {
-            apply(&mut sim, &action, &sites, &mut links, &trace);
+            apply(&mut sim, &action, &sites, &mut links, &trace, &hooks);
         }
         if now >= next_observe {
             next_observe = now + OBSERVE_EVERY;
@@ -432,6 +442,13 @@ enum Action {
     Controller {
         up: bool,
     },
+    /// Arm the controller crash hook; `down` is how long the host stays down once it fires.
+    ArmCrash {
+        n: u64,
+        down: Duration,
+    },
+    /// The armed crash point was reached: crash the controller host now.
+    CrashNow,
     ErrantWrite {
         site: String,
         n: u64,
@@ -445,6 +462,8 @@ enum Action {
 
 struct Schedule {
     items: Vec<(Duration, Action)>,
+    /// How long the controller stays down after an armed crash fires.
+    crash_down: Option<Duration>,
 }
 
 /// A crashed pod is restarted by the kubelet after this; mysqld answers later still.
@@ -549,6 +568,13 @@ impl Schedule {
                     let down = f.down.unwrap_or(crate::scenario::CONTROLLER_RESTART_DOWN);
                     items.push((f.at + down, Action::Controller { up: true }));
                 }
+                "controller-crash" => items.push((
+                    f.at,
+                    Action::ArmCrash {
+                        n: f.n,
+                        down: f.down.unwrap_or(crate::scenario::CONTROLLER_CRASH_DOWN),
+                    },
+                )),
                 "errant-write" => items.push((f.at, Action::ErrantWrite { site, n: f.n })),
                 "rogue-unfence" => items.push((f.at, Action::Human { site, fence: false })),
                 "manual-fence" => items.push((f.at, Action::Human { site, fence: true })),
@@ -556,12 +582,33 @@ impl Schedule {
             }
         }
         items.sort_by_key(|(t, _)| *t);
-        Self { items }
+        Self {
+            items,
+            crash_down: None,
+        }
+    }
+
+    /// The armed controller crash fired at `now`: crash now, boot after its `down`.
+    fn controller_crashed(&mut self, now: Duration) {
+        let down = self
+            .crash_down
+            .take()
+            .unwrap_or(crate::scenario::CONTROLLER_CRASH_DOWN);
+        self.items.push((now, Action::CrashNow));
+        self.items
+            .push((now + down, Action::Controller { up: true }));
+        self.items.sort_by_key(|(t, _)| *t);
     }
 
     fn due(&mut self, now: Duration) -> Vec<Action> {
         let n = self.items.iter().take_while(|(t, _)| *t <= now).count();
-        self.items.drain(..n).map(|(_, a)| a).collect()
+        let due: Vec<Action> = self.items.drain(..n).map(|(_, a)| a).collect();
+        for a in &due {
+            if let Action::ArmCrash { down, .. } = a {
+                self.crash_down = Some(*down);
+            }
+        }
+        due
     }
 }
 
@@ -606,6 +653,7 @@ fn apply(
     sites: &[(String, String, Engine, SiteCtl)],
     links: &mut Links,
     trace: &Trace,
+    hooks: &bloodraven::fault_hooks::FaultHooks,
 ) {
     let find = |site: &str| sites.iter().find(|s| s.0 == site).expect("validated site");
     match action {
@@ -693,6 +741,26 @@ fn apply(
             trace.record(EventKind::Host {
                 host: CONTROLLER_HOST.into(),
                 up: *up,
+            });
+        }
+        Action::ArmCrash { n, .. } => {
+            trace.record(EventKind::Fault {
+                op: "controller-crash".into(),
+                detail: format!("armed: before failover mutation {n}"),
+                heal: false,
+            });
+            hooks.crash_before_mutation(*n);
+        }
+        Action::CrashNow => {
+            trace.record(EventKind::Fault {
+                op: "controller-crash".into(),
+                detail: format!("{CONTROLLER_HOST} crashed at the armed mutation"),
+                heal: false,
+            });
+            sim.crash(CONTROLLER_HOST);
+            trace.record(EventKind::Host {
+                host: CONTROLLER_HOST.into(),
+                up: false,
             });
         }
         Action::ErrantWrite { site, n } => {
