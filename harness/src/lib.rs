@@ -1,6 +1,7 @@
 //! The chaos harness: runs the unmodified Bloodraven controller and sidecar in a seeded,
 //! deterministic simulation against fake MySQL and a fake Kubernetes apiserver.
 
+pub mod explore;
 pub mod fake_k8s;
 pub mod fake_mysql;
 pub mod oracles;

@@ -43,11 +43,15 @@ enum Command {
         hash_only: bool,
         /// Run a deliberately broken controller (test-only fault hook), e.g.
         /// `ignore-cooldown`; repeatable.
-        #[arg(long = "break", value_name = "BEHAVIOUR", value_parser = parse_broken)]
+        #[arg(long = "break", value_name = "BEHAVIOUR", value_parser = chaos::explore::cli::parse_broken)]
         broken: Vec<bloodraven::fault_hooks::Broken>,
     },
     /// Load and validate every scenario file of the catalog.
     Validate,
+    /// Random fault campaigns: runs drawn from a seed, failures shrunk to repro files.
+    Explore(chaos::explore::cli::ExploreArgs),
+    /// Rerun a repro file bit for bit and compare its verdict and trace hash.
+    Replay(chaos::explore::cli::ReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +80,8 @@ fn main() -> ExitCode {
             }
             Err(e) => bad_input(e),
         },
+        Command::Explore(args) => chaos::explore::cli::explore(args, &dir),
+        Command::Replay(args) => chaos::explore::cli::replay(args),
         Command::Run {
             scenario: id,
             seed,
@@ -133,17 +139,6 @@ fn default_report_dir(scenario: &str, seed: u64) -> PathBuf {
         .expect("workspace root")
         .join("reports")
         .join(format!("{scenario}-{seed}"))
-}
-
-fn parse_broken(name: &str) -> Result<bloodraven::fault_hooks::Broken, String> {
-    use bloodraven::fault_hooks::Broken;
-    Broken::parse(name).ok_or_else(|| {
-        let known: Vec<&str> = Broken::ALL.iter().map(|b| b.name()).collect();
-        format!(
-            "unknown behaviour {name:?}: expected one of {}",
-            known.join(", ")
-        )
-    })
 }
 
 fn bad_input(e: impl std::fmt::Display) -> ExitCode {
