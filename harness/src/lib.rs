@@ -1,9 +1,12 @@
 //! The chaos harness: runs the unmodified Bloodraven controller and sidecar in a seeded,
 //! deterministic simulation against fake MySQL and a fake Kubernetes apiserver.
 
+pub mod bench;
+pub mod counter_app;
 pub mod explore;
 pub mod fake_k8s;
 pub mod fake_mysql;
+pub mod k3d;
 pub mod oracles;
 pub mod report;
 pub mod runner;

@@ -5,7 +5,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chaos::scenario;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Where a scenario runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Target {
+    /// The deterministic simulator (seeded, reproducible).
+    Sim,
+    /// The playground k3d cluster (playground/setup.sh): real pods, real MySQL.
+    K3d,
+}
 
 #[derive(Parser)]
 #[command(
@@ -45,6 +54,15 @@ enum Command {
         /// `ignore-cooldown`; repeatable.
         #[arg(long = "break", value_name = "BEHAVIOUR", value_parser = chaos::explore::cli::parse_broken)]
         broken: Vec<bloodraven::fault_hooks::Broken>,
+        /// Where to run it.
+        #[arg(long, value_enum, default_value_t = Target::Sim)]
+        target: Target,
+        /// k3d: the kubectl context (only k3d-* contexts are accepted).
+        #[arg(long, default_value = chaos::k3d::DEFAULT_CONTEXT)]
+        context: String,
+        /// k3d: print the exact command plan and exit, touching no cluster.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Load and validate every scenario file of the catalog.
     Validate,
@@ -52,12 +70,117 @@ enum Command {
     Explore(chaos::explore::cli::ExploreArgs),
     /// Rerun a repro file bit for bit and compare its verdict and trace hash.
     Replay(chaos::explore::cli::ReplayArgs),
+    /// The playground workload against a real MySQL: unique-id writes at a rate, with an
+    /// HTTP log of what was acknowledged and what failed (/log?after=N, /stats, /healthz).
+    Counter(CounterArgs),
+    /// Measure simulation speed, growth with sites and run length, and peak memory; print
+    /// a table and write reports/bench/bench.json. Build with --release for real numbers.
+    Bench {
+        /// A shorter plan (for CI): fewer and shorter shapes.
+        #[arg(long)]
+        quick: bool,
+        /// Where to write the JSON (default reports/bench/bench.json).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Internal: run one measurement in this process and print it as JSON.
+        #[arg(long, hide = true)]
+        probe: Option<String>,
+    },
+}
+
+#[derive(clap::Args)]
+struct CounterArgs {
+    /// Write to this host (re-resolved on every connection).
+    #[arg(
+        long,
+        conflicts_with = "dns_endpoint",
+        required_unless_present = "dns_endpoint"
+    )]
+    host: Option<String>,
+    /// Follow this DNSEndpoint's first A target (in-cluster API access needed).
+    #[arg(long)]
+    dns_endpoint: Option<String>,
+    /// Namespace of the DNSEndpoint.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    namespace: String,
+    /// Site names of the record's targets: `a=10.43.100.1,b=10.43.100.2`.
+    #[arg(long, default_value = "")]
+    sites: String,
+    /// Writes per second.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    rate: u32,
+    /// How long a resolved target is reused (the DNS TTL), e.g. 10s.
+    #[arg(long, default_value = "10s")]
+    ttl: String,
+    /// HTTP address of the ack log.
+    #[arg(long, default_value = "0.0.0.0:8090")]
+    listen: String,
+    #[arg(long, env = "COUNTER_USER", default_value = "app")]
+    user: String,
+    #[arg(
+        long,
+        env = "COUNTER_PASSWORD",
+        default_value = "",
+        hide_env_values = true
+    )]
+    password: String,
+}
+
+fn counter(a: CounterArgs) -> ExitCode {
+    use chaos::counter_app::{parse_sites, serve, AckLog, Target, Writer};
+    let ttl = match bloodraven::duration::parse(&a.ttl) {
+        Ok(t) => t,
+        Err(e) => return bad_input(format!("--ttl {:?}: {e}", a.ttl)),
+    };
+    let sites = match parse_sites(&a.sites) {
+        Ok(s) => s,
+        Err(e) => return bad_input(e),
+    };
+    let target = match (a.host, a.dns_endpoint) {
+        (Some(h), _) => Target::Host(h),
+        (None, Some(name)) => Target::DnsEndpoint {
+            namespace: a.namespace,
+            name,
+            sites,
+        },
+        (None, None) => return bad_input("--host or --dns-endpoint is required"),
+    };
+    let rt = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let result = rt.block_on(async move {
+        let kube = match target {
+            Target::DnsEndpoint { .. } => Some(kube::Client::try_default().await?),
+            Target::Host(_) => None,
+        };
+        let writer = Writer {
+            connector: std::sync::Arc::new(bloodraven::sql::MysqlAsyncConnector {
+                user: a.user,
+                password: a.password,
+                connect_timeout: std::time::Duration::from_secs(3),
+            }),
+            target,
+            kube,
+            rate: a.rate,
+            ttl,
+            timeout: std::time::Duration::from_secs(3),
+            log: AckLog::default(),
+            limit: None,
+        };
+        serve(writer, &a.listen).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let dir = cli.scenarios.clone().unwrap_or_else(scenario::catalog_dir);
     match cli.command {
+        Command::Counter(a) => counter(a),
         Command::List => match scenario::load_catalog(&dir) {
             Ok(all) => {
                 for l in all {
@@ -82,6 +205,7 @@ fn main() -> ExitCode {
         },
         Command::Explore(args) => chaos::explore::cli::explore(args, &dir),
         Command::Replay(args) => chaos::explore::cli::replay(args),
+        Command::Bench { quick, out, probe } => bench(quick, out, probe),
         Command::Run {
             scenario: id,
             seed,
@@ -89,6 +213,9 @@ fn main() -> ExitCode {
             log,
             hash_only,
             broken,
+            target,
+            context,
+            dry_run,
         } => {
             let loaded = if id.ends_with(".toml") {
                 scenario::load_file(std::path::Path::new(&id))
@@ -99,6 +226,17 @@ fn main() -> ExitCode {
                 Ok(l) => l,
                 Err(e) => return bad_input(e),
             };
+            if target == Target::K3d {
+                let opts = chaos::k3d::Options {
+                    context,
+                    dry_run,
+                    report_dir,
+                };
+                return ExitCode::from(chaos::k3d::run(&loaded, &opts));
+            }
+            if dry_run {
+                return bad_input("--dry-run prints a cluster command plan: it needs --target k3d");
+            }
             let cfg = chaos::world::RunConfig {
                 seed,
                 print_log: log,
@@ -133,10 +271,59 @@ fn main() -> ExitCode {
     }
 }
 
-fn default_report_dir(scenario: &str, seed: u64) -> PathBuf {
+fn bench(quick: bool, out: Option<PathBuf>, probe: Option<String>) -> ExitCode {
+    if let Some(p) = probe {
+        return match chaos::bench::measure(&p) {
+            Ok(sample) => {
+                println!("{}", serde_json::to_string(&sample).expect("serializable"));
+                ExitCode::SUCCESS
+            }
+            Err(e) => bad_input(format!("{e:#}")),
+        };
+    }
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "note: debug build; the targets apply to `cargo run --release -p chaos -- bench`"
+        );
+    }
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => return bad_input(format!("cannot find the chaos executable: {e}")),
+    };
+    let report = match chaos::bench::run(&exe, quick, |p| eprintln!("measuring {p} ...")) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    print!("{}", report.table());
+    let path = out.unwrap_or_else(|| workspace_root().join("reports/bench/bench.json"));
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| {
+            std::fs::write(
+                &path,
+                serde_json::to_string_pretty(&report).expect("serializable"),
+            )
+        });
+    match written {
+        Ok(()) => println!("written: {}", path.display()),
+        Err(e) => eprintln!("warning: could not write {}: {e}", path.display()),
+    }
+    ExitCode::SUCCESS
+}
+
+fn workspace_root() -> PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("workspace root")
+        .to_path_buf()
+}
+
+fn default_report_dir(scenario: &str, seed: u64) -> PathBuf {
+    workspace_root()
         .join("reports")
         .join(format!("{scenario}-{seed}"))
 }

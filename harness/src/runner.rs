@@ -19,12 +19,35 @@ pub fn run_and_judge(scenario: &Loaded, seed: u64, print_log: bool) -> anyhow::R
     )
 }
 
+/// [`run_and_judge`] with another simulator tick (to show a tick change keeps verdicts).
+pub fn run_and_judge_with_tick(
+    scenario: &Loaded,
+    seed: u64,
+    print_log: bool,
+    tick: std::time::Duration,
+) -> anyhow::Result<Report> {
+    let cfg = RunConfig {
+        seed,
+        print_log,
+        broken: vec![],
+    };
+    run_with_config_and_tick(scenario, &cfg, tick)
+}
+
 /// [`run_and_judge`] with every knob of the run (e.g. a deliberately broken controller).
 pub fn run_with(scenario: &Loaded, cfg: &RunConfig) -> anyhow::Result<Report> {
+    run_with_config_and_tick(scenario, cfg, world::TICK)
+}
+
+fn run_with_config_and_tick(
+    scenario: &Loaded,
+    cfg: &RunConfig,
+    tick: std::time::Duration,
+) -> anyhow::Result<Report> {
     let seed = cfg.seed;
     // Wall time here only measures the harness's own speed; it never reaches the trace.
     let started = Instant::now();
-    let out = world::run(scenario, cfg)?;
+    let out = world::run_with_tick(scenario, cfg, tick)?;
     let wall = started.elapsed();
     let verdicts = oracles::judge(&Input {
         events: &out.events,

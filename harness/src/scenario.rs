@@ -120,6 +120,15 @@ pub struct Fault {
     /// How mysqld comes back: `fenced` or `writable` (`node-down`, `site-down`, `crash`).
     #[serde(default)]
     pub boot: Option<String>,
+    /// `sql-fail`, `sql-ambiguous`: the statement kind hit (one of [`STMT_KINDS`]).
+    #[serde(default)]
+    pub stmt: Option<String>,
+    /// `clock-skew`: whose wall clock, a site or `controller`.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// `clock-skew`: signed offset from true time, e.g. "+10m" or "-60s".
+    #[serde(default)]
+    pub offset: Option<String>,
 }
 
 /// Fault ops and what they do:
@@ -139,6 +148,13 @@ pub struct Fault {
 /// - `manual-fence`: a human runs `SET GLOBAL super_read_only = ON` on `site` as `root`.
 /// - `controller-crash`: armed at `at`, the controller crashes right before the `n`th
 ///   failover mutation after that (default 1) and boots again after `down` (default 4s).
+/// - `aux-unready`: the controller's aux endpoints (`/healthz`, `/active-site`) drop every
+///   connection until `heal_at` (never if absent); the controller itself keeps running.
+/// - `sql-fail`: the next `n` statements of kind `stmt` on `site` fail unapplied (1105).
+/// - `sql-ambiguous`: the next `n` statements of kind `stmt` on `site` are applied, then the
+///   connection drops before the answer.
+/// - `clock-skew`: from `at`, the wall clock of `host` (a site's pod or `controller`) reads
+///   true time plus `offset`; monotonic time is untouched.
 pub const FAULT_OPS: &[&str] = &[
     "node-down",
     "site-down",
@@ -150,8 +166,14 @@ pub const FAULT_OPS: &[&str] = &[
     "errant-write",
     "rogue-unfence",
     "manual-fence",
+    "aux-unready",
+    "sql-fail",
+    "sql-ambiguous",
+    "clock-skew",
     "controller-crash",
 ];
+/// Statement kinds `sql-fail` and `sql-ambiguous` can target.
+pub use crate::fake_mysql::STMT_KINDS;
 /// Non-site hosts a `partition-pair` can name as `peer`.
 pub const PAIR_HOSTS: &[&str] = &["controller", "apiserver", "clients"];
 
@@ -167,6 +189,9 @@ fn op_fields(op: &str) -> &'static [&'static str] {
         "controller-crash" => &["n", "down"],
         "errant-write" => &["site", "n"],
         "rogue-unfence" | "manual-fence" => &["site"],
+        "aux-unready" => &["heal_at"],
+        "sql-fail" | "sql-ambiguous" => &["site", "stmt", "n"],
+        "clock-skew" => &["host", "offset"],
         _ => &[],
     }
 }
@@ -240,6 +265,11 @@ pub struct TimedFault {
     /// `errant-write`: number of transactions.
     pub n: u64,
     pub boot_fenced: bool,
+    /// `sql-fail`, `sql-ambiguous`: the statement kind.
+    pub stmt: Option<String>,
+    /// `clock-skew`: the offset in milliseconds (`site` holds the host: a site or
+    /// `controller`).
+    pub offset_ms: i64,
 }
 
 /// Default `down` of `sidecar-kill` (SCENARIOS.md: "back in 3s").
@@ -249,9 +279,19 @@ pub const CONTROLLER_RESTART_DOWN: Duration = Duration::from_secs(5);
 /// Default `down` of `controller-crash` (the Go DST: down 0–3 polls).
 pub const CONTROLLER_CRASH_DOWN: Duration = Duration::from_secs(4);
 
+/// Ops that set background conditions rather than break something: they do not start the
+/// clock that FAILOVER and NOFO-PRE measure from ("kill-site at t0+60s with skewed clocks"
+/// is timed from the kill).
+pub const BACKGROUND_OPS: &[&str] = &["clock-skew"];
+
 impl Loaded {
+    /// The first fault that breaks something (not a [`BACKGROUND_OPS`] condition).
     pub fn first_fault(&self) -> Option<Duration> {
-        self.faults.iter().map(|f| f.at).min()
+        self.faults
+            .iter()
+            .filter(|f| !BACKGROUND_OPS.contains(&f.op.as_str()))
+            .map(|f| f.at)
+            .min()
     }
 }
 
@@ -277,6 +317,16 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 fn dur(file: &str, field: &str, v: &str) -> Result<Duration, ScenarioError> {
     bloodraven::duration::parse(v).map_err(|e| err(file, field, e.to_string()))
+}
+
+/// "+10m", "-60s", "90s" (sign optional) as signed milliseconds.
+fn signed_dur(v: &str) -> Option<i64> {
+    let (sign, rest) = match v.strip_prefix('-') {
+        Some(r) => (-1, r),
+        None => (1, v.strip_prefix('+').unwrap_or(v)),
+    };
+    let d = bloodraven::duration::parse(rest).ok()?;
+    i64::try_from(d.as_millis()).ok().map(|ms| sign * ms)
 }
 
 fn err(file: &str, field: &str, message: impl Into<String>) -> ScenarioError {
@@ -410,6 +460,9 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             ("down", f.down.is_some()),
             ("n", f.n.is_some()),
             ("boot", f.boot.is_some()),
+            ("stmt", f.stmt.is_some()),
+            ("host", f.host.is_some()),
+            ("offset", f.offset.is_some()),
         ] {
             if set && !takes.contains(&name) {
                 let msg = match (f.op.as_str(), name) {
@@ -540,9 +593,53 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
                 ))
             }
         };
+        let stmt = match (&f.stmt, takes.contains(&"stmt")) {
+            (Some(k), _) if !STMT_KINDS.contains(&k.as_str()) => {
+                return Err(err(
+                    file,
+                    &field("stmt"),
+                    format!("{k:?}: expected one of {}", STMT_KINDS.join(", ")),
+                ))
+            }
+            (Some(k), _) => Some(k.clone()),
+            (None, true) => {
+                return Err(err(
+                    file,
+                    &field("stmt"),
+                    format!("{:?} needs the statement kind it hits", f.op),
+                ))
+            }
+            (None, false) => None,
+        };
+        let (site, offset) = if f.op == "clock-skew" {
+            let host = f.host.as_deref().unwrap_or_default();
+            if host != "controller" && !names.contains(&host) {
+                return Err(err(
+                    file,
+                    &field("host"),
+                    format!(
+                        "{host:?}: expected a site ({}) or controller",
+                        names.join(", ")
+                    ),
+                ));
+            }
+            let raw = f.offset.as_deref().unwrap_or_default();
+            let offset = signed_dur(raw).ok_or_else(|| {
+                err(
+                    file,
+                    &field("offset"),
+                    format!("{raw:?}: expected a signed duration such as \"+10m\" or \"-60s\""),
+                )
+            })?;
+            (host.to_string(), offset)
+        } else {
+            (site, 0)
+        };
         faults.push(TimedFault {
             at,
             op: f.op.clone(),
+            stmt,
+            offset_ms: offset,
             site,
             peer,
             heal_at,
@@ -775,6 +872,41 @@ failover_within = "45s"
         let e = fault("op = \"errant-write\"\nsite = \"a\"\nn = 0").unwrap_err();
         assert!(
             e.to_string().contains("faults[0].n: 0: expected 1 to 1000"),
+            "{e}"
+        );
+        let e = fault("op = \"sql-fail\"\nsite = \"a\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("faults[0].stmt: \"sql-fail\" needs the statement kind it hits"),
+            "{e}"
+        );
+        let e = fault("op = \"sql-ambiguous\"\nsite = \"a\"\nstmt = \"fence\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("faults[0].stmt: \"fence\": expected one of select, "),
+            "{e}"
+        );
+        let e = fault("op = \"clock-skew\"\nhost = \"dns\"\noffset = \"+1m\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("faults[0].host: \"dns\": expected a site (a, b) or controller"),
+            "{e}"
+        );
+        let e = fault("op = \"clock-skew\"\nhost = \"a\"\noffset = \"soon\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("faults[0].offset: \"soon\": expected a signed duration"),
+            "{e}"
+        );
+        let ok = fault("op = \"clock-skew\"\nhost = \"controller\"\noffset = \"-90s\"").unwrap();
+        assert_eq!(
+            (ok.faults[0].site.as_str(), ok.faults[0].offset_ms),
+            ("controller", -90_000)
+        );
+        let e = fault("op = \"aux-unready\"\nsite = \"a\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("faults[0].site: not used by \"aux-unready\" (it takes: heal_at)"),
             "{e}"
         );
         let e = fault("op = \"rogue-unfence\"").unwrap_err();

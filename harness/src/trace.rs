@@ -131,6 +131,12 @@ impl Trace {
         self.inner.lock().unwrap().clone()
     }
 
+    /// Moves the events out (the trace is left empty): the end of a run hands them over
+    /// without holding two copies of a long trace at once.
+    pub fn take(&self) -> Vec<Event> {
+        std::mem::take(&mut *self.inner.lock().unwrap())
+    }
+
     pub fn len(&self) -> usize {
         self.inner.lock().unwrap().len()
     }

@@ -69,6 +69,24 @@ fn pair(c: &mut Ctx, peer: &str) -> Value {
     with_heal(c, "partition-pair", site, json!({"peer": peer}))
 }
 
+/// The statements a failover or recovery mutates with (SCENARIOS.md `sql-*{stmt}`).
+const MUTATIONS: &[&str] = &[
+    "set_super_read_only",
+    "set_read_only",
+    "stop_replica",
+    "reset_replica_all",
+    "change_replication_source",
+    "start_replica",
+    "kill",
+];
+
+fn sql(c: &mut Ctx, op: &str) -> Value {
+    let (at, site) = (c.at(), c.site());
+    let stmt = MUTATIONS[c.rng.random_range(0..MUTATIONS.len())];
+    let n = c.rng.random_range(1..=3u64);
+    json!({"at": secs(at), "op": op, "site": site, "stmt": stmt, "n": n})
+}
+
 /// (op, weight, draw). The op names the `FAULT_OPS` entry the draw produces.
 pub type Entry = (&'static str, u32, fn(&mut Ctx) -> Value);
 
@@ -120,6 +138,26 @@ pub const VOCABULARY: &[Entry] = &[
     ("rogue-unfence", 3, |c| {
         let (at, site) = (c.at(), c.site());
         json!({"at": secs(at), "op": "rogue-unfence", "site": site})
+    }),
+    // ambiguousMutations: applied, but the connection drops before the answer
+    ("sql-ambiguous", 9, |c| sql(c, "sql-ambiguous")),
+    // failMutations: refused unapplied
+    ("sql-fail", 7, |c| sql(c, "sql-fail")),
+    ("aux-unready", 3, |c| {
+        let at = c.at();
+        let heal = c.heal(at);
+        json!({"at": secs(at), "op": "aux-unready", "heal_at": secs(heal)})
+    }),
+    ("clock-skew", 2, |c| {
+        let at = c.at();
+        let host = if c.rng.random_bool(0.3) {
+            "controller".to_string()
+        } else {
+            c.site()
+        };
+        let sign = if c.rng.random_bool(0.5) { "+" } else { "-" };
+        let offset = format!("{sign}{}s", c.rng.random_range(5..=600u64));
+        json!({"at": secs(at), "op": "clock-skew", "host": host, "offset": offset})
     }),
     ("site-down", 4, |c| {
         let (site, boot) = (c.site(), c.boot());

@@ -20,7 +20,7 @@ pub use engine::{
 };
 pub use replication::run_replica_threads;
 pub use server::serve;
-pub use sql::{parse, Stmt};
+pub use sql::{parse, Stmt, STMT_KINDS};
 pub use wire::FramedSqlConnector;
 
 #[cfg(test)]

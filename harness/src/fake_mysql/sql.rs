@@ -90,6 +90,24 @@ pub enum Stmt {
     },
 }
 
+/// Every value [`Stmt::kind`] returns (fault injection names statements by kind).
+pub const STMT_KINDS: &[&str] = &[
+    "select",
+    "wait_for_executed_gtid_set",
+    "set_super_read_only",
+    "set_read_only",
+    "show_replica_status",
+    "show_processlist",
+    "start_replica",
+    "stop_replica",
+    "reset_replica_all",
+    "change_replication_source",
+    "kill",
+    "insert",
+    "select_counter",
+    "clone",
+];
+
 impl Stmt {
     /// The statement kind, the key of the engine's fault knobs (`fail_next`,
     /// `ambiguous_next`): `select`, `wait_for_executed_gtid_set`, `set_read_only`,
@@ -630,6 +648,30 @@ mod tests {
 
     fn ok(sql: &str) -> Stmt {
         parse(sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    #[test]
+    fn stmt_kinds_lists_exactly_the_kinds_statements_have() {
+        let kinds: Vec<&str> = [
+            "SELECT @@read_only",
+            "SELECT WAIT_FOR_EXECUTED_GTID_SET('a:1', 1)",
+            "SET GLOBAL super_read_only = ON",
+            "SET GLOBAL read_only = OFF",
+            "SHOW REPLICA STATUS",
+            "SHOW PROCESSLIST",
+            "START REPLICA",
+            "STOP REPLICA",
+            "RESET REPLICA ALL",
+            "CHANGE REPLICATION SOURCE TO SOURCE_HOST='h', SOURCE_PORT=3306",
+            "KILL 12",
+            "INSERT INTO chaos.counter (id) VALUES (1)",
+            "SELECT COUNT(*) FROM chaos.counter",
+            "CLONE INSTANCE FROM 'root'@'h':3306 IDENTIFIED BY 'x'",
+        ]
+        .iter()
+        .map(|q| ok(q).kind())
+        .collect();
+        assert_eq!(kinds, STMT_KINDS);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! within H of losing the controller and every peer; (b) a writable site that can hear the
 //! controller or a peer goes read-only within F1 of activeSite naming another site; (c) the sidecar never fences a
 //! read-only instance outside its startup safety net; (d) it unfences only in the safety
-//! net, after the controller named its site.
+//! net, after the controller named its site; (e) it never fences on the lease before the
+//! lease has run out, i.e. without a long enough isolation.
 //!
 //! Who sent a statement: the sidecar and a human both connect as `root`. A `root`
 //! statement right after a `rogue-unfence` or `manual-fence` fault event (same instant)
@@ -114,6 +115,9 @@ pub fn root_acts(input: &Input) -> Vec<RootAct> {
     out
 }
 
+/// The sidecar's log line when it fences on rule 2 (controller and every peer lost).
+const LEASE_FENCE_LOG: &str = "SELF-FENCING: Bloodraven and every peer unreachable";
+
 /// Intervals `[start, end)` in ms during which `site` could reach neither the controller
 /// nor any peer's sidecar, from the scenario's faults (`end` = end of run if never healed).
 pub fn isolation(input: &Input, site: &str) -> Vec<(u64, u64)> {
@@ -152,6 +156,8 @@ pub fn isolation(input: &Input, site: &str) -> Vec<(u64, u64)> {
                 Change::Down("controller".into()),
                 Some(*at + f.down.unwrap_or(CONTROLLER_RESTART_DOWN)),
             ),
+            // The controller runs but no sidecar can reach its aux endpoints.
+            "aux-unready" => span(Change::Down("controller".into()), *heal_at),
             "partition" => {
                 for other in sites
                     .iter()
@@ -361,6 +367,38 @@ pub fn sidecar_fencing(input: &Input) -> Verdict {
     for (x, since) in &foreign {
         if w.writable(x) && run_end > *since + f1 {
             late(x, *since, run_end, &mut violations);
+        }
+    }
+    // (e) never before the lease: a lease fence ("every peer unreachable") at t needs an
+    // isolation that began by t - (lease - peerCheckInterval) (the last contact is at most
+    // one check interval before the isolation began; 1s slack for the request itself).
+    let lease = bloodraven::duration::parse(&spec.sidecar.lease_timeout)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let peer_check = bloodraven::duration::parse(&spec.sidecar.peer_check_interval)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let earliest_after_isolation = lease.saturating_sub(peer_check + 1_000);
+    for e in input.events {
+        let EventKind::Log { host, msg, .. } = &e.kind else {
+            continue;
+        };
+        if !msg.starts_with(LEASE_FENCE_LOG) {
+            continue;
+        }
+        let Some(site) = input.site_of_host(host) else {
+            continue;
+        };
+        let covered = isolation(input, &site).iter().any(|(start, end)| {
+            start + earliest_after_isolation <= e.at_ms && *end + peer_check + 4_000 >= e.at_ms
+        });
+        if !covered {
+            violations.push(format!(
+                "at {}: {site}'s sidecar fenced on the lease without having been isolated for \
+                 at least the lease ({}) minus one check interval",
+                fmt_secs(e.at_ms),
+                fmt_secs(lease)
+            ));
         }
     }
     // (c) and (d).

@@ -457,6 +457,47 @@ fn fence_flags_fencing_a_read_only_instance_and_unfencing_outside_the_safety_net
 }
 
 #[test]
+fn fence_flags_a_lease_fence_before_the_lease_ran_out() {
+    // Defaults: lease 15s, peer check 5s, so a lease fence needs >= 9s of isolation.
+    let s = custom(
+        "[[faults]]\nat = \"30s\"\nop = \"partition\"\nsite = \"a\"\nheal_at = \"90s\"",
+        "\"FENCE\"",
+        "",
+    );
+    let fence_at = |t: f64| {
+        vec![
+            ev(0.0, state("a", false)),
+            ev(
+                t,
+                log(
+                    "mysql-demo-a-internal",
+                    "SELF-FENCING: Bloodraven and every peer unreachable beyond lease timeout",
+                ),
+            ),
+            ev(t, state("a", true)),
+        ]
+    };
+    let v = judge_with(&s, &fence_at(35.0), &Final::default());
+    assert!(
+        !v.pass
+            && v.detail
+                .contains("fenced on the lease without having been isolated"),
+        "{v:?}"
+    );
+    assert!(judge_with(&s, &fence_at(48.0), &Final::default()).pass);
+    // No isolation at all: any lease fence is premature; an aux-unready controller plus a
+    // dead peer is an isolation.
+    let none = custom("", "\"FENCE\"", "");
+    assert!(!judge_with(&none, &fence_at(48.0), &Final::default()).pass);
+    let aux = custom(
+        "[[faults]]\nat = \"30s\"\nop = \"aux-unready\"\n\n[[faults]]\nat = \"30s\"\nop = \"site-down\"\nsite = \"b\"",
+        "\"FENCE\"",
+        "",
+    );
+    assert!(judge_with(&aux, &fence_at(48.0), &Final::default()).pass);
+}
+
+#[test]
 fn flap_flags_a_failover_inside_the_cooldown() {
     let s = custom("", "\"FLAP\"", "spec = { failover_cooldown = \"90s\" }");
     let ctl = |at: f64, msg: &str| ev(at, log(crate::world::CONTROLLER_HOST, msg));

@@ -1,0 +1,28 @@
+//! The checked-in CRD manifest the playground installs must be exactly what the Rust types
+//! generate, so a field added to `crd.rs` cannot silently miss the cluster's schema.
+
+const CHECKED_IN: &str = "../playground/manifests/crds/mysqlfailovergroups.shipstream.io.yaml";
+
+#[test]
+fn checked_in_crd_matches_the_rust_types() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(CHECKED_IN);
+    let on_disk = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let generated = bloodraven::crd::crd_yaml();
+    if on_disk != generated {
+        let first = on_disk
+            .lines()
+            .zip(generated.lines())
+            .position(|(a, b)| a != b)
+            .map_or_else(
+                || "length differs".to_string(),
+                |i| format!("line {}", i + 1),
+            );
+        panic!(
+            "{} drifted from bloodraven::crd::crd_yaml() (first difference: {first}).\n\
+             Regenerate it from the workspace root with:\n    \
+             cargo run -q -p bloodraven -- crd > playground/manifests/crds/mysqlfailovergroups.shipstream.io.yaml",
+            path.display()
+        );
+    }
+}
