@@ -8,7 +8,7 @@ use bloodraven::fault_hooks::Broken;
 use clap::Args;
 
 use super::repro::ReproFile;
-use super::{campaign, systematic, Options, Summary};
+use super::{campaign, systematic, Failure, Options, Summary};
 use crate::runner::run_with;
 use crate::world::RunConfig;
 
@@ -47,6 +47,9 @@ pub struct ExploreArgs {
     /// Print run I of the campaign as a scenario file (with its seed) instead of running.
     #[arg(long, value_name = "I")]
     pub show: Option<u64>,
+    /// Shrink run I of the campaign (which must fail) into a repro file, without a campaign.
+    #[arg(long, value_name = "I")]
+    pub shrink_run: Option<u64>,
     /// Systematic mode: crash the controller before every failover mutation of this
     /// catalog scenario (id or .toml path), one run per step.
     #[arg(long)]
@@ -117,6 +120,45 @@ pub fn explore(args: ExploreArgs, catalog: &std::path::Path) -> ExitCode {
         );
         print!("{}", toml::to_string(&s).expect("scenario data serializes"));
         return ExitCode::SUCCESS;
+    }
+    if let Some(i) = args.shrink_run {
+        let s = super::generate::generate(args.seed, i);
+        let seed = super::generate::run_seed(args.seed, i);
+        let o = match super::run_one(&s, i, seed, &args.broken) {
+            Ok(o) => o,
+            Err(e) => return bad(format!("the simulation could not run: {e:#}")),
+        };
+        let Some(property) = o.property.clone().filter(|_| !o.pass) else {
+            println!("run {i} passes: nothing to shrink");
+            return ExitCode::SUCCESS;
+        };
+        let mut f = super::Failure {
+            index: i,
+            seed,
+            property,
+            detail: o.detail,
+            faults_before: o.faults,
+            sites_before: o.sites,
+            faults_after: None,
+            sites_after: None,
+            repro: None,
+        };
+        return match super::shrink_and_write(args.seed, &mut f, &args.broken, &args.regressions) {
+            Ok(path) => {
+                let summary = Summary {
+                    campaign_seed: args.seed,
+                    shards: vec!["-".into()],
+                    runs: 1,
+                    failures: vec![Failure {
+                        repro: Some(path.display().to_string()),
+                        ..f
+                    }],
+                    ..Summary::default()
+                };
+                finish(&summary, &None)
+            }
+            Err(e) => bad(format!("{e:#}")),
+        };
     }
     if let Some(id) = &args.systematic {
         let loaded = if id.ends_with(".toml") {
