@@ -66,11 +66,19 @@ pub fn generate(campaign: u64, index: u64) -> Scenario {
     let duration = end + cooldown + SETTLE;
     // A site cut from the controller but not from its clients keeps acknowledging writes
     // until its sidecar fences it: that is SW-H's bound, not SW's (as in the catalog).
+    // SW-H itself is not an oracle yet.
     let controller_cut = faults.iter().any(|f| f["peer"] == "controller");
+    // Likewise a writer the controller cannot reach at all (any cut from the controller)
+    // makes dual-writable intervals SW-H's, which DW leaves out (see its doc).
+    let isolated = controller_cut || faults.iter().any(|f| f["op"] == "partition");
     let properties: Vec<&str> = PROPERTIES
         .iter()
         .copied()
-        .filter(|p| !(controller_cut && *p == "SW"))
+        .filter(|p| match *p {
+            "SW" => !controller_cut,
+            "DW" => !isolated,
+            _ => true,
+        })
         .collect();
     let mut topology = json!({
         "sites": sites,
