@@ -9,6 +9,19 @@ use serde_json::json;
 use crate::http::{Handler, Reply};
 use crate::topology::Registry;
 
+/// The probe listener on :8081: `/healthz` and `/readyz` only.
+pub fn probe_handler() -> Handler {
+    Arc::new(move |method, path| {
+        Box::pin(async move {
+            match (method, path.split('?').next().unwrap_or("")) {
+                (http::Method::GET, "/healthz" | "/readyz") => Reply::text(200, "ok"),
+                (http::Method::GET, _) => Reply::text(404, "not found"),
+                _ => Reply::text(405, "method not allowed"),
+            }
+        })
+    })
+}
+
 pub fn handler(registry: Registry) -> Handler {
     Arc::new(move |method, path| {
         let registry = registry.clone();
@@ -32,11 +45,14 @@ fn route(registry: &Registry, method: http::Method, path: &str) -> Reply {
             let map: serde_json::Map<String, serde_json::Value> = all
                 .into_iter()
                 .map(|(k, v)| {
-                    let sites: Vec<_> = v
-                        .sites
-                        .iter()
-                        .map(|(n, s)| json!({"name": n, "state": s}))
-                        .collect();
+                    let sites: Vec<_> = if v.details.is_empty() {
+                        v.sites
+                            .iter()
+                            .map(|(n, s)| json!({"name": n, "state": s}))
+                            .collect()
+                    } else {
+                        v.details.iter().map(|d| json!(d)).collect()
+                    };
                     (
                         k,
                         json!({"activeSite": v.active_site, "sites": sites, "pollTime": v.poll_time,

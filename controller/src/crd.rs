@@ -30,6 +30,7 @@ pub const ANNOTATION_LAST_FAILOVER_TARGET: &str = "bloodraven.shipstream.io/last
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     validation = Rule::new("self.sites.filter(s, !has(s.role) || s.role == 'primary-candidate').size() >= 2").message("at least 2 sites must have role primary-candidate"),
     validation = Rule::new("self.sites.all(a, self.sites.filter(b, b.name == a.name).size() == 1)").message("site names must be unique"),
+    validation = Rule::new("!has(self.splitBrainPolicy) || !has(self.splitBrainPolicy.sitePriorities) || self.splitBrainPolicy.sitePriorities.all(p, self.sites.exists(s, s.name == p && (!has(s.role) || s.role == 'primary-candidate')))").message("splitBrainPolicy.sitePriorities entries must name primary-candidate sites"),
 )]
 #[serde(rename_all = "camelCase")]
 pub struct MysqlFailoverGroupSpec {
@@ -60,6 +61,23 @@ pub struct MysqlFailoverGroupSpec {
     pub replication: ReplicationSpec,
     #[serde(default)]
     pub planned_failover: PlannedFailoverSpec,
+    /// my.cnf overrides (`[mysqld]` keys); the replication settings stay enforced.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mysql_conf: BTreeMap<String, String>,
+    #[serde(default)]
+    pub update_strategy: UpdateStrategy,
+    #[serde(default = "default_termination_grace")]
+    pub termination_grace_period_seconds: i64,
+}
+
+/// How spec changes reach the pods (§3.9).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum UpdateStrategy {
+    /// Replicas first, then a planned switchover, then the old primary.
+    #[default]
+    OrderedUpdate,
+    /// Every Deployment at once.
+    Recreate,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -75,6 +93,30 @@ pub struct SiteSpec {
     pub taint_node_selector: BTreeMap<String, String>,
     #[serde(default, rename = "lbIP", skip_serializing_if = "Option::is_none")]
     pub lb_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourcesSpec>,
+}
+
+/// The data volume of a site (PVC `mysql-<group>-<site>-data`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class_name: Option<String>,
+    #[serde(default = "default_storage_size")]
+    pub size: String,
+}
+
+/// Requests and limits of the mysql container (quantities as strings, e.g. `500m`, `2Gi`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourcesSpec {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub requests: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub limits: BTreeMap<String, String>,
 }
 
 #[derive(
@@ -200,6 +242,12 @@ fn default_sidecar_image() -> String {
         env!("CARGO_PKG_VERSION")
     )
 }
+fn default_storage_size() -> String {
+    "10Gi".into()
+}
+fn default_termination_grace() -> i64 {
+    60
+}
 fn default_poll_interval() -> String {
     "2s".into()
 }
@@ -287,6 +335,8 @@ pub struct TopologyConfig {
     pub failover_cooldown: Duration,
     pub site_priorities: Vec<String>,
     pub max_lag_seconds: u64,
+    /// The lag a reader may have and still be served; None inherits `max_lag_seconds`.
+    pub read_only_max_lag_seconds: Option<u64>,
 }
 
 /// A spec field that breaks a rule: names the field and what was expected.
@@ -376,7 +426,12 @@ impl MysqlFailoverGroupSpec {
             // The original falls back to 5m on 0 as well.
             failover_cooldown = Duration::from_secs(300);
         }
-        dur("sidecar.leaseTimeout", &self.sidecar.lease_timeout)?;
+        if dur("sidecar.leaseTimeout", &self.sidecar.lease_timeout)?.is_zero() {
+            return Err(spec_err(
+                "sidecar.leaseTimeout",
+                "must be more than 0s (the sidecar clamps it to at least 3s)",
+            ));
+        }
         dur(
             "sidecar.peerCheckInterval",
             &self.sidecar.peer_check_interval,
@@ -399,6 +454,7 @@ impl MysqlFailoverGroupSpec {
             failover_cooldown,
             site_priorities: self.split_brain_policy.site_priorities.clone(),
             max_lag_seconds: self.replication.max_lag_seconds,
+            read_only_max_lag_seconds: self.replication.read_only_max_lag_seconds,
         })
     }
 }
@@ -406,6 +462,14 @@ impl MysqlFailoverGroupSpec {
 /// Names the per-site objects the controller creates and dials.
 pub fn internal_service(group: &str, site: &str) -> String {
     format!("mysql-{group}-{site}-internal")
+}
+
+/// The Secret holding the operator's MySQL credentials: `spec.secretName`, or
+/// `mysql-<group>-operator` when unset.
+pub fn operator_secret_name(spec: &MysqlFailoverGroupSpec, group: &str) -> String {
+    spec.secret_name
+        .clone()
+        .unwrap_or_else(|| format!("mysql-{group}-operator"))
 }
 
 pub fn dns_endpoint_name(group: &str) -> String {
@@ -454,6 +518,12 @@ mod tests {
             ),
             ("sites: [{name: a}, {name: b}]\ndns: {hostname: x}\npollInterval: 2\n", "spec.pollInterval"),
             ("sites: [{name: a}, {name: b}]\ndns: {hostname: x}\nfailureThreshold: 0\n", "spec.failureThreshold"),
+            ("sites: [{name: a}]\ndns: {hostname: x}\n", "spec.sites"),
+            (
+                "sites: [{name: a}, {name: b}]\ndns: {hostname: x}\nsplitBrainPolicy: {sitePriorities: [z]}\n",
+                "spec.splitBrainPolicy.sitePriorities[0]",
+            ),
+            ("sites: [{name: a}, {name: b}]\ndns: {hostname: x}\nsidecar: {leaseTimeout: 0s}\n", "spec.sidecar.leaseTimeout"),
         ];
         for (yaml, field) in cases {
             let e = spec(yaml).validate().unwrap_err();
@@ -468,5 +538,9 @@ mod tests {
         assert!(y.contains("name: v1alpha1"));
         assert!(y.contains("status: {}"));
         assert!(y.contains("mysqlfailovergroups.shipstream.io"));
+        // The CEL rules of spec 2.1 expressible in the CRD.
+        assert!(y.contains("at least 2 sites must have role primary-candidate"));
+        assert!(y.contains("site names must be unique"));
+        assert!(y.contains("sitePriorities entries must name primary-candidate sites"));
     }
 }

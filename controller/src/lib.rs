@@ -12,6 +12,7 @@ pub mod http;
 pub mod kube_client;
 pub mod metrics;
 pub mod net;
+pub mod reconcile;
 pub mod runner;
 pub mod sql;
 pub mod topology;

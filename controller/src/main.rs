@@ -34,6 +34,9 @@ enum Command {
         /// address serves /metrics too).
         #[arg(long, default_value = "0.0.0.0:8080", env = "METRICS_ADDR")]
         metrics_addr: String,
+        /// Probe address (/healthz, /readyz for the kubelet); empty disables it.
+        #[arg(long, default_value = "0.0.0.0:8081", env = "PROBE_ADDR")]
+        probe_addr: String,
         /// Manage groups in this namespace only (default: all namespaces).
         #[arg(long, env = "WATCH_NAMESPACE")]
         namespace: Option<String>,
@@ -73,6 +76,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Run {
             aux_addr,
             metrics_addr,
+            probe_addr,
             namespace,
             mysql_user,
             mysql_password,
@@ -113,6 +117,15 @@ async fn main() -> anyhow::Result<()> {
                 tokio::spawn(bloodraven::http::serve(
                     Box::new(listener),
                     bloodraven::aux_server::metrics_handler(registry.clone()),
+                ));
+            }
+            if !probe_addr.is_empty() {
+                let listener = TokioListener::bind(&probe_addr)
+                    .await
+                    .with_context(|| format!("binding probe address {probe_addr}"))?;
+                tokio::spawn(bloodraven::http::serve(
+                    Box::new(listener),
+                    bloodraven::aux_server::probe_handler(),
                 ));
             }
             let runner = Runner {

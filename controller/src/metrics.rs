@@ -37,6 +37,16 @@ pub const DNS_FLIPS: &str = "bloodraven_dns_flips";
 pub const TAINT_OPERATIONS: &str = "bloodraven_taint_operations";
 pub const DIVERGENT_TRANSACTIONS: &str = "bloodraven_divergent_transactions";
 pub const SITE_STATE: &str = "bloodraven_site_state";
+pub const REPLICATION_LAG: &str = "bloodraven_replication_lag_seconds";
+pub const REPLICATION_RUNNING: &str = "bloodraven_replication_running";
+pub const REPLICATION_SOURCE_STATE: &str = "bloodraven_replication_source_state";
+/// The per-site gauge families labelled `namespace, group, site, ...`.
+const PER_GROUP: [&str; 4] = [
+    SITE_STATE,
+    REPLICATION_LAG,
+    REPLICATION_RUNNING,
+    REPLICATION_SOURCE_STATE,
+];
 
 const DEFS: &[Def] = &[
     Def {
@@ -77,6 +87,21 @@ const DEFS: &[Def] = &[
     Def {
         name: SITE_STATE,
         help: "Debounced state of each site (one-hot over state).",
+        kind: Kind::Gauge,
+    },
+    Def {
+        name: REPLICATION_LAG,
+        help: "Seconds_Behind_Source of each follower (-1 when NULL or not replicating).",
+        kind: Kind::Gauge,
+    },
+    Def {
+        name: REPLICATION_RUNNING,
+        help: "Whether a follower's replication thread runs (thread=io|sql).",
+        kind: Kind::Gauge,
+    },
+    Def {
+        name: REPLICATION_SOURCE_STATE,
+        help: "Source convergence of each follower (one-hot over converged|pending|blocked).",
         kind: Kind::Gauge,
     },
 ];
@@ -276,14 +301,57 @@ impl Metrics {
         });
     }
 
+    /// Sets a follower's replication gauges; `source_state` is one of converged, pending,
+    /// blocked (None: the active site, no convergence row).
+    pub fn set_replication(&self, site: SiteLabels<'_>, r: ReplicationSample<'_>) {
+        let base = |extra: &[(&'static str, &str)]| {
+            let mut l: Labels = vec![
+                ("namespace", site.namespace.into()),
+                ("group", site.group.into()),
+                ("site", site.site.into()),
+            ];
+            l.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+            l
+        };
+        self.with(|s| {
+            s.families
+                .entry(REPLICATION_LAG)
+                .or_default()
+                .insert(base(&[("role", site.role)]), r.lag.unwrap_or(-1));
+            let running = s.families.entry(REPLICATION_RUNNING).or_default();
+            running.insert(
+                base(&[("role", site.role), ("thread", "io")]),
+                i64::from(r.io),
+            );
+            running.insert(
+                base(&[("role", site.role), ("thread", "sql")]),
+                i64::from(r.sql),
+            );
+            let states = s.families.entry(REPLICATION_SOURCE_STATE).or_default();
+            for st in ["converged", "pending", "blocked"] {
+                let key = base(&[("state", st)]);
+                match r.source_state {
+                    Some(cur) => {
+                        states.insert(key, i64::from(st == cur));
+                    }
+                    None => {
+                        states.remove(&key);
+                    }
+                }
+            }
+        });
+    }
+
     /// Drops the per-group gauges of a group no longer managed.
     pub fn remove_group(&self, namespace: &str, group: &str) {
         self.with(|s| {
-            if let Some(rows) = s.families.get_mut(SITE_STATE) {
-                rows.retain(|l, _| {
-                    !(l.first().is_some_and(|(_, v)| v == namespace)
-                        && l.get(1).is_some_and(|(_, v)| v == group))
-                });
+            for family in PER_GROUP {
+                if let Some(rows) = s.families.get_mut(family) {
+                    rows.retain(|l, _| {
+                        !(l.first().is_some_and(|(_, v)| v == namespace)
+                            && l.get(1).is_some_and(|(_, v)| v == group))
+                    });
+                }
             }
         });
     }
@@ -295,6 +363,24 @@ impl Metrics {
             .expect("writing to a String cannot fail");
         out
     }
+}
+
+/// Who a per-site gauge is about.
+#[derive(Clone, Copy, Debug)]
+pub struct SiteLabels<'a> {
+    pub namespace: &'a str,
+    pub group: &'a str,
+    pub site: &'a str,
+    pub role: &'a str,
+}
+
+/// One follower's replication reading.
+#[derive(Clone, Copy, Debug)]
+pub struct ReplicationSample<'a> {
+    pub lag: Option<i64>,
+    pub io: bool,
+    pub sql: bool,
+    pub source_state: Option<&'a str>,
 }
 
 /// Content type of [`Metrics::encode`].

@@ -7,10 +7,12 @@ use std::time::Duration;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::Api;
 use serde_json::json;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use crate::crd::{MysqlFailoverGroup, TopologyConfig};
+use crate::reconcile::GroupReconciler;
 use crate::topology::k8s::GroupApi;
 use crate::topology::{Manager, Registry, ReplicationCredentials, Seams};
 
@@ -29,12 +31,20 @@ struct Running {
     task: JoinHandle<()>,
 }
 
+/// The group reconciler of one group and the channel feeding it the latest object.
+struct Reconciling {
+    group: watch::Sender<MysqlFailoverGroup>,
+    task: JoinHandle<()>,
+}
+
 impl Runner {
     pub async fn run(self) {
         let mut running: BTreeMap<(String, String), Running> = BTreeMap::new();
         let mut invalid_reported: BTreeMap<(String, String), String> = BTreeMap::new();
+        let mut reconciling: BTreeMap<(String, String), Reconciling> = BTreeMap::new();
         loop {
             self.sync(&mut running, &mut invalid_reported).await;
+            self.sync_reconcilers(&running, &mut reconciling).await;
             tokio::time::sleep(RESYNC).await;
         }
     }
@@ -126,6 +136,43 @@ impl Runner {
             }
             keep
         });
+    }
+
+    /// Keeps one group reconciler per managed group, fed the latest object.
+    async fn sync_reconcilers(
+        &self,
+        running: &BTreeMap<(String, String), Running>,
+        reconciling: &mut BTreeMap<(String, String), Reconciling>,
+    ) {
+        reconciling.retain(|key, r| {
+            let keep = running.contains_key(key) && !r.task.is_finished();
+            if !keep {
+                r.task.abort();
+            }
+            keep
+        });
+        for ((ns, name), r) in running {
+            let api: Api<MysqlFailoverGroup> = Api::namespaced(self.seams.kube.clone(), ns);
+            let group = match tokio::time::timeout(Duration::from_secs(10), api.get(name)).await {
+                Ok(Ok(g)) => g,
+                _ => continue,
+            };
+            let key = (ns.clone(), name.clone());
+            if let Some(existing) = reconciling.get(&key) {
+                existing.group.send_replace(group);
+                continue;
+            }
+            let (tx, rx) = watch::channel(group);
+            let rec = GroupReconciler::new(
+                self.seams.kube.clone(),
+                self.registry.clone(),
+                self.seams.clock.clone(),
+                ns,
+                name,
+            );
+            let task = tokio::spawn(rec.run(rx, r.cfg.poll_interval));
+            reconciling.insert(key, Reconciling { group: tx, task });
+        }
     }
 
     /// Puts the validation error where an operator looks: the Ready condition.

@@ -2,6 +2,7 @@
 //! deterministic simulation against fake MySQL and a fake Kubernetes apiserver.
 
 pub mod bench;
+pub mod campaign;
 pub mod counter_app;
 pub mod explore;
 pub mod fake_k8s;
@@ -11,6 +12,8 @@ pub mod oracles;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod scenario_lines;
 pub mod simnet;
+pub mod timeline_svg;
 pub mod trace;
 pub mod world;

@@ -70,6 +70,10 @@ enum Command {
     Explore(chaos::explore::cli::ExploreArgs),
     /// Rerun a repro file bit for bit and compare its verdict and trace hash.
     Replay(chaos::explore::cli::ReplayArgs),
+    /// Run every scenario of a profile on seeds 1..=N in parallel; writes
+    /// reports/<name>/ (one folder per run, index.md, index.html). Exit 0 all pass, 1 a
+    /// property was violated (or the campaign was interrupted), 2 bad input.
+    RunAll(RunAllArgs),
     /// The playground workload against a real MySQL: unique-id writes at a rate, with an
     /// HTTP log of what was acknowledged and what failed (/log?after=N, /stats, /healthz).
     Counter(CounterArgs),
@@ -86,6 +90,28 @@ enum Command {
         #[arg(long, hide = true)]
         probe: Option<String>,
     },
+}
+
+#[derive(clap::Args)]
+struct RunAllArgs {
+    /// smoke ⊂ release ⊂ full.
+    #[arg(long, value_parser = ["smoke", "release", "full"])]
+    profile: String,
+    /// Seeds per scenario (1..=N).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    seeds: u64,
+    /// Parallel runs (default: the available cores).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
+    jobs: Option<u64>,
+    /// Also write a JUnit XML report here.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// Campaign folder name under reports/ (default: the profile).
+    #[arg(long)]
+    name: Option<String>,
+    /// Campaign folder (overrides --name).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -192,10 +218,22 @@ fn main() -> ExitCode {
                         s.description
                     );
                 }
+                match chaos::campaign::pending(&dir) {
+                    Ok(p) => {
+                        for p in p {
+                            println!(
+                                "{:<32} {:<19} {} (issue {})",
+                                p.id, "pending", p.reason, p.issue
+                            );
+                        }
+                    }
+                    Err(e) => return bad_input(e),
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => bad_input(e),
         },
+        Command::RunAll(args) => run_all(&dir, args),
         Command::Validate => match scenario::load_catalog(&dir) {
             Ok(all) => {
                 println!("{} scenario(s) valid in {}", all.len(), dir.display());
@@ -217,6 +255,18 @@ fn main() -> ExitCode {
             context,
             dry_run,
         } => {
+            match chaos::campaign::pending(&dir) {
+                Ok(p) => {
+                    if let Some(p) = p.into_iter().find(|p| p.id == id) {
+                        eprintln!(
+                            "error: scenario {:?} is pending and cannot run yet: {} (issue {})",
+                            p.id, p.reason, p.issue
+                        );
+                        return ExitCode::from(2);
+                    }
+                }
+                Err(e) => return bad_input(e),
+            }
             let loaded = if id.ends_with(".toml") {
                 scenario::load_file(std::path::Path::new(&id))
             } else {
@@ -268,6 +318,82 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         }
+    }
+}
+
+fn run_all(dir: &std::path::Path, args: RunAllArgs) -> ExitCode {
+    let catalog = match scenario::load_catalog(dir) {
+        Ok(c) => c,
+        Err(e) => return bad_input(e),
+    };
+    if chaos::campaign::select(&catalog, &args.profile).is_empty() {
+        return bad_input(format!(
+            "profile {:?}: no scenario of {} lists it",
+            args.profile,
+            dir.display()
+        ));
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        if let Err(e) = ctrlc::set_handler(move || {
+            eprintln!("\ninterrupted: finishing the runs in flight, then writing the index");
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        }) {
+            eprintln!("warning: Ctrl-C handler not installed: {e}");
+        }
+    }
+    let name = args.name.unwrap_or_else(|| args.profile.clone());
+    let out = args
+        .out
+        .unwrap_or_else(|| workspace_root().join("reports").join(&name));
+    let jobs = args
+        .jobs
+        .map(|j| j as usize)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let opts = chaos::campaign::Options {
+        profile: args.profile,
+        seeds: args.seeds,
+        jobs,
+        out: out.clone(),
+        junit: args.junit,
+        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    let started = std::time::Instant::now();
+    let outcome = match chaos::campaign::run(&catalog, &opts, stop) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: the campaign could not run: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    for r in outcome.runs.iter().filter(|r| !r.pass) {
+        println!("FAIL {}-{}: {}", r.scenario, r.seed, r.failures.join("; "));
+    }
+    for e in &outcome.errors {
+        println!("ERROR {e}");
+    }
+    println!(
+        "{} run(s) of {} in {:.1}s wall with {} job(s): {} passed, {} failed{}",
+        outcome.runs.len(),
+        outcome.planned,
+        started.elapsed().as_secs_f64(),
+        jobs,
+        outcome.runs.len() - outcome.failed(),
+        outcome.failed(),
+        if outcome.interrupted {
+            " (interrupted)"
+        } else {
+            ""
+        }
+    );
+    println!("index: {}", out.join("index.md").display());
+    if !outcome.errors.is_empty() {
+        ExitCode::from(2)
+    } else if outcome.failed() > 0 || outcome.interrupted {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

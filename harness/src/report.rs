@@ -130,7 +130,8 @@ impl Report {
             dir.join("report.json"),
             serde_json::to_string_pretty(self).map_err(std::io::Error::other)?,
         )?;
-        std::fs::write(dir.join("report.md"), self.markdown())
+        std::fs::write(dir.join("report.md"), self.markdown())?;
+        std::fs::write(dir.join("timeline.svg"), crate::timeline_svg::render(self))
     }
 }
 

@@ -120,6 +120,13 @@ pub struct Fault {
     /// How mysqld comes back: `fenced` or `writable` (`node-down`, `site-down`, `crash`).
     #[serde(default)]
     pub boot: Option<String>,
+    /// `apply-stall`: transactions the SQL thread applies per second while stalled
+    /// (default 0: stopped).
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// `pvc-loss`: what the new data directory holds, `empty` (default) or `new-uuid`.
+    #[serde(default)]
+    pub mode: Option<String>,
     /// `sql-fail`, `sql-ambiguous`: the statement kind hit (one of [`STMT_KINDS`]).
     #[serde(default)]
     pub stmt: Option<String>,
@@ -148,6 +155,20 @@ pub struct Fault {
 /// - `manual-fence`: a human runs `SET GLOBAL super_read_only = ON` on `site` as `root`.
 /// - `controller-crash`: armed at `at`, the controller crashes right before the `n`th
 ///   failover mutation after that (default 1) and boots again after `down` (default 4s).
+/// - `mysqld-kill`: only mysqld dies (the sidecar runs on); it restarts after `down`
+///   (default 4s) writable, as a killed primary's mysqld does, with replication stopped.
+/// - `apply-stall`: `site`'s SQL thread applies only `rate` transactions a second (default
+///   0) until `heal_at`; the IO thread keeps fetching into the relay log.
+/// - `fetch-stall`: `site`'s links to every other site are cut until `heal_at`, so its IO
+///   thread fetches nothing (the controller and clients still reach it).
+/// - `pause`: `site`'s mysqld freezes until `heal_at`: connections are accepted but never
+///   answered, replication stops applying; the sidecar ticks on (SIGSTOP of mysqld).
+/// - `partition-oneway`: packets from `peer` to `site` are dropped until `heal_at` (the
+///   other direction flows; a TCP handshake needs both, so new connections either way
+///   hang, while datagrams one way get through).
+/// - `pvc-loss`: the pod dies and its volume is replaced by a fresh one under a new
+///   server_uuid (`mode = "empty"`: no GTIDs; `"new-uuid"`: `n` local transactions); the
+///   kubelet restarts the pod like a crash, mysqld boots `boot` (default fenced).
 /// - `aux-unready`: the controller's aux endpoints (`/healthz`, `/active-site`) drop every
 ///   connection until `heal_at` (never if absent); the controller itself keeps running.
 /// - `sql-fail`: the next `n` statements of kind `stmt` on `site` fail unapplied (1105).
@@ -166,14 +187,22 @@ pub const FAULT_OPS: &[&str] = &[
     "errant-write",
     "rogue-unfence",
     "manual-fence",
+    "mysqld-kill",
+    "apply-stall",
+    "fetch-stall",
+    "pause",
+    "partition-oneway",
     "aux-unready",
     "sql-fail",
     "sql-ambiguous",
     "clock-skew",
+    "pvc-loss",
     "controller-crash",
 ];
 /// Statement kinds `sql-fail` and `sql-ambiguous` can target.
 pub use crate::fake_mysql::STMT_KINDS;
+/// `pvc-loss` modes.
+pub const PVC_LOSS_MODES: &[&str] = &["empty", "new-uuid"];
 /// Non-site hosts a `partition-pair` can name as `peer`.
 pub const PAIR_HOSTS: &[&str] = &["controller", "apiserver", "clients"];
 
@@ -189,6 +218,11 @@ fn op_fields(op: &str) -> &'static [&'static str] {
         "controller-crash" => &["n", "down"],
         "errant-write" => &["site", "n"],
         "rogue-unfence" | "manual-fence" => &["site"],
+        "mysqld-kill" => &["site", "down"],
+        "apply-stall" => &["site", "rate", "heal_at"],
+        "fetch-stall" | "pause" => &["site", "heal_at"],
+        "partition-oneway" => &["site", "peer", "heal_at"],
+        "pvc-loss" => &["site", "mode", "n", "boot"],
         "aux-unready" => &["heal_at"],
         "sql-fail" | "sql-ambiguous" => &["site", "stmt", "n"],
         "clock-skew" => &["host", "offset"],
@@ -198,7 +232,7 @@ fn op_fields(op: &str) -> &'static [&'static str] {
 
 pub const PROPERTIES: &[&str] = &[
     "SW", "DNS-W", "RPO-A", "FAILOVER", "NDA", "NOFO-PRE", "REJOIN", "NOFO", "FENCE", "FLAP",
-    "CONV", "DW",
+    "CONV", "DW", "SW-H", "EG", "DNS-C", "STATUS", "EVENTS", "FLAP-D", "TAINT",
 ];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -229,6 +263,10 @@ pub struct Expect {
     /// primary lacks and be reported RecoveryBlocked with that count.
     #[serde(default)]
     pub divergent: std::collections::BTreeMap<String, u64>,
+    /// EVENTS: exact number of Kubernetes Events per reason (0 = forbidden), e.g.
+    /// `events = { FailoverExecuted = 1, SplitBrainDetected = 0 }`.
+    #[serde(default)]
+    pub events: std::collections::BTreeMap<String, u32>,
 }
 
 /// A load or validation error: file, field, what was expected.
@@ -265,6 +303,10 @@ pub struct TimedFault {
     /// `errant-write`: number of transactions.
     pub n: u64,
     pub boot_fenced: bool,
+    /// `apply-stall`: transactions applied per second while stalled.
+    pub rate: f64,
+    /// `pvc-loss`: one of [`PVC_LOSS_MODES`].
+    pub mode: Option<String>,
     /// `sql-fail`, `sql-ambiguous`: the statement kind.
     pub stmt: Option<String>,
     /// `clock-skew`: the offset in milliseconds (`site` holds the host: a site or
@@ -274,6 +316,8 @@ pub struct TimedFault {
 
 /// Default `down` of `sidecar-kill` (SCENARIOS.md: "back in 3s").
 pub const SIDECAR_KILL_DOWN: Duration = Duration::from_secs(3);
+/// Default `down` of `mysqld-kill` (SCENARIOS.md mysqld-kill: "back after 4s or 10s").
+pub const MYSQLD_KILL_DOWN: Duration = Duration::from_secs(4);
 /// Default `down` of `controller-restart` (SCENARIOS.md: "back in 5s").
 pub const CONTROLLER_RESTART_DOWN: Duration = Duration::from_secs(5);
 /// Default `down` of `controller-crash` (the Go DST: down 0–3 polls).
@@ -305,7 +349,12 @@ pub fn parse(file: &str, text: &str) -> Result<Loaded, ScenarioError> {
             message: e.message().to_string(),
         }
     })?;
-    validate(file, scenario)
+    validate(file, scenario).map_err(|mut e| {
+        if let Some(line) = crate::scenario_lines::line_of(text, &e.field) {
+            e.message.push_str(&format!(" (line {line})"));
+        }
+        e
+    })
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -460,6 +509,8 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             ("down", f.down.is_some()),
             ("n", f.n.is_some()),
             ("boot", f.boot.is_some()),
+            ("rate", f.rate.is_some()),
+            ("mode", f.mode.is_some()),
             ("stmt", f.stmt.is_some()),
             ("host", f.host.is_some()),
             ("offset", f.offset.is_some()),
@@ -496,7 +547,10 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             }
             (None, false) => String::new(),
         };
-        let peer = match (&f.peer, f.op == "partition-pair") {
+        let peer = match (
+            &f.peer,
+            f.op == "partition-pair" || f.op == "partition-oneway",
+        ) {
             (Some(peer), _) => {
                 if !names.contains(&peer.as_str()) && !PAIR_HOSTS.contains(&peer.as_str()) {
                     return Err(err(
@@ -522,7 +576,7 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
                 return Err(err(
                     file,
                     &field("peer"),
-                    "partition-pair needs the peer it is cut from",
+                    format!("{} needs the peer it is cut from", f.op),
                 ))
             }
             (None, false) => None,
@@ -550,10 +604,11 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             None => None,
         };
         let down = match f.op.as_str() {
-            "sidecar-kill" | "controller-restart" | "controller-crash" => {
+            "sidecar-kill" | "controller-restart" | "mysqld-kill" | "controller-crash" => {
                 let d = match &f.down {
                     Some(v) => dur(file, &field("down"), v)?,
                     None if f.op == "sidecar-kill" => SIDECAR_KILL_DOWN,
+                    None if f.op == "mysqld-kill" => MYSQLD_KILL_DOWN,
                     None if f.op == "controller-crash" => CONTROLLER_CRASH_DOWN,
                     None => CONTROLLER_RESTART_DOWN,
                 };
@@ -592,6 +647,27 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
                     format!("{other:?}: expected fenced or writable"),
                 ))
             }
+        };
+        let rate = match f.rate {
+            Some(r) if !(0.0..=100_000.0).contains(&r) => {
+                return Err(err(
+                    file,
+                    &field("rate"),
+                    format!("{r}: expected 0 to 100000 transactions per second"),
+                ))
+            }
+            r => r.unwrap_or(0.0),
+        };
+        let mode = match (f.mode.as_deref(), f.op == "pvc-loss") {
+            (Some(m), _) if !PVC_LOSS_MODES.contains(&m) => {
+                return Err(err(
+                    file,
+                    &field("mode"),
+                    format!("{m:?}: expected one of {}", PVC_LOSS_MODES.join(", ")),
+                ))
+            }
+            (m, true) => Some(m.unwrap_or("empty").to_string()),
+            (_, false) => None,
         };
         let stmt = match (&f.stmt, takes.contains(&"stmt")) {
             (Some(k), _) if !STMT_KINDS.contains(&k.as_str()) => {
@@ -646,6 +722,8 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             down,
             n,
             boot_fenced,
+            rate,
+            mode,
         });
     }
     faults.sort_by_key(|f| f.at);
@@ -698,6 +776,16 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
     let has = |p: &str| e.properties.iter().any(|x| x == p);
     if !e.divergent.is_empty() && !has("NDA") {
         return Err(err(file, "expect.divergent", "is checked by NDA: add it"));
+    }
+    if !e.events.is_empty() && !has("EVENTS") {
+        return Err(err(file, "expect.events", "is checked by EVENTS: add it"));
+    }
+    if has("FLAP-D") && !faults.iter().any(|f| f.op == "controller-restart") {
+        return Err(err(
+            file,
+            "expect.properties",
+            "FLAP-D judges a controller restart: add a controller-restart fault",
+        ));
     }
     if has("FAILOVER") && (e.new_primary.is_none() || failover_within.is_none()) {
         return Err(err(
@@ -815,6 +903,37 @@ failover_within = "45s"
         parse("x.toml", &OK.replace(from, to))
             .unwrap_err()
             .to_string()
+    }
+
+    #[test]
+    fn pvc_loss_takes_a_mode_and_defaults_to_empty() {
+        let fault = |body: &str| {
+            parse(
+                "x.toml",
+                &OK.replace("op = \"node-down\"\nsite = \"a\"", body),
+            )
+        };
+        let l = fault("op = \"pvc-loss\"\nsite = \"a\"").unwrap();
+        assert_eq!(l.faults[0].mode.as_deref(), Some("empty"));
+        let l = fault("op = \"pvc-loss\"\nsite = \"a\"\nmode = \"new-uuid\"\nn = 2").unwrap();
+        assert_eq!(
+            (l.faults[0].mode.as_deref(), l.faults[0].n),
+            (Some("new-uuid"), 2)
+        );
+        let e = fault("op = \"pvc-loss\"\nsite = \"a\"\nmode = \"tape\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("faults[0].mode: \"tape\": expected one of empty, new-uuid"),
+            "{e}"
+        );
+        let e = fault("op = \"crash\"\nsite = \"a\"\nmode = \"empty\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("faults[0].mode: not used by \"crash\""),
+            "{e}"
+        );
+        let e = fault("op = \"pvc-loss\"").unwrap_err();
+        assert!(e.to_string().contains("faults[0].site"), "{e}");
     }
 
     #[test]

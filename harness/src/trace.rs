@@ -96,6 +96,48 @@ pub enum EventKind {
     DatadirWiped { site: String },
     /// A host crashed or started.
     Host { host: String, up: bool },
+    /// Sampled by the observer: what the controller claims in the group's status and its
+    /// anti-flap annotations, recorded when any of it changes.
+    GroupStatus(StatusClaim),
+    /// Sampled by the observer: a Kubernetes Event the controller created (or whose count
+    /// grew).
+    KubeEvent {
+        reason: String,
+        warning: bool,
+        message: String,
+        count: u32,
+    },
+    /// Sampled by the observer: the group's NoExecute taint appeared on (or left) a node.
+    Taint {
+        node: String,
+        /// The site whose `taintNodeSelector` picks the node.
+        site: String,
+        key: String,
+        present: bool,
+    },
+}
+
+/// The controller's published claims (status and durable anti-flap record).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatusClaim {
+    pub active_site: String,
+    pub sites: Vec<SiteClaim>,
+    /// `type=status/reason` of each condition.
+    pub conditions: Vec<String>,
+    pub last_failover: Option<String>,
+    pub last_failover_target: Option<String>,
+    /// The out-of-band anti-flap annotations.
+    pub annotated_failover: Option<String>,
+    pub annotated_target: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SiteClaim {
+    pub name: String,
+    pub state: String,
+    pub replicating: bool,
+    pub recovery_state: String,
+    pub divergent_count: Option<u64>,
 }
 
 /// Shared, append-only recorder handed to every fake.

@@ -31,6 +31,8 @@ fn skew(host: &str, offset_ms: i64) -> TimedFault {
         boot_fenced: true,
         stmt: None,
         offset_ms,
+        rate: 0.0,
+        mode: None,
     }
 }
 

@@ -104,6 +104,10 @@ pub struct Manager {
     /// The last re-assert refusal logged, for rate limiting.
     last_reassert_refusal: Option<(String, Instant)>,
     tainter: Tainter,
+    /// When a promotion blocked only by the cooldown becomes possible: the next poll
+    /// happens then even if the adaptive interval has grown past it.
+    cooldown_wake: Option<Instant>,
+    bootstrap: super::bootstrap::AutoClone,
 }
 
 impl Manager {
@@ -154,6 +158,8 @@ impl Manager {
             last_reassert: None,
             no_writer_polls: 0,
             last_reassert_refusal: None,
+            cooldown_wake: None,
+            bootstrap: Default::default(),
         };
         m.rehydrate(group);
         m
@@ -230,7 +236,10 @@ impl Manager {
         loop {
             let started = Instant::now();
             self.poll().await;
-            let next = started + self.interval();
+            let mut next = started + self.interval();
+            if let Some(wake) = self.cooldown_wake.take() {
+                next = next.min(wake.max(Instant::now()));
+            }
             tokio::time::sleep_until(next).await;
         }
     }
@@ -370,6 +379,9 @@ impl Manager {
         self.check_primary_reassert().await;
         self.reconcile_dns().await;
 
+        // 8. Auto-clone of an empty follower.
+        self.auto_clone().await;
+
         // 9-10. Durable record retry, status, events, registry.
         if self.annotation_dirty {
             self.write_annotations().await;
@@ -395,6 +407,28 @@ impl Manager {
                 _ => 0,
             };
             m.set_divergent_transactions(&s.spec.name, n);
+        }
+        for (i, s) in self.sites.iter().enumerate() {
+            let replica = s.probe.as_ref().and_then(|p| p.replica.as_ref());
+            let source_state = self.convergence(i).map(|(st, _)| match st {
+                "Converged" => "converged",
+                "Blocked" => "blocked",
+                _ => "pending",
+            });
+            m.set_replication(
+                crate::metrics::SiteLabels {
+                    namespace: &self.api.namespace,
+                    group: &self.api.name,
+                    site: &s.spec.name,
+                    role: s.spec.role.as_str(),
+                },
+                crate::metrics::ReplicationSample {
+                    lag: replica.and_then(|r| r.seconds_behind_source),
+                    io: replica.is_some_and(|r| r.io_running),
+                    sql: replica.is_some_and(|r| r.sql_running),
+                    source_state,
+                },
+            );
         }
     }
 
@@ -544,6 +578,10 @@ impl Manager {
 
     async fn try_promote(&mut self, cs: &CrossSite) {
         if let Some(until) = self.in_cooldown() {
+            let left = (until - self.seams.clock.now())
+                .to_std()
+                .unwrap_or_default();
+            self.cooldown_wake = Some(Instant::now() + left);
             let due = self
                 .last_cooldown_log
                 .is_none_or(|t| t.elapsed() >= LOG_RATE_LIMIT);
@@ -761,7 +799,7 @@ impl Manager {
             if site.retry_after.is_some_and(|t| now < t) {
                 continue;
             }
-            if probe.gtid_executed.is_empty() {
+            if probe.gtid_executed.is_empty() || self.bootstrap.owns(&site.spec.name) {
                 continue; // an empty datadir belongs to bootstrap (clone), not to recovery
             }
             let divergent = probe.gtid_executed.subtract(&active_gtid);
@@ -882,6 +920,30 @@ impl Manager {
         info!(site = %name, source = %active_host, "replication source convergence complete");
         self.sites[i].retry_after = Some(Instant::now() + Duration::from_secs(10));
         Ok(())
+    }
+
+    /// Auto-clone (spec §3.10): one step per poll, only next to a confirmed active site.
+    async fn auto_clone(&mut self) {
+        let Some(active) = self.active_site() else {
+            return;
+        };
+        let group = self.api.name.clone();
+        let inputs: Vec<super::bootstrap::SiteInput<'_>> = self
+            .sites
+            .iter()
+            .map(|s| super::bootstrap::SiteInput {
+                name: &s.spec.name,
+                host: s.host(&group),
+                role: s.spec.role,
+                state: s.deb.state,
+                probe: s.probe.as_ref(),
+                in_recovery: s.recovery != Recovery::None,
+            })
+            .collect();
+        let creds = (self.creds.user.as_str(), self.creds.password.as_str());
+        self.bootstrap
+            .step(&*self.seams.sql, creds, active, &inputs)
+            .await;
     }
 
     /// Primary re-assert (spec §3.7): when no site is writable, every other site is
@@ -1141,6 +1203,10 @@ impl Manager {
             Reason::Healthy => (false, "Healthy", "No cross-site alerts".to_string()),
             r => (true, r.as_str(), cs.alert.clone()),
         };
+        let (degraded, reason, msg) = match self.follower_degradation(cs.reason) {
+            Some((r, m)) => (true, r, m),
+            None => (degraded, reason, msg),
+        };
         conds.set("Degraded", degraded, reason, &msg);
         let blocked = self.sites.iter().find_map(|s| match &s.recovery {
             Recovery::Blocked { divergent } => Some((s.spec.name.clone(), divergent.count())),
@@ -1161,6 +1227,16 @@ impl Manager {
             (None, None) => (false, "NoRecoveryPending", "No recovery pending".to_string()),
         };
         conds.set("RecoveryPending", rp, rp_reason, &rp_msg);
+        let (b, b_reason, b_msg) = self.bootstrap.condition();
+        conds.set("Bootstrapping", b, &b_reason, &b_msg);
+        conds.set("Updating", false, "NotUpdating", "No update in progress");
+        // What the group reconciler reports (resources, Secret): one status writer.
+        for c in self
+            .registry
+            .reported_conditions(&self.api.namespace, &self.api.name)
+        {
+            conds.set(&c.type_, c.status, &c.reason, &c.message);
+        }
         MysqlFailoverGroupStatus {
             active_site: active
                 .map(|i| self.sites[i].spec.name.clone())
@@ -1202,6 +1278,153 @@ impl Manager {
         }
     }
 
+    /// Followers fit to serve reads (spec §1): replicating, lag known and within the
+    /// limit of their role.
+    fn serving_followers(&self) -> Vec<String> {
+        let active = self.active_site();
+        self.sites
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| {
+                let limit = match s.spec.role {
+                    SiteRole::ReadOnly => self
+                        .cfg
+                        .read_only_max_lag_seconds
+                        .unwrap_or(self.cfg.max_lag_seconds),
+                    _ => self.cfg.max_lag_seconds,
+                };
+                let lag = s
+                    .probe
+                    .as_ref()
+                    .and_then(|p| p.replica.as_ref())
+                    .and_then(|r| r.seconds_behind_source);
+                Some(*i) != active
+                    && s.replicating()
+                    && lag.is_some_and(|l| l >= 0 && l as u64 <= limit)
+            })
+            .map(|(_, s)| s.spec.name.clone())
+            .collect()
+    }
+
+    /// Per-follower reasons that override the matrix's Degraded reason (spec §8.1), the
+    /// last follower in spec order winning; readers are excluded.
+    fn follower_degradation(&self, topology: Reason) -> Option<(&'static str, String)> {
+        let active = self.active_site()?;
+        let mut out = None;
+        for (i, s) in self.sites.iter().enumerate() {
+            if i == active
+                || s.spec.role == SiteRole::ReadOnly
+                || s.deb.state != SiteState::ReadOnly
+            {
+                continue;
+            }
+            let Some(p) = s.probe.as_ref() else {
+                continue;
+            };
+            let name = &s.spec.name;
+            if topology == Reason::Healthy
+                && self.convergence(i).is_some_and(|(st, _)| st != "Converged")
+            {
+                out = Some((
+                    "ReplicationSourceMismatch",
+                    format!("{name} does not replicate directly from the active site"),
+                ));
+            }
+            let Some(r) = p.replica.as_ref() else {
+                continue;
+            };
+            if !r.io_running || !r.sql_running {
+                let t = match (r.io_running, r.sql_running) {
+                    (false, false) => "IO/SQL",
+                    (false, true) => "IO",
+                    _ => "SQL",
+                };
+                out = Some((
+                    "ReplicationBroken",
+                    format!("Replication {t} thread not running on {name}"),
+                ));
+            }
+            if let Some(lag) = r.seconds_behind_source {
+                if lag > 0 && lag as u64 > self.cfg.max_lag_seconds {
+                    out = Some((
+                        "ReplicationLagging",
+                        format!(
+                            "{name} is {lag}s behind its source (maxLagSeconds {})",
+                            self.cfg.max_lag_seconds
+                        ),
+                    ));
+                }
+            }
+            if !r.last_error.is_empty() {
+                out = Some(("ReplicationError", format!("{name}: {}", r.last_error)));
+            }
+        }
+        out
+    }
+
+    /// (state, reason) of a follower's source convergence (spec §3.8); None for the
+    /// active site and when there is no active site to converge on.
+    fn convergence(&self, i: usize) -> Option<(&'static str, &'static str)> {
+        let active = self.active_site()?;
+        if i == active {
+            return None;
+        }
+        let s = &self.sites[i];
+        if matches!(s.recovery, Recovery::Blocked { .. }) {
+            return Some(("Blocked", "GTIDDiverged"));
+        }
+        let Some(p) = s.probe.as_ref() else {
+            return Some(("Pending", "ProbeFailed"));
+        };
+        let active_host = self.sites[active].host(self.group());
+        let direct = p
+            .replica
+            .as_ref()
+            .is_some_and(|r| r.source_host == active_host && r.healthy());
+        Some(if direct {
+            ("Converged", "DirectSource")
+        } else {
+            ("Pending", "SourceMismatch")
+        })
+    }
+
+    fn site_details(&self) -> Vec<super::SiteDetail> {
+        let serving = self.serving_followers();
+        self.sites
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let (conv_state, conv_reason) = self.convergence(i).unwrap_or(("", ""));
+                let (recovery_state, divergent_gtid, count) = match &s.recovery {
+                    Recovery::None => ("", String::new(), None),
+                    Recovery::InProgress => ("RecoveryInProgress", String::new(), None),
+                    Recovery::Blocked { divergent } => (
+                        "RecoveryBlocked",
+                        divergent.to_string(),
+                        Some(divergent.count()),
+                    ),
+                };
+                super::SiteDetail {
+                    name: s.spec.name.clone(),
+                    role: s.spec.role.as_str().into(),
+                    state: s.deb.state.as_str().into(),
+                    source_host: s
+                        .probe
+                        .as_ref()
+                        .and_then(|p| p.replica.as_ref())
+                        .map(|r| r.source_host.clone())
+                        .unwrap_or_default(),
+                    source_convergence_state: conv_state.into(),
+                    source_convergence_reason: conv_reason.into(),
+                    serving_healthy: serving.contains(&s.spec.name),
+                    recovery_state: recovery_state.into(),
+                    divergent_gtid,
+                    divergent_transaction_count: count,
+                }
+            })
+            .collect()
+    }
+
     fn publish(&self) {
         let active = self
             .active_site()
@@ -1216,6 +1439,8 @@ impl Manager {
                 .collect(),
             poll_time: fmt_stamp(self.seams.clock.now()),
             promotion_gtid_executed: self.promotion_gtid.clone().unwrap_or_default(),
+            serving: self.serving_followers(),
+            details: self.site_details(),
         };
         self.registry
             .publish(&self.api.namespace, &self.api.name, view);

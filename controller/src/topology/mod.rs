@@ -1,5 +1,6 @@
 //! The topology manager and its parts (spec §3).
 
+pub mod bootstrap;
 pub mod k8s;
 pub mod manager;
 pub mod matrix;
@@ -10,4 +11,4 @@ pub mod status;
 pub mod taint;
 
 pub use manager::{Manager, ReplicationCredentials, Seams};
-pub use registry::{GroupView, Registry};
+pub use registry::{GroupView, Registry, ReportedCondition, SiteDetail};

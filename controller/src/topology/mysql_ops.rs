@@ -227,6 +227,24 @@ impl Session {
     pub async fn start_replica(&mut self) -> Result<(), SqlError> {
         self.exec("START REPLICA").await.map(drop)
     }
+
+    /// `CLONE INSTANCE` from the donor's internal Service (spec §1 Clone). A real mysqld
+    /// restarts when it completes, dropping this connection.
+    pub async fn clone_from(
+        &mut self,
+        donor_host: &str,
+        user: &str,
+        password: &str,
+    ) -> Result<(), SqlError> {
+        self.exec(&format!(
+            "CLONE INSTANCE FROM '{}'@'{}':{MYSQL_PORT} IDENTIFIED BY '{}'",
+            escape(user),
+            escape(donor_host),
+            escape(password)
+        ))
+        .await
+        .map(drop)
+    }
 }
 
 fn escape(s: &str) -> String {

@@ -14,6 +14,42 @@ pub struct GroupView {
     pub sites: Vec<(String, String)>,
     pub poll_time: String,
     pub promotion_gtid_executed: String,
+    /// Followers the `-replicas` Service may serve: replicating with a known lag within
+    /// the limit of their role (spec §1).
+    #[serde(skip)]
+    pub serving: Vec<String>,
+    /// Per site, what `/status` reports (spec §1), in spec order.
+    #[serde(skip)]
+    pub details: Vec<SiteDetail>,
+}
+
+/// One site as `/status` reports it (spec §1).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SiteDetail {
+    pub name: String,
+    pub role: String,
+    pub state: String,
+    pub source_host: String,
+    /// `Converged`, `Pending`, `Blocked`, or "" for the active site.
+    pub source_convergence_state: String,
+    /// `DirectSource`, `SourceMismatch`, `ProbeFailed`, `GTIDDiverged`, or "".
+    pub source_convergence_reason: String,
+    pub serving_healthy: bool,
+    pub recovery_state: String,
+    pub divergent_gtid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub divergent_transaction_count: Option<u64>,
+}
+
+/// A condition the group reconciler reports; the topology manager writes it into status
+/// with its own, so the status has one writer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportedCondition {
+    pub type_: String,
+    pub status: bool,
+    pub reason: String,
+    pub message: String,
 }
 
 /// Shared map `namespace/name` → latest view. Empty until the first poll of any group.
@@ -22,6 +58,7 @@ pub struct GroupView {
 #[derive(Clone, Default)]
 pub struct Registry {
     inner: Arc<Mutex<BTreeMap<String, GroupView>>>,
+    reported: Arc<Mutex<BTreeMap<String, Vec<ReportedCondition>>>>,
     metrics: Metrics,
     /// Test-only broken behaviours of this controller instance (empty in production).
     hooks: FaultHooks,
@@ -57,6 +94,10 @@ impl Registry {
             .lock()
             .unwrap()
             .remove(&format!("{namespace}/{name}"));
+        self.reported
+            .lock()
+            .unwrap()
+            .remove(&format!("{namespace}/{name}"));
     }
 
     pub fn get(&self, namespace: &str, name: &str) -> Option<GroupView> {
@@ -69,6 +110,23 @@ impl Registry {
 
     pub fn all(&self) -> BTreeMap<String, GroupView> {
         self.inner.lock().unwrap().clone()
+    }
+
+    /// Replaces the conditions reported for a group by its reconciler.
+    pub fn report_conditions(&self, namespace: &str, name: &str, conds: Vec<ReportedCondition>) {
+        self.reported
+            .lock()
+            .unwrap()
+            .insert(format!("{namespace}/{name}"), conds);
+    }
+
+    pub fn reported_conditions(&self, namespace: &str, name: &str) -> Vec<ReportedCondition> {
+        self.reported
+            .lock()
+            .unwrap()
+            .get(&format!("{namespace}/{name}"))
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn is_empty(&self) -> bool {

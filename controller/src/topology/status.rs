@@ -91,6 +91,27 @@ pub fn events_between(
             _ => {}
         }
     }
+    // The group reconciler's Secret problems (spec §8.2 SecretNotFound, SecretMissingKey),
+    // once per change of reason.
+    let resources = |s: Option<&MysqlFailoverGroupStatus>| {
+        s.and_then(|s| condition(s, crate::reconcile::CONDITION))
+            .map(|c| (c.reason.clone(), c.message.clone()))
+    };
+    if let Some((reason, message)) = resources(Some(new)) {
+        let before = resources(old).map(|(r, _)| r);
+        let r = match reason.as_str() {
+            "SecretNotFound" => Some("SecretNotFound"),
+            "SecretMissingKey" => Some("SecretMissingKey"),
+            _ => None,
+        };
+        if let Some(r) = r.filter(|r| before.as_deref() != Some(*r)) {
+            out.push(PendingEvent {
+                warning: true,
+                reason: r,
+                message,
+            });
+        }
+    }
     for site in &new.sites {
         let before: Option<&SiteStatus> =
             old.and_then(|o| o.sites.iter().find(|s| s.name == site.name));
@@ -148,6 +169,36 @@ mod tests {
         assert_eq!(evs.len(), 1);
         assert_eq!(evs[0].reason, "FailoverExecuted");
         assert!(evs[0].message.contains("b promoted"));
+    }
+
+    #[test]
+    fn secret_problems_raise_one_event_per_reason() {
+        let with = |reason: &str| {
+            let mut s = MysqlFailoverGroupStatus::default();
+            let mut c = Conditions {
+                list: vec![],
+                previous: &[],
+                generation: 1,
+                now: chrono::DateTime::from_timestamp(0, 0).unwrap(),
+            };
+            c.set(
+                crate::reconcile::CONDITION,
+                reason == "ResourcesApplied",
+                reason,
+                "m",
+            );
+            s.conditions = c.list;
+            s
+        };
+        let ok = with("ResourcesApplied");
+        let missing = with("SecretNotFound");
+        let evs = events_between(Some(&ok), &missing);
+        assert_eq!(evs.len(), 1);
+        assert_eq!((evs[0].reason, evs[0].warning), ("SecretNotFound", true));
+        assert!(events_between(Some(&missing), &missing).is_empty());
+        let evs = events_between(Some(&missing), &with("SecretMissingKey"));
+        assert_eq!(evs[0].reason, "SecretMissingKey");
+        assert!(events_between(Some(&missing), &ok).is_empty());
     }
 
     #[test]

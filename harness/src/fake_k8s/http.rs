@@ -336,6 +336,9 @@ async fn handle(api: ApiServer, req: Request<Incoming>) -> Response<Body> {
     }
 
     let result = handle_resource(&api, &def, &rr, &method, &q, &ctype, &ua, &body).await;
+    if write && result.is_ok() && matches!(def.plural.as_str(), "nodes" | "pods") {
+        super::eviction::sweep(&mut api.lock());
+    }
     match result {
         Ok(Reply::Object(code, v)) => {
             if write {

@@ -4,6 +4,7 @@
 //! are knobs on [`ApiServer`]. Every write attempt through HTTP is recorded in the trace as
 //! [`EventKind::ApiWrite`](crate::trace::EventKind::ApiWrite).
 
+mod eviction;
 mod http;
 pub mod patch;
 pub mod selector;
@@ -248,7 +249,11 @@ impl ApiServer {
         let def = st.resolve(resource).ok_or_else(|| {
             ApiError::new(404, "NotFound", format!("unknown resource {resource}"))
         })?;
-        st.put_raw(&def, obj)
+        let r = st.put_raw(&def, obj);
+        if r.is_ok() && matches!(def.plural.as_str(), "nodes" | "pods") {
+            eviction::sweep(&mut st);
+        }
+        r
     }
 
     /// Edits an object in place (any field, status included) with a new resourceVersion;

@@ -1357,6 +1357,15 @@ fn builtin_defs() -> Vec<ResourceDef> {
         d("events.k8s.io", "v1", "events", "Event", true, false).short(&["ev"]),
         d("apps", "v1", "deployments", "Deployment", true, true).short(&["deploy"]),
         d("apps", "v1", "statefulsets", "StatefulSet", true, true).short(&["sts"]),
+        d(
+            "policy",
+            "v1",
+            "poddisruptionbudgets",
+            "PodDisruptionBudget",
+            true,
+            true,
+        )
+        .short(&["pdb"]),
         d("coordination.k8s.io", "v1", "leases", "Lease", true, false),
         d(
             "apiextensions.k8s.io",

@@ -23,6 +23,12 @@ pub fn acked_loss(input: &Input) -> Verdict {
         .filter(|(_, s)| s == &primary.name)
         .map(|(t, _)| *t)
         .min();
+    // Cause (b): the controller logs when it promotes with relay log left unapplied.
+    let drain_incomplete = promoted_at.is_some_and(|p| {
+        super::truth::controller_logs(input.events, "relay log drain did not complete cleanly")
+            .iter()
+            .any(|t| *t <= p)
+    });
     let mut acked = 0u64;
     let mut causes: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     for e in input.events {
@@ -37,6 +43,8 @@ pub fn acked_loss(input: &Input) -> Verdict {
             "silent"
         } else if promoted_at.is_some_and(|p| e.at_ms > p) {
             "acked by a deposed primary after the promotion"
+        } else if drain_incomplete {
+            "not retrieved, or left unapplied when the promotion's relay drain budget ran out (logged)"
         } else {
             "not retrieved by the promoted replica before it lost its source"
         };

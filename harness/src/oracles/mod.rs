@@ -1,10 +1,18 @@
 //! Oracles: pure functions over a run's trace and its final ground truth. Each returns a
 //! [`Verdict`] with a measured figure; the same oracles judge every target.
 
+pub mod bounds;
 mod data;
+mod dns_convergence;
+mod events;
+mod eventually;
 pub mod fence;
+mod flap_durable;
 mod liveness;
 mod safety;
+mod split_horizon;
+mod status_truth;
+mod taint;
 pub mod truth;
 
 use serde::{Deserialize, Serialize};
@@ -104,6 +112,13 @@ pub fn judge(input: &Input) -> Vec<Verdict> {
             "FLAP" => safety::anti_flap(input),
             "CONV" => liveness::convergence(input),
             "DW" => safety::dual_writable_resolved(input),
+            "SW-H" => split_horizon::split_horizon(input),
+            "EG" => eventually::eventually_primary(input),
+            "DNS-C" => dns_convergence::dns_convergence(input),
+            "STATUS" => status_truth::status_truth(input),
+            "EVENTS" => events::events(input),
+            "FLAP-D" => flap_durable::flap_durable(input),
+            "TAINT" => taint::taint(input),
             other => Verdict::new(
                 other,
                 false,
@@ -116,3 +131,5 @@ pub fn judge(input: &Input) -> Vec<Verdict> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_claims;

@@ -2,6 +2,7 @@
 //! controller and sidecars, the workload, the fault schedule and the ground-truth observer.
 
 mod aux_gate;
+pub mod claims;
 pub mod clock;
 pub mod counter;
 pub mod logs;
@@ -72,6 +73,14 @@ fn site_host(site: &str) -> String {
 }
 
 /// The MysqlFailoverGroup the scenario describes.
+/// The operator Secret the group's pods read (what a user creates before the group).
+pub fn operator_secret() -> serde_json::Value {
+    json!({"apiVersion": "v1", "kind": "Secret",
+           "metadata": {"name": format!("mysql-{GROUP}-operator"), "namespace": NAMESPACE},
+           "stringData": {"username": CONTROLLER_SQL_USER, "password": "secret",
+                          "MYSQL_ROOT_PASSWORD": "secret"}})
+}
+
 pub fn group_object(s: &Loaded) -> serde_json::Value {
     let t = &s.scenario.topology;
     let sites: Vec<_> = t
@@ -126,6 +135,21 @@ pub fn group_object(s: &Loaded) -> serde_json::Value {
 }
 
 /// Deterministic server UUID for a site, from the run seed.
+/// The server_uuid a fresh data directory gets: derived from the site and the fault time,
+/// so adding a `pvc-loss` does not shift the run's random stream.
+fn fresh_uuid(site: &str, at: Duration) -> String {
+    let h = site.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8000-{:012x}",
+        h >> 32,
+        (h >> 16) & 0xffff,
+        h & 0xfff,
+        at.as_millis() as u64 & 0xffff_ffff_ffff
+    )
+}
+
 fn server_uuid(rng: &mut rand_chacha::ChaCha8Rng) -> String {
     let mut b = [0u8; 16];
     rng.fill_bytes(&mut b);
@@ -203,6 +227,18 @@ fn run_inner(
     .map_err(|e| anyhow::anyhow!("seeding the namespace: {e:?}"))?;
     api.put_raw("mysqlfailovergroups", group_object(scenario))
         .map_err(|e| anyhow::anyhow!("seeding the MysqlFailoverGroup: {e:?}"))?;
+    claims::seed_nodes(
+        &api,
+        &scenario
+            .scenario
+            .topology
+            .sites
+            .iter()
+            .map(|s| s.name.clone())
+            .collect::<Vec<_>>(),
+    )?;
+    api.put_raw("secrets", operator_secret())
+        .map_err(|e| anyhow::anyhow!("seeding the operator Secret: {e:?}"))?;
     {
         let api = api.clone();
         sim.host(APISERVER_HOST, move || {
@@ -294,6 +330,10 @@ fn run_inner(
         sim.host(hosts[i].as_str(), move || host.clone().boot());
         sites.push((s.name.clone(), hosts[i].clone(), engine, ctl));
     }
+    // CLONE INSTANCE reaches a donor by its internal Service name.
+    for (_, _, engine, _) in &sites {
+        engine.set_clone_donors(sites.iter().map(|(_, h, e, _)| (h.as_str(), e)));
+    }
 
     // Replication wiring at start: every non-active site replicates from the active one.
     {
@@ -349,6 +389,7 @@ fn run_inner(
     let mut next_observe = Duration::ZERO;
     let mut observed_active: Option<String> = None;
     let mut observed_dns: Option<Option<String>> = None;
+    let mut claims_seen = claims::ClaimsSeen::default();
     while sim.elapsed() < duration {
         let now = sim.elapsed();
         trace.set_driver_time(now);
@@ -376,6 +417,7 @@ fn run_inner(
                 &mut observed_dns,
                 now,
             );
+            claims::observe_claims(&api, &trace, &mut claims_seen);
         }
         sim.step()
             .map_err(|e| anyhow::anyhow!("simulation step failed: {e}"))?;
@@ -493,10 +535,37 @@ enum Action {
         site: String,
         n: u64,
     },
+    /// `pvc-loss`: the (downed) site's data directory is replaced by a fresh one.
+    WipeData {
+        site: String,
+        uuid: String,
+        local_txns: u64,
+    },
     /// A human with SUPER: `rogue-unfence` or `manual-fence`.
     Human {
         site: String,
         fence: bool,
+    },
+    /// `mysqld-kill`: mysqld alone dies (`up: false`) or restarts.
+    Mysqld {
+        site: String,
+        up: bool,
+    },
+    /// `apply-stall`: the SQL thread's rate (None = back to normal).
+    ApplyRate {
+        site: String,
+        rate: Option<f64>,
+    },
+    /// `pause`: mysqld frozen (or thawed).
+    Pause {
+        site: String,
+        frozen: bool,
+    },
+    /// `partition-oneway`: drop packets from `from_host` to `site`'s host (or heal).
+    OneWay {
+        site: String,
+        from: String,
+        heal: bool,
     },
     /// `aux-unready` (or its heal).
     Aux {
@@ -514,6 +583,9 @@ enum Action {
         offset_ms: i64,
     },
 }
+
+/// The fake applier's normal speed (transactions a second).
+const NORMAL_APPLY_RATE: f64 = 1000.0;
 
 struct Schedule {
     items: Vec<(Duration, Action)>,
@@ -631,6 +703,115 @@ impl Schedule {
                     },
                 )),
                 "errant-write" => items.push((f.at, Action::ErrantWrite { site, n: f.n })),
+                "mysqld-kill" => {
+                    let down = f.down.unwrap_or(crate::scenario::MYSQLD_KILL_DOWN);
+                    items.push((
+                        f.at,
+                        Action::Mysqld {
+                            site: site.clone(),
+                            up: false,
+                        },
+                    ));
+                    items.push((f.at + down, Action::Mysqld { site, up: true }));
+                }
+                "apply-stall" => {
+                    items.push((
+                        f.at,
+                        Action::ApplyRate {
+                            site: site.clone(),
+                            rate: Some(f.rate),
+                        },
+                    ));
+                    if let Some(at) = f.heal_at {
+                        items.push((at, Action::ApplyRate { site, rate: None }));
+                    }
+                }
+                "fetch-stall" => {
+                    let peers: Vec<String> = all_sites
+                        .iter()
+                        .filter(|s| **s != site)
+                        .map(|s| site_host(s))
+                        .collect();
+                    let cut = |heal| Action::Cut {
+                        op: f.op.clone(),
+                        site: site.clone(),
+                        peers: peers.clone(),
+                        detail: format!("{site} <-> other sites"),
+                        heal,
+                    };
+                    items.push((f.at, cut(false)));
+                    if let Some(at) = f.heal_at {
+                        items.push((at, cut(true)));
+                    }
+                }
+                "pause" => {
+                    items.push((
+                        f.at,
+                        Action::Pause {
+                            site: site.clone(),
+                            frozen: true,
+                        },
+                    ));
+                    if let Some(at) = f.heal_at {
+                        items.push((
+                            at,
+                            Action::Pause {
+                                site,
+                                frozen: false,
+                            },
+                        ));
+                    }
+                }
+                "partition-oneway" => {
+                    let from = pair_host(f.peer.as_deref().unwrap_or_default());
+                    items.push((
+                        f.at,
+                        Action::OneWay {
+                            site: site.clone(),
+                            from: from.clone(),
+                            heal: false,
+                        },
+                    ));
+                    if let Some(at) = f.heal_at {
+                        items.push((
+                            at,
+                            Action::OneWay {
+                                site,
+                                from,
+                                heal: true,
+                            },
+                        ));
+                    }
+                }
+                "pvc-loss" => {
+                    let down = |op: &str| Action::Down {
+                        site: site.clone(),
+                        op: op.into(),
+                        boot_fenced: f.boot_fenced,
+                    };
+                    items.push((f.at, down("pvc-loss")));
+                    items.push((
+                        f.at,
+                        Action::WipeData {
+                            site: site.clone(),
+                            uuid: fresh_uuid(&site, f.at),
+                            local_txns: if f.mode.as_deref() == Some("new-uuid") {
+                                f.n
+                            } else {
+                                0
+                            },
+                        },
+                    ));
+                    items.push((
+                        f.at + POD_RESTART_DELAY,
+                        Action::Up {
+                            site,
+                            op: f.op.clone(),
+                            boot_fenced: f.boot_fenced,
+                            mysqld_delay: MYSQLD_BOOT_DELAY,
+                        },
+                    ));
+                }
                 "rogue-unfence" => items.push((f.at, Action::Human { site, fence: false })),
                 "manual-fence" => items.push((f.at, Action::Human { site, fence: true })),
                 "aux-unready" => {
@@ -843,6 +1024,20 @@ fn apply(sim: &mut turmoil::Sim, action: &Action, env: &Env, links: &mut Links) 
                 up: false,
             });
         }
+        Action::WipeData {
+            site,
+            uuid,
+            local_txns,
+        } => {
+            let (_, _, engine, _) = find(site);
+            trace.record(EventKind::Fault {
+                op: "pvc-loss".into(),
+                detail: format!("{site}: fresh datadir {uuid}, {local_txns} local transaction(s)"),
+                heal: false,
+            });
+            engine.wipe_datadir(uuid);
+            engine.errant_write(*local_txns);
+        }
         Action::ErrantWrite { site, n } => {
             let (_, _, engine, _) = find(site);
             trace.record(EventKind::Fault {
@@ -851,6 +1046,54 @@ fn apply(sim: &mut turmoil::Sim, action: &Action, env: &Env, links: &mut Links) 
                 heal: false,
             });
             engine.errant_write(*n);
+        }
+        Action::Mysqld { site, up } => {
+            let (_, _, engine, ctl) = find(site);
+            trace.record(EventKind::Fault {
+                op: "mysqld-kill".into(),
+                detail: site.clone(),
+                heal: *up,
+            });
+            if *up {
+                ctl.restart_mysqld();
+            } else {
+                engine.shutdown();
+            }
+        }
+        Action::ApplyRate { site, rate } => {
+            let (_, _, engine, _) = find(site);
+            trace.record(EventKind::Fault {
+                op: "apply-stall".into(),
+                detail: match rate {
+                    Some(r) => format!("{site} at {r}/s"),
+                    None => site.clone(),
+                },
+                heal: rate.is_none(),
+            });
+            engine.set_apply_rate(rate.unwrap_or(NORMAL_APPLY_RATE));
+        }
+        Action::Pause { site, frozen } => {
+            let (_, _, engine, _) = find(site);
+            trace.record(EventKind::Fault {
+                op: "pause".into(),
+                detail: site.clone(),
+                heal: !*frozen,
+            });
+            engine.set_hang(*frozen);
+            engine.set_apply_rate(if *frozen { 0.0 } else { NORMAL_APPLY_RATE });
+        }
+        Action::OneWay { site, from, heal } => {
+            let (_, host, _, _) = find(site);
+            trace.record(EventKind::Fault {
+                op: "partition-oneway".into(),
+                detail: format!("{site} <- {from}"),
+                heal: *heal,
+            });
+            if *heal {
+                sim.repair_oneway(from.as_str(), host.as_str());
+            } else {
+                sim.partition_oneway(from.as_str(), host.as_str());
+            }
         }
         Action::Human { site, fence } => {
             let (_, _, engine, _) = find(site);

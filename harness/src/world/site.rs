@@ -24,7 +24,12 @@ struct Boot {
 /// Shared between the fault scheduler and the host closure: how the next boot goes, and
 /// whether the sidecar container should be running (`sidecar-kill`).
 #[derive(Clone)]
-pub struct SiteCtl(Arc<Mutex<Boot>>, Arc<watch::Sender<bool>>);
+pub struct SiteCtl(
+    Arc<Mutex<Boot>>,
+    Arc<watch::Sender<bool>>,
+    /// Bumped to restart mysqld alone (`mysqld-kill`).
+    Arc<watch::Sender<u64>>,
+);
 
 /// On the very first boot sidecars start after the controller has had time to publish
 /// the active site (a steady-state group, not a fresh deploy).
@@ -39,7 +44,13 @@ impl SiteCtl {
                 mysqld_delay: Duration::ZERO,
             })),
             Arc::new(watch::channel(true).0),
+            Arc::new(watch::channel(0).0),
         )
+    }
+
+    /// Starts mysqld again (writable, replication stopped) after a `mysqld-kill`.
+    pub fn restart_mysqld(&self) {
+        self.2.send_modify(|n| *n += 1);
     }
 
     /// The next boot of the pod (the kubelet starts every container again).
@@ -138,6 +149,20 @@ impl SiteHost {
                 }
             }
         });
+        // mysqld alone restarted by its container runtime (`mysqld-kill`).
+        {
+            let mut boots = self.ctl.2.subscribe();
+            let (engine, dialer) = (self.engine.clone(), self.dialer.clone());
+            tokio::spawn(async move {
+                while boots.changed().await.is_ok() {
+                    engine.boot(false);
+                    tokio::spawn(fake_mysql::run_replica_threads(
+                        engine.clone(),
+                        dialer.clone(),
+                    ));
+                }
+            });
+        }
         tokio::time::sleep(boot.mysqld_delay).await;
         self.engine.boot(boot.fenced);
         tokio::spawn(fake_mysql::run_replica_threads(

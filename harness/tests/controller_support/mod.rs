@@ -186,6 +186,28 @@ impl Ctx {
         )
     }
 
+    /// A group reconciler built like the runner builds one.
+    pub fn reconciler(&self) -> bloodraven::reconcile::GroupReconciler {
+        bloodraven::reconcile::GroupReconciler::new(
+            self.kube(),
+            self.registry.clone(),
+            self.clock.clone(),
+            NS,
+            GROUP,
+        )
+    }
+
+    /// A kube client over the simulated network to the fake apiserver.
+    pub fn kube(&self) -> kube::Client {
+        bloodraven::kube_client::client_over(self.dialer.clone(), APISERVER, APISERVER_PORT, NS)
+    }
+
+    /// The group as the controller reads it.
+    pub async fn group(&self) -> crd::MysqlFailoverGroup {
+        let api: kube::Api<crd::MysqlFailoverGroup> = kube::Api::namespaced(self.kube(), NS);
+        api.get(GROUP).await.expect("reading the group")
+    }
+
     /// One poll, then the poll interval of virtual time.
     pub async fn poll(&self, m: &mut Manager) {
         m.poll().await;

@@ -1,0 +1,271 @@
+//! The per-site Deployment `mysql-<group>-<site>` (spec §1): one replica, a `mysql`
+//! container and the `sidecar` container, pinned to the site's nodes, tolerating the
+//! group's own read-only taint (the taint is for the workloads, not for the database).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::core::v1::{
+    Affinity, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource, NodeAffinity,
+    NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectFieldSelector,
+    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, ResourceRequirements,
+    SecretKeySelector, Toleration, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+
+use crate::crd::{MysqlFailoverGroupSpec, ResourcesSpec, SiteSpec};
+use crate::topology::k8s::taint_key;
+
+use super::meta::Owner;
+use super::names;
+
+/// Secret keys the pods read (the operator Secret, spec §2.1 `credentials.operatorSecret`).
+pub const KEY_USERNAME: &str = "username";
+pub const KEY_PASSWORD: &str = "password";
+pub const KEY_ROOT_PASSWORD: &str = "MYSQL_ROOT_PASSWORD";
+
+fn env(name: &str, value: impl Into<String>) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value: Some(value.into()),
+        ..Default::default()
+    }
+}
+
+fn env_field(name: &str, path: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                field_path: path.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn env_secret(name: &str, secret: &str, key: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: secret.into(),
+                key: key.into(),
+                optional: None,
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn quantities(m: &BTreeMap<String, String>) -> Option<BTreeMap<String, Quantity>> {
+    (!m.is_empty()).then(|| {
+        m.iter()
+            .map(|(k, v)| (k.clone(), Quantity(v.clone())))
+            .collect()
+    })
+}
+
+fn resources(r: &Option<ResourcesSpec>) -> Option<ResourceRequirements> {
+    r.as_ref().map(|r| ResourceRequirements {
+        requests: quantities(&r.requests),
+        limits: quantities(&r.limits),
+        ..Default::default()
+    })
+}
+
+/// The environment `bloodraven-sidecar` reads (sidecar/src/config.rs `from_env` and the
+/// credentials of its main).
+fn sidecar_env(
+    spec: &MysqlFailoverGroupSpec,
+    group: &str,
+    site: &str,
+    secret: &str,
+) -> Vec<EnvVar> {
+    let peers: Vec<String> = spec
+        .sites
+        .iter()
+        .filter(|s| s.name != site)
+        .map(|s| format!("{}:8080", names::internal_service(group, &s.name)))
+        .collect();
+    let mut out = vec![
+        env("MY_SITE", site),
+        env_field("POD_NAMESPACE", "metadata.namespace"),
+        env_field("MY_POD_NAME", "metadata.name"),
+        env("FAILOVER_GROUP", group),
+        env("PEER_ADDRESSES", peers.join(",")),
+        env("LEASE_TIMEOUT", spec.sidecar.lease_timeout.clone()),
+        env(
+            "PEER_CHECK_INTERVAL",
+            spec.sidecar.peer_check_interval.clone(),
+        ),
+        env("MYSQL_HOST", "127.0.0.1"),
+        env("MYSQL_PORT", "3306"),
+        env("LISTEN_ADDR", "0.0.0.0:8080"),
+        env_secret("MYSQL_USER", secret, KEY_USERNAME),
+        env_secret("MYSQL_PASSWORD", secret, KEY_PASSWORD),
+    ];
+    if let Some(addr) = &spec.sidecar.bloodraven_address {
+        out.push(env("BLOODRAVEN_ADDRESS", addr.clone()));
+    }
+    out
+}
+
+/// Pins the pod to the nodes of the site's `taintNodeSelector`.
+fn site_affinity(site: &SiteSpec) -> Option<Affinity> {
+    if site.taint_node_selector.is_empty() {
+        return None;
+    }
+    let expressions = site
+        .taint_node_selector
+        .iter()
+        .map(|(k, v)| NodeSelectorRequirement {
+            key: k.clone(),
+            operator: "In".into(),
+            values: Some(vec![v.clone()]),
+        })
+        .collect();
+    Some(Affinity {
+        node_affinity: Some(NodeAffinity {
+            required_during_scheduling_ignored_during_execution: Some(NodeSelector {
+                node_selector_terms: vec![NodeSelectorTerm {
+                    match_expressions: Some(expressions),
+                    ..Default::default()
+                }],
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
+
+/// The pod template of a site; its hash is the drift signal of the ordered update.
+pub fn pod_template(
+    spec: &MysqlFailoverGroupSpec,
+    group: &str,
+    server_id: usize,
+    site: &SiteSpec,
+    secret: &str,
+) -> PodTemplateSpec {
+    let mysql = Container {
+        name: "mysql".into(),
+        image: Some(spec.image.clone()),
+        // Unique per site: replication drops events carrying its own server id.
+        args: Some(vec![format!("--server-id={server_id}")]),
+        ports: Some(vec![ContainerPort {
+            name: Some("mysql".into()),
+            container_port: 3306,
+            ..Default::default()
+        }]),
+        env: Some(vec![env_secret(
+            "MYSQL_ROOT_PASSWORD",
+            secret,
+            KEY_ROOT_PASSWORD,
+        )]),
+        resources: resources(&site.resources),
+        volume_mounts: Some(vec![
+            VolumeMount {
+                name: "data".into(),
+                mount_path: "/var/lib/mysql".into(),
+                ..Default::default()
+            },
+            VolumeMount {
+                name: "config".into(),
+                mount_path: "/etc/mysql/conf.d".into(),
+                read_only: Some(true),
+                ..Default::default()
+            },
+        ]),
+        ..Default::default()
+    };
+    let sidecar = Container {
+        name: "sidecar".into(),
+        image: Some(spec.sidecar_image.clone()),
+        ports: Some(vec![ContainerPort {
+            name: Some("sidecar".into()),
+            container_port: 8080,
+            ..Default::default()
+        }]),
+        env: Some(sidecar_env(spec, group, &site.name, secret)),
+        ..Default::default()
+    };
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(names::site_labels(group, &site.name)),
+            ..Default::default()
+        }),
+        spec: Some(PodSpec {
+            containers: vec![mysql, sidecar],
+            affinity: site_affinity(site),
+            tolerations: Some(vec![Toleration {
+                key: Some(taint_key(group)),
+                operator: Some("Exists".into()),
+                effect: Some("NoExecute".into()),
+                ..Default::default()
+            }]),
+            termination_grace_period_seconds: Some(spec.termination_grace_period_seconds),
+            volumes: Some(vec![
+                Volume {
+                    name: "data".into(),
+                    persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                        claim_name: names::pvc(group, &site.name),
+                        read_only: None,
+                    }),
+                    ..Default::default()
+                },
+                Volume {
+                    name: "config".into(),
+                    config_map: Some(ConfigMapVolumeSource {
+                        name: names::config_map(group),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            ]),
+            ..Default::default()
+        }),
+    }
+}
+
+/// FNV-1a over the template's JSON: stable across processes and platforms.
+pub fn template_hash(t: &PodTemplateSpec) -> String {
+    let text = serde_json::to_string(t).expect("a pod template serializes");
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The Deployment of `site` running `template`.
+pub fn deployment(owner: &Owner, site: &str, template: PodTemplateSpec) -> Deployment {
+    let g = &owner.group;
+    let mut metadata = owner.meta(names::deployment(g, site), names::site_labels(g, site));
+    metadata.annotations = Some(BTreeMap::from([(
+        names::ANNOTATION_SPEC_HASH.to_string(),
+        template_hash(&template),
+    )]));
+    Deployment {
+        metadata,
+        spec: DeploymentSpec {
+            replicas: Some(1),
+            selector: LabelSelector {
+                match_labels: Some(names::site_selector(g, site)),
+                ..Default::default()
+            },
+            // One RWO volume per site: the old pod must stop before the new one mounts it.
+            strategy: Some(DeploymentStrategy {
+                type_: Some("Recreate".into()),
+                ..Default::default()
+            }),
+            template,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
