@@ -7,6 +7,7 @@ pub mod aux_server;
 pub mod clock;
 pub mod crd;
 pub mod duration;
+pub mod fault_hooks;
 pub mod gtid;
 pub mod http;
 pub mod kube_client;

@@ -50,6 +50,10 @@ enum Command {
         /// Only print the trace hash (for determinism checks).
         #[arg(long)]
         hash_only: bool,
+        /// Run a deliberately broken controller (test-only fault hook), e.g.
+        /// `ignore-cooldown`; repeatable.
+        #[arg(long = "break", value_name = "BEHAVIOUR", value_parser = chaos::explore::cli::parse_broken)]
+        broken: Vec<bloodraven::fault_hooks::Broken>,
         /// Where to run it.
         #[arg(long, value_enum, default_value_t = Target::Sim)]
         target: Target,
@@ -62,6 +66,10 @@ enum Command {
     },
     /// Load and validate every scenario file of the catalog.
     Validate,
+    /// Random fault campaigns: runs drawn from a seed, failures shrunk to repro files.
+    Explore(chaos::explore::cli::ExploreArgs),
+    /// Rerun a repro file bit for bit and compare its verdict and trace hash.
+    Replay(chaos::explore::cli::ReplayArgs),
     /// Run every scenario of a profile on seeds 1..=N in parallel; writes
     /// reports/<name>/ (one folder per run, index.md, index.html). Exit 0 all pass, 1 a
     /// property was violated (or the campaign was interrupted), 2 bad input.
@@ -233,6 +241,8 @@ fn main() -> ExitCode {
             }
             Err(e) => bad_input(e),
         },
+        Command::Explore(args) => chaos::explore::cli::explore(args, &dir),
+        Command::Replay(args) => chaos::explore::cli::replay(args),
         Command::Bench { quick, out, probe } => bench(quick, out, probe),
         Command::Run {
             scenario: id,
@@ -240,6 +250,7 @@ fn main() -> ExitCode {
             report_dir,
             log,
             hash_only,
+            broken,
             target,
             context,
             dry_run,
@@ -276,7 +287,12 @@ fn main() -> ExitCode {
             if dry_run {
                 return bad_input("--dry-run prints a cluster command plan: it needs --target k3d");
             }
-            let report = match chaos::runner::run_and_judge(&loaded, seed, log) {
+            let cfg = chaos::world::RunConfig {
+                seed,
+                print_log: log,
+                broken,
+            };
+            let report = match chaos::runner::run_with(&loaded, &cfg) {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("error: the simulation could not run: {e:#}");

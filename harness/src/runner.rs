@@ -9,7 +9,14 @@ use crate::trace::{hash_events, EventKind};
 use crate::world::{self, RunConfig};
 
 pub fn run_and_judge(scenario: &Loaded, seed: u64, print_log: bool) -> anyhow::Result<Report> {
-    run_and_judge_with_tick(scenario, seed, print_log, world::TICK)
+    run_with(
+        scenario,
+        &RunConfig {
+            seed,
+            print_log,
+            broken: vec![],
+        },
+    )
 }
 
 /// [`run_and_judge`] with another simulator tick (to show a tick change keeps verdicts).
@@ -19,9 +26,28 @@ pub fn run_and_judge_with_tick(
     print_log: bool,
     tick: std::time::Duration,
 ) -> anyhow::Result<Report> {
+    let cfg = RunConfig {
+        seed,
+        print_log,
+        broken: vec![],
+    };
+    run_with_config_and_tick(scenario, &cfg, tick)
+}
+
+/// [`run_and_judge`] with every knob of the run (e.g. a deliberately broken controller).
+pub fn run_with(scenario: &Loaded, cfg: &RunConfig) -> anyhow::Result<Report> {
+    run_with_config_and_tick(scenario, cfg, world::TICK)
+}
+
+fn run_with_config_and_tick(
+    scenario: &Loaded,
+    cfg: &RunConfig,
+    tick: std::time::Duration,
+) -> anyhow::Result<Report> {
+    let seed = cfg.seed;
     // Wall time here only measures the harness's own speed; it never reaches the trace.
     let started = Instant::now();
-    let out = world::run_with_tick(scenario, &RunConfig { seed, print_log }, tick)?;
+    let out = world::run_with_tick(scenario, cfg, tick)?;
     let wall = started.elapsed();
     let verdicts = oracles::judge(&Input {
         events: &out.events,

@@ -177,6 +177,8 @@ pub struct Fault {
 /// - `manual-fence`: a human runs `SET GLOBAL super_read_only = ON` on `site` as `root`.
 /// - `annotate` (not a fault): a human sets annotation `key` on the group to `value`, or
 ///   removes it when `value` is absent (planned failover, reclone).
+/// - `controller-crash`: armed at `at`, the controller crashes right before the `n`th
+///   failover mutation after that (default 1) and boots again after `down` (default 4s).
 /// - `mysqld-kill`: only mysqld dies (the sidecar runs on); it restarts after `down`
 ///   (default 4s) writable, as a killed primary's mysqld does, with replication stopped.
 /// - `apply-stall`: `site`'s SQL thread applies only `rate` transactions a second (default
@@ -233,6 +235,7 @@ pub const FAULT_OPS: &[&str] = &[
     "sql-ambiguous",
     "clock-skew",
     "pvc-loss",
+    "controller-crash",
 ];
 /// Statement kinds `sql-fail` and `sql-ambiguous` can target.
 pub use crate::fake_mysql::STMT_KINDS;
@@ -255,6 +258,7 @@ fn op_fields(op: &str) -> &'static [&'static str] {
         "partition-pair" => &["site", "peer", "heal_at"],
         "sidecar-kill" => &["site", "down"],
         "controller-restart" => &["down"],
+        "controller-crash" => &["n", "down"],
         "errant-write" => &["site", "n"],
         "rogue-unfence" | "manual-fence" => &["site"],
         "annotate" => &["key", "value"],
@@ -457,6 +461,8 @@ pub const SIDECAR_KILL_DOWN: Duration = Duration::from_secs(3);
 pub const MYSQLD_KILL_DOWN: Duration = Duration::from_secs(4);
 /// Default `down` of `controller-restart` (SCENARIOS.md: "back in 5s").
 pub const CONTROLLER_RESTART_DOWN: Duration = Duration::from_secs(5);
+/// Default `down` of `controller-crash` (the Go DST: down 0–3 polls).
+pub const CONTROLLER_CRASH_DOWN: Duration = Duration::from_secs(4);
 
 /// Ops that set background conditions rather than break something: they do not start the
 /// clock that FAILOVER and NOFO-PRE measure from ("kill-site at t0+60s with skewed clocks"
@@ -754,11 +760,12 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             None => None,
         };
         let down = match f.op.as_str() {
-            "sidecar-kill" | "controller-restart" | "mysqld-kill" => {
+            "sidecar-kill" | "controller-restart" | "mysqld-kill" | "controller-crash" => {
                 let d = match &f.down {
                     Some(v) => dur(file, &field("down"), v)?,
                     None if f.op == "sidecar-kill" => SIDECAR_KILL_DOWN,
                     None if f.op == "mysqld-kill" => MYSQLD_KILL_DOWN,
+                    None if f.op == "controller-crash" => CONTROLLER_CRASH_DOWN,
                     None => CONTROLLER_RESTART_DOWN,
                 };
                 if d.is_zero() || at + d >= duration {

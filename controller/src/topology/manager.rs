@@ -11,6 +11,7 @@ use tracing::{error, info, warn};
 
 use crate::clock::SharedClock;
 use crate::crd::{self, MysqlFailoverGroupStatus, SiteRole, SiteSpec, SiteStatus, TopologyConfig};
+use crate::fault_hooks::Broken;
 use crate::gtid::GtidSet;
 use crate::sql::SharedSqlConnector;
 
@@ -522,6 +523,9 @@ impl Manager {
     /// History path: the recorded target is live and writable → fence every other writable
     /// site. Policy path: no usable history, priorities set → fence the losers. Else manual.
     async fn resolve_split_brain(&mut self, views: &[SiteView]) {
+        if self.registry.hooks().broken(Broken::SkipSplitBrainFence) {
+            return;
+        }
         let writable = |n: &str| {
             views
                 .iter()
@@ -562,6 +566,9 @@ impl Manager {
     }
 
     fn in_cooldown(&self) -> Option<DateTime<Utc>> {
+        if self.registry.hooks().broken(Broken::IgnoreCooldown) {
+            return None;
+        }
         let last = self.last_failover?;
         let until =
             last + chrono::Duration::from_std(self.cfg.failover_cooldown).expect("cooldown fits");
@@ -585,12 +592,13 @@ impl Manager {
             )
         }))
         .await;
+        let fresh_first = !self.registry.hooks().broken(Broken::IgnoreGtidFreshness);
         let mut best: Option<(String, GtidSet)> = None;
         for (name, gtid) in reads {
             let Some(gtid) = gtid else { continue };
             best = match best {
                 None => Some((name, gtid)),
-                Some((bn, bg)) if gtid.is_strict_superset_of(&bg) => {
+                Some((bn, bg)) if fresh_first && gtid.is_strict_superset_of(&bg) => {
                     let _ = bn;
                     Some((name, gtid))
                 }
@@ -640,6 +648,9 @@ impl Manager {
         old_primary: Option<&str>,
     ) -> Result<(), String> {
         let candidate = candidate.to_string();
+        if self.registry.hooks().broken(Broken::DnsBeforeConfirm) {
+            self.point_dns_early(&candidate).await;
+        }
         let gtid = self
             .execute_promotion(&candidate, old_primary)
             .await
@@ -659,6 +670,7 @@ impl Manager {
                 ));
             }
         }
+        self.registry.hooks().mutation("record-failover").await;
         self.record_failover(&candidate, gtid).await;
         if let Some(i) = self.site_index(&candidate) {
             self.set_state(i, SiteState::Writable);
@@ -668,8 +680,23 @@ impl Manager {
         // Publish at once: a sidecar asking /active-site between the unfence and the end
         // of this poll must not learn the old primary and fence the new one (audit H17).
         self.publish();
+        self.registry.hooks().mutation("dns").await;
         self.reconcile_dns().await;
         Ok(())
+    }
+
+    /// The DNS-before-confirmation bug, for the DNS-W oracle's broken-controller test.
+    async fn point_dns_early(&self, candidate: &str) {
+        let Some(ip) = self
+            .site_index(candidate)
+            .and_then(|i| self.sites[i].spec.lb_ip.clone())
+        else {
+            return;
+        };
+        let _ = self
+            .api
+            .apply_dns(&self.cfg.dns_hostname, self.cfg.dns_ttl, &ip)
+            .await;
     }
 
     /// Execute (spec §3.4): fence old, kill its app sessions, drain, stop, reset, unfence.
@@ -678,12 +705,20 @@ impl Manager {
         candidate: &str,
         old_primary: Option<&str>,
     ) -> Result<Option<String>, crate::sql::SqlError> {
+        let hooks = self.registry.hooks();
+        let old_primary = old_primary.filter(|_| !hooks.broken(Broken::SkipFenceOldPrimary));
         if let Some(old) = old_primary {
             match self.session(old, PROBE_TIMEOUT).await {
                 Ok(mut s) => {
+                    hooks.mutation("fence-old-primary").await;
                     if let Err(e) = s.fence().await {
                         warn!(site = %old, error = %e, "could not fence old primary");
-                    } else if let Err(e) = s.kill_app_connections().await {
+                    } else if let Err(e) = async {
+                        hooks.mutation("kill-app-connections").await;
+                        s.kill_app_connections().await
+                    }
+                    .await
+                    {
                         warn!(site = %old, error = %e, "could not kill app connections on old primary");
                     }
                 }
@@ -700,7 +735,9 @@ impl Manager {
                 warn!(site = %candidate, error = %e, "relay log drain did not complete cleanly, proceeding with promotion")
             }
         }
+        hooks.mutation("stop-replica").await;
         s.stop_replica().await?;
+        hooks.mutation("reset-replica").await;
         s.reset_replica_all().await?;
         let gtid = match s.gtid_executed().await {
             Ok(g) => Some(g.to_string()),
@@ -709,6 +746,7 @@ impl Manager {
                 None
             }
         };
+        hooks.mutation("unfence").await;
         s.unfence().await?;
         info!(promoted_site = %candidate, promotion_gtid = ?gtid, "failover complete");
         Ok(gtid)
@@ -813,7 +851,7 @@ impl Manager {
             }
             let divergent = probe.gtid_executed.subtract(&active_gtid);
             let name = site.spec.name.clone();
-            if !divergent.is_empty() {
+            if !divergent.is_empty() && !self.registry.hooks().broken(Broken::RepointDivergent) {
                 self.block(i, divergent, &probe.gtid_executed, &active_gtid);
                 continue;
             }
@@ -867,7 +905,7 @@ impl Manager {
             a.gtid_executed().await?
         };
         let divergent = own.subtract(&new);
-        if divergent.is_empty() {
+        if divergent.is_empty() || self.registry.hooks().broken(Broken::RepointDivergent) {
             return Ok(true);
         }
         self.block(i, divergent, &own, &new);

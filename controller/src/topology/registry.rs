@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use crate::fault_hooks::FaultHooks;
 use crate::metrics::Metrics;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -59,11 +60,26 @@ pub struct Registry {
     inner: Arc<Mutex<BTreeMap<String, GroupView>>>,
     reported: Arc<Mutex<BTreeMap<String, Vec<ReportedCondition>>>>,
     metrics: Metrics,
+    /// Test-only broken behaviours of this controller instance (empty in production).
+    hooks: FaultHooks,
 }
 
 impl Registry {
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    pub fn hooks(&self) -> &FaultHooks {
+        &self.hooks
+    }
+
+    /// A registry whose controller consults `hooks` (the chaos harness's broken controllers).
+    #[cfg(feature = "fault-hooks")]
+    pub fn with_fault_hooks(hooks: FaultHooks) -> Self {
+        Self {
+            hooks,
+            ..Self::default()
+        }
     }
 
     pub fn publish(&self, namespace: &str, name: &str, view: GroupView) {

@@ -55,6 +55,7 @@ pub fn measure(probe: &str) -> anyhow::Result<Sample> {
         &RunConfig {
             seed: 1,
             print_log: false,
+            broken: vec![],
         },
     )?;
     let wall = started.elapsed();

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::truth::{fmt_secs, promotions};
+use super::truth::{controller_logs, fmt_secs, is_unfence, promotions, Executed};
 use super::{Input, Verdict};
 use crate::trace::EventKind;
 
@@ -57,6 +57,9 @@ pub fn acked_loss(input: &Input) -> Verdict {
         .map(|(c, ids)| format!("{} {c} (ids {}..{})", ids.len(), ids[0], ids[ids.len() - 1]))
         .collect::<Vec<_>>()
         .join("; ");
+    if let Some(stale) = stale_winner(input) {
+        return Verdict::new("RPO-A", false, figure, stale);
+    }
     match causes.get("silent") {
         Some(ids) => Verdict::new(
             "RPO-A",
@@ -66,4 +69,70 @@ pub fn acked_loss(input: &Input) -> Verdict {
         ),
         None => Verdict::new("RPO-A", true, figure, if detail.is_empty() { "no acked write lost".into() } else { detail }),
     }
+}
+
+/// The freshness half of RPO-A: when the controller decided a failover ("initiating
+/// failover"), no other candidate that answered that poll's probe as a read-only replica may
+/// hold a strict superset of the GTIDs of the site it then promoted (a writer the controller
+/// lost, read just before, is the old primary, not a candidate). The poll's probes start up to τ (5s, a hung
+/// probe of the lost primary) before the decision; 2s of slack.
+fn stale_winner(input: &Input) -> Option<String> {
+    const REACHABLE_MS: u64 = 7_000;
+    let candidates = input.candidates();
+    let decisions = controller_logs(input.events, "initiating failover");
+    let mut ex = Executed::default();
+    let mut last_read: BTreeMap<String, (u64, bool)> = BTreeMap::new();
+    // (decision time, snapshot of candidates read recently, with their GTID sets)
+    let mut pending: Option<(u64, Vec<(String, bloodraven::gtid::GtidSet)>)> = None;
+    let mut next = decisions.iter().peekable();
+    for e in input.events {
+        while next.peek().is_some_and(|t| **t <= e.at_ms) {
+            let t = *next.next().expect("peeked");
+            let snap = candidates
+                .iter()
+                .filter(|c| {
+                    last_read
+                        .get(*c)
+                        .is_some_and(|(r, ro)| *ro && r + REACHABLE_MS >= t)
+                })
+                .map(|c| (c.clone(), ex.of(c)))
+                .collect();
+            pending = Some((t, snap));
+        }
+        ex.apply(e);
+        match &e.kind {
+            EventKind::ReadOnlyProbe {
+                site,
+                user,
+                read_only,
+            } if user == crate::world::CONTROLLER_SQL_USER => {
+                last_read.insert(site.clone(), (e.at_ms, *read_only));
+            }
+            EventKind::Mutation {
+                site,
+                user,
+                sql,
+                ok: true,
+            } if user == crate::world::CONTROLLER_SQL_USER && is_unfence(sql) => {
+                let Some((t, snap)) = pending.take() else {
+                    continue;
+                };
+                let Some((_, won)) = snap.iter().find(|(c, _)| c == site) else {
+                    continue;
+                };
+                if let Some((fresher, set)) = snap
+                    .iter()
+                    .find(|(c, set)| c != site && set.is_strict_superset_of(won))
+                {
+                    return Some(format!(
+                        "failover decided at {} promoted {site} while {fresher} held a strict superset of its GTIDs ({} more transaction(s))",
+                        fmt_secs(t),
+                        set.subtract(won).count()
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }

@@ -54,6 +54,8 @@ const OBSERVE_EVERY: Duration = Duration::from_millis(500);
 pub struct RunConfig {
     pub seed: u64,
     pub print_log: bool,
+    /// Controller behaviours deliberately broken through the test-only fault hooks.
+    pub broken: Vec<bloodraven::fault_hooks::Broken>,
 }
 
 /// Everything a run produced.
@@ -207,6 +209,11 @@ fn run_inner(
         .build();
 
     let dialer: SharedDialer = Arc::new(SimDialer);
+    // One hooks object for this run's controller, kept across its restarts.
+    let hooks = bloodraven::fault_hooks::FaultHooks::default();
+    for b in &cfg.broken {
+        hooks.break_behaviour(*b);
+    }
     // The apiserver keeps true time; each pod and the controller read their own clock,
     // which a `clock-skew` fault moves.
     let wall: Arc<dyn bloodraven::clock::WallClock> = Arc::new(SimClock::new());
@@ -250,11 +257,16 @@ fn run_inner(
 
     // Controller.
     {
-        let dialer = dialer.clone();
+        let (dialer, hooks) = (dialer.clone(), hooks.clone());
         let wall: Arc<dyn bloodraven::clock::WallClock> = controller_clock;
         let aux_gate = aux_gate.clone();
         sim.host(CONTROLLER_HOST, move || {
-            let (dialer, wall, aux_gate) = (dialer.clone(), wall.clone(), aux_gate.clone());
+            let (dialer, wall, aux_gate, hooks) = (
+                dialer.clone(),
+                wall.clone(),
+                aux_gate.clone(),
+                hooks.clone(),
+            );
             async move {
                 let kube = bloodraven::kube_client::client_over(
                     dialer.clone(),
@@ -271,7 +283,7 @@ fn run_inner(
                     )),
                     clock: wall,
                 };
-                let registry = bloodraven::topology::Registry::default();
+                let registry = bloodraven::topology::Registry::with_fault_hooks(hooks);
                 let aux = SimListener::bind(CONTROLLER_AUX_PORT).await?;
                 tokio::spawn(bloodraven::http::serve(
                     Box::new(aux_gate.wrap(Box::new(aux))),
@@ -395,6 +407,9 @@ fn run_inner(
     while sim.elapsed() < duration {
         let now = sim.elapsed();
         trace.set_driver_time(now);
+        if hooks.take_crash_request() {
+            schedule.controller_crashed(now);
+        }
         for action in schedule.due(now) {
             if let Action::Api { op, fault, heal } = &action {
                 api_fault::apply(&api, op, fault, *heal, &trace);
@@ -409,6 +424,7 @@ fn run_inner(
                 clocks: &clocks,
                 aux_gate: &aux_gate,
                 trace: &trace,
+                hooks: &hooks,
             };
             apply(&mut sim, &action, &env, &mut links);
         }
@@ -530,6 +546,13 @@ enum Action {
     Controller {
         up: bool,
     },
+    /// Arm the controller crash hook; `down` is how long the host stays down once it fires.
+    ArmCrash {
+        n: u64,
+        down: Duration,
+    },
+    /// The armed crash point was reached: crash the controller host now.
+    CrashNow,
     ErrantWrite {
         site: String,
         n: u64,
@@ -660,6 +683,8 @@ const NORMAL_APPLY_RATE: f64 = 1000.0;
 
 struct Schedule {
     items: Vec<(Duration, Action)>,
+    /// How long the controller stays down after an armed crash fires.
+    crash_down: Option<Duration>,
 }
 
 /// A crashed pod is restarted by the kubelet after this; mysqld answers later still.
@@ -764,6 +789,13 @@ impl Schedule {
                     let down = f.down.unwrap_or(crate::scenario::CONTROLLER_RESTART_DOWN);
                     items.push((f.at + down, Action::Controller { up: true }));
                 }
+                "controller-crash" => items.push((
+                    f.at,
+                    Action::ArmCrash {
+                        n: f.n,
+                        down: f.down.unwrap_or(crate::scenario::CONTROLLER_CRASH_DOWN),
+                    },
+                )),
                 "errant-write" => items.push((f.at, Action::ErrantWrite { site, n: f.n })),
                 "mysqld-kill" => {
                     let down = f.down.unwrap_or(crate::scenario::MYSQLD_KILL_DOWN);
@@ -921,12 +953,33 @@ impl Schedule {
             }
         }
         items.sort_by_key(|(t, _)| *t);
-        Self { items }
+        Self {
+            items,
+            crash_down: None,
+        }
+    }
+
+    /// The armed controller crash fired at `now`: crash now, boot after its `down`.
+    fn controller_crashed(&mut self, now: Duration) {
+        let down = self
+            .crash_down
+            .take()
+            .unwrap_or(crate::scenario::CONTROLLER_CRASH_DOWN);
+        self.items.push((now, Action::CrashNow));
+        self.items
+            .push((now + down, Action::Controller { up: true }));
+        self.items.sort_by_key(|(t, _)| *t);
     }
 
     fn due(&mut self, now: Duration) -> Vec<Action> {
         let n = self.items.iter().take_while(|(t, _)| *t <= now).count();
-        self.items.drain(..n).map(|(_, a)| a).collect()
+        let due: Vec<Action> = self.items.drain(..n).map(|(_, a)| a).collect();
+        for a in &due {
+            if let Action::ArmCrash { down, .. } = a {
+                self.crash_down = Some(*down);
+            }
+        }
+        due
     }
 }
 
@@ -971,6 +1024,7 @@ struct Env<'a> {
     clocks: &'a BTreeMap<String, Arc<SimClock>>,
     aux_gate: &'a AuxGate,
     trace: &'a Trace,
+    hooks: &'a bloodraven::fault_hooks::FaultHooks,
 }
 
 fn apply(sim: &mut turmoil::Sim, action: &Action, env: &Env, links: &mut Links) {
@@ -1061,6 +1115,26 @@ fn apply(sim: &mut turmoil::Sim, action: &Action, env: &Env, links: &mut Links) 
             trace.record(EventKind::Host {
                 host: CONTROLLER_HOST.into(),
                 up: *up,
+            });
+        }
+        Action::ArmCrash { n, .. } => {
+            trace.record(EventKind::Fault {
+                op: "controller-crash".into(),
+                detail: format!("armed: before failover mutation {n}"),
+                heal: false,
+            });
+            env.hooks.crash_before_mutation(*n);
+        }
+        Action::CrashNow => {
+            trace.record(EventKind::Fault {
+                op: "controller-crash".into(),
+                detail: format!("{CONTROLLER_HOST} crashed at the armed mutation"),
+                heal: false,
+            });
+            sim.crash(CONTROLLER_HOST);
+            trace.record(EventKind::Host {
+                host: CONTROLLER_HOST.into(),
+                up: false,
             });
         }
         Action::WipeData {

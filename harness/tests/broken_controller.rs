@@ -1,0 +1,139 @@
+//! For each safety property: on a scenario where it holds, a controller with the matching
+//! behaviour deliberately broken (through the test-only fault hooks of the `fault-hooks`
+//! feature, never a production flag) makes its oracle fail.
+
+use bloodraven::fault_hooks::Broken;
+use chaos::runner::run_with;
+use chaos::scenario::{catalog_dir, find, parse, Loaded};
+use chaos::world::RunConfig;
+
+const SEED: u64 = 1;
+
+fn verdict(scenario: &Loaded, broken: &[Broken], property: &str) -> (bool, String) {
+    let report = run_with(
+        scenario,
+        &RunConfig {
+            seed: SEED,
+            print_log: false,
+            broken: broken.to_vec(),
+        },
+    )
+    .expect("the simulation runs");
+    let v = report
+        .verdicts
+        .iter()
+        .find(|v| v.property == property)
+        .unwrap_or_else(|| panic!("{property} is not judged by {}", scenario.scenario.id));
+    (v.pass, format!("{} {}: {}", v.property, v.figure, v.detail))
+}
+
+/// The property passes with hooks off and fails with `broken`.
+fn breaks(scenario: &Loaded, broken: Broken, property: &str) {
+    let (ok, detail) = verdict(scenario, &[], property);
+    assert!(
+        ok,
+        "{}: {property} must pass on the sound controller: {detail}",
+        scenario.scenario.id
+    );
+    let (ok, detail) = verdict(scenario, &[broken], property);
+    assert!(
+        !ok,
+        "{}: {property} must fail with {} broken, got: {detail}",
+        scenario.scenario.id,
+        broken.name()
+    );
+    eprintln!("{} with {}: {detail}", scenario.scenario.id, broken.name());
+}
+
+fn catalog(id: &str) -> Loaded {
+    find(&catalog_dir(), id).expect("catalog scenario")
+}
+
+#[test]
+fn flap_fails_when_the_cooldown_is_ignored() {
+    breaks(
+        &catalog("anti-flap-cooldown"),
+        Broken::IgnoreCooldown,
+        "FLAP",
+    );
+}
+
+#[test]
+fn dns_w_fails_when_dns_moves_before_confirmation() {
+    breaks(&catalog("kill-site"), Broken::DnsBeforeConfirm, "DNS-W");
+}
+
+#[test]
+fn nda_fails_when_a_divergent_site_is_repointed() {
+    breaks(
+        &catalog("gtid-divergence-detection"),
+        Broken::RepointDivergent,
+        "NDA",
+    );
+}
+
+#[test]
+fn dw_fails_when_a_split_brain_is_left_alone() {
+    breaks(
+        &catalog("split-brain-auto-resolve"),
+        Broken::SkipSplitBrainFence,
+        "DW",
+    );
+}
+
+/// Three candidates; b loses its source 10s before a dies, so c is strictly fresher.
+const STALE_CANDIDATE: &str = r#"
+id = "stale-candidate"
+description = "b cut from a at 20s, node-down a at 30s: c holds a strict superset of b"
+duration = "120s"
+[topology]
+sites = [{ name = "a" }, { name = "b" }, { name = "c" }]
+active = "a"
+priorities = ["a", "b", "c"]
+[[faults]]
+at = "20s"
+op = "partition-pair"
+site = "b"
+peer = "a"
+[[faults]]
+at = "30s"
+op = "node-down"
+site = "a"
+[expect]
+properties = ["RPO-A", "SW", "DNS-W"]
+"#;
+
+#[test]
+fn rpo_a_fails_when_gtid_freshness_is_ignored() {
+    let s = parse("stale-candidate.toml", STALE_CANDIDATE).expect("valid scenario");
+    breaks(&s, Broken::IgnoreGtidFreshness, "RPO-A");
+}
+
+/// The controller loses a (refused) just long enough to promote b; a answers again at the
+/// moment of the promotion's fence. Clients re-resolve every second, so they follow DNS to
+/// b at once: an unfenced a keeps acknowledging the clients that still hold it.
+const OLD_PRIMARY_BACK: &str = r#"
+id = "old-primary-back"
+description = "partition-pair a <-> controller 30s..34.1s: a reachable again when b is promoted"
+duration = "120s"
+[topology]
+sites = [{ name = "a" }, { name = "b" }]
+active = "a"
+priorities = ["a", "b"]
+[[faults]]
+at = "30s"
+op = "partition-pair"
+site = "a"
+peer = "controller"
+heal_at = "34.1s"
+[workload]
+dns_ttl = "1s"
+[expect]
+properties = ["SW", "DW"]
+"#;
+
+#[test]
+fn sw_fails_when_the_old_primary_is_not_fenced() {
+    let s = parse("old-primary-back.toml", OLD_PRIMARY_BACK).expect("valid scenario");
+    breaks(&s, Broken::SkipFenceOldPrimary, "SW");
+}
