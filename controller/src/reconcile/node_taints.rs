@@ -1,8 +1,10 @@
-//! Level-triggered node taints (spec §1 Taint): on every pass the nodes of each candidate
-//! or dr-only site that is not the active site carry `shipstream.io/db-readonly-<group>`
-//! NoExecute, and the active site's nodes do not. The topology manager taints on
-//! transitions; this pass heals a taint lost to a failed write or removed by hand.
-//! Readers are never tainted.
+//! Level-triggered node taints (spec §1 Taint, §3.1 transition side effects): on every
+//! pass the nodes of each candidate or dr-only site whose last observed state is read-only
+//! or unreachable carry `shipstream.io/db-readonly-<group>` NoExecute, and a writable
+//! site's nodes do not (in a split brain both writers stay untainted, as the transition
+//! rules leave them). The topology manager taints on transitions; this pass heals a taint
+//! lost to a failed write or removed by hand. Readers are never tainted; a site not yet
+//! observed is left alone.
 
 use tracing::{info, warn};
 
@@ -19,7 +21,14 @@ pub fn desired<'a>(sites: &'a [SiteSpec], view: &GroupView) -> Vec<(&'a SiteSpec
     sites
         .iter()
         .filter(|s| s.role != SiteRole::ReadOnly && !s.taint_node_selector.is_empty())
-        .map(|s| (s, s.name != view.active_site))
+        .filter_map(|s| {
+            let state = view.sites.iter().find(|(n, _)| *n == s.name)?;
+            match state.1.as_str() {
+                "writable" => Some((s, false)),
+                "read-only" | "unreachable" => Some((s, true)),
+                _ => None,
+            }
+        })
         .collect()
 }
 
