@@ -73,8 +73,47 @@ site_summary() {
   done
 }
 
-# First-time topology: a writable, b fenced and replicating from a. Idempotent: does
-# nothing once b has a replication source or the group has an active site.
+# Waits until the operator has created a site's Deployment, rolled it out and its
+# mysqld answers (a first boot initialises the data directory: about a minute).
+wait_site() {
+  local site=$1 i
+  for i in $(seq 120); do
+    kn get "deploy/mysql-$GROUP-$site" >/dev/null 2>&1 && break
+    [ "$i" = 120 ] && die 1 "the operator created no deploy/mysql-$GROUP-$site in 240s (kubectl -n $NS logs deploy/bloodraven)"
+    sleep 2
+  done
+  kn rollout status "deploy/mysql-$GROUP-$site" --timeout=300s >/dev/null
+  for i in $(seq 150); do
+    [ "$(site_sql "$site" "SELECT 1" 2>/dev/null)" = 1 ] && return 0
+    sleep 2
+  done
+  die 1 "mysqld of site $site did not answer in 300s (kubectl -n $NS logs deploy/mysql-$GROUP-$site -c mysql)"
+}
+
+# Waits until the group reports an active site and prints it.
+wait_active_site() {
+  local active i
+  for i in $(seq 60); do
+    active=$(kn get mfg "$GROUP" -o jsonpath='{.status.activeSite}' 2>/dev/null || true)
+    if [ -n "$active" ]; then
+      echo "$active"
+      return 0
+    fi
+    sleep 2
+  done
+  die 1 "the group reports no active site after 120s (kubectl -n $NS describe mfg $GROUP)"
+}
+
+# A value of a Secret in the playground namespace.
+secret_value() {
+  kn get secret "$1" -o "jsonpath={.data.$2}" | base64 -d
+}
+
+# First-time topology. Every sidecar fences its mysqld at startup and the operator has no
+# active site to vouch for yet, so: a writable, b fenced and replicating from a, as the
+# operator's user (the group Secret's, created by the operator's first-boot script, in the
+# container's environment). Idempotent: does nothing once b has a replication source or
+# the group has an active site.
 bootstrap_replication() {
   local active src
   active=$(kn get mfg "$GROUP" -o jsonpath='{.status.activeSite}' 2>/dev/null || true)
@@ -91,7 +130,18 @@ bootstrap_replication() {
       SET GLOBAL super_read_only=ON;
       STOP REPLICA;
       CHANGE REPLICATION SOURCE TO SOURCE_HOST=\"mysql-demo-a-internal\", SOURCE_PORT=3306,
-        SOURCE_USER=\"$REPLICATION_USER\", SOURCE_PASSWORD=\"$REPLICATION_PASSWORD\",
+        SOURCE_USER=\"$BLOODRAVEN_MYSQL_USER\", SOURCE_PASSWORD=\"$BLOODRAVEN_MYSQL_PASSWORD\",
         SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1;
       START REPLICA;" 2>/dev/null'
+}
+
+# The counter's user, created on the active site (binlogged, so it replicates).
+# Idempotent: IF NOT EXISTS, and a repeated GRANT changes nothing.
+ensure_app_user() {
+  local active user password
+  active=$(wait_active_site)
+  user=$(secret_value counter-credentials username)
+  password=$(secret_value counter-credentials password)
+  log "ensuring the counter's MySQL user '$user' on the active site $active"
+  site_sql "$active" "CREATE USER IF NOT EXISTS '$user'@'%' IDENTIFIED BY '$password'; GRANT SELECT, INSERT, CREATE ON chaos.* TO '$user'@'%'" >/dev/null
 }

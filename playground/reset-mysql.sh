@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts the MySQL sites over from empty data: operator to 0, MySQL to 0, delete the PVCs,
-# strip the group's taints, MySQL back up, clear the group's failover history, bootstrap
-# replication a -> b, operator back up.
+# strip the group's taints, clear the group's failover history, operator back up (it
+# recreates the PVCs and scales its Deployments back to 1), bootstrap replication a -> b,
+# recreate the counter's user.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -30,21 +31,20 @@ for s in "${SITES[@]}"; do
 done
 log "stripping the group's taints"
 kc taint node --all "shipstream.io/db-readonly-$GROUP:NoExecute-" >/dev/null 2>&1 || true
-log "MySQL back up (fresh data directories)"
-kc apply -k "$PLAYGROUND_DIR/manifests/playground" >/dev/null
-kn scale deploy/bloodraven --replicas=0
-for s in "${SITES[@]}"; do
-  kn scale "deploy/mysql-$GROUP-$s" --replicas=1
-done
-for s in "${SITES[@]}"; do
-  kn rollout status "deploy/mysql-$GROUP-$s" --timeout=300s
-done
 log "clearing the group's failover history"
 kn annotate mfg "$GROUP" bloodraven.shipstream.io/last-failover- bloodraven.shipstream.io/last-failover-target- >/dev/null || true
 kn patch mfg "$GROUP" --subresource=status --type=merge -p '{"status":{"activeSite":"","sites":[],"conditions":[],"lastFailover":null,"lastFailoverTarget":null,"promotionGtidExecuted":null}}' >/dev/null
-bootstrap_replication
-log "operator up"
+log "operator up (it recreates the PVCs and scales MySQL back to 1: fresh data directories)"
 kn scale deploy/bloodraven --replicas=1
 kn rollout status deploy/bloodraven --timeout=120s
+for s in "${SITES[@]}"; do
+  # The operator's own replica count, said again in case its pass has not run yet.
+  kn scale "deploy/mysql-$GROUP-$s" --replicas=1
+done
+for s in "${SITES[@]}"; do
+  wait_site "$s"
+done
+bootstrap_replication
+ensure_app_user
 kn rollout restart deploy/counter
 site_summary

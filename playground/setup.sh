@@ -11,8 +11,9 @@ Usage: playground/setup.sh [--cluster NAME] [--skip-build] [--help]
 Creates or reuses the k3d cluster NAME (default: bloodraven; env BLOODRAVEN_CLUSTER) with a
 server node (operator, counter) and one agent node per site (a, b); labels the nodes;
 builds the controller, sidecar and chaos images and imports them; installs the CRDs,
-RBAC, the operator, the MySQL sites, the MysqlFailoverGroup 'demo' (namespace chaos) and
-the counter app; then sets up replication a -> b the first time.
+RBAC, the operator, the MysqlFailoverGroup 'demo' (namespace chaos) with its Secret and
+the counter app; waits for the MySQL sites the operator creates; then sets up
+replication a -> b the first time and the counter's MySQL user.
 
 Options:
   --cluster NAME   k3d cluster name; the kubectl context is k3d-NAME
@@ -76,22 +77,16 @@ kc apply -k "$PLAYGROUND_DIR/manifests/crds" >/dev/null
 kc wait --for condition=established --timeout=60s \
   crd/mysqlfailovergroups.shipstream.io crd/dnsendpoints.externaldns.k8s.io >/dev/null
 
-first_time=0
-kc get namespace "$NS" >/dev/null 2>&1 || first_time=1
-log "applying the playground (operator, sites, group, counter)"
+log "applying the playground (operator, group and its Secret, lb Services, counter)"
 kc apply -k "$PLAYGROUND_DIR/manifests/playground" >/dev/null
-if [ "$first_time" = 1 ]; then
-  # Keep the operator away until the sites have their first topology.
-  kn scale deploy/bloodraven --replicas=0 >/dev/null
-fi
+kn rollout status deploy/bloodraven --timeout=120s >/dev/null
 
-log "waiting for MySQL (first boot initialises the data directory: about a minute)"
+log "waiting for the operator's MySQL sites (a first boot takes about a minute)"
 for s in "${SITES[@]}"; do
-  kn rollout status "deploy/mysql-$GROUP-$s" --timeout=300s >/dev/null
+  wait_site "$s"
 done
 bootstrap_replication
-kn scale deploy/bloodraven --replicas=1 >/dev/null
-kn rollout status deploy/bloodraven --timeout=120s >/dev/null
+ensure_app_user
 kn rollout status deploy/counter --timeout=120s >/dev/null
 
 log "playground ready (context $CONTEXT, namespace $NS)"

@@ -243,6 +243,78 @@ fn reconcile_creates_owned_objects_and_a_second_pass_writes_nothing() {
     });
 }
 
+/// A real mysql image creates only root on first boot: the operator's Deployment mounts
+/// the ConfigMap's script into the image's init directory and hands it the Secret's user,
+/// the one the sidecar (and the operator, and replication) connect as. mysqld's conf.d
+/// holds my.cnf alone.
+#[test]
+fn first_boot_creates_the_secret_user_the_sidecar_connects_as() {
+    simulate(Setup::two_sites(), |ctx| async move {
+        seed_secret(&ctx);
+        let group = ctx.group().await;
+        let mut r = ctx.reconciler();
+        r.full_pass(&group).await;
+        let cm = get(&ctx, "configmaps", "mysql-g-config");
+        let script = cm["data"]["init-operator-user.sh"].as_str().unwrap();
+        assert!(script.contains("SET SQL_LOG_BIN=0;"), "{script}");
+        assert!(script.contains("CREATE USER IF NOT EXISTS"), "{script}");
+
+        let pod = &get(&ctx, "deployments", "mysql-g-a")["spec"]["template"]["spec"];
+        let volume = |name: &str| {
+            pod["volumes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["name"] == name)
+                .unwrap_or_else(|| panic!("volume {name} missing"))
+                .clone()
+        };
+        for (name, key) in [("config", "my.cnf"), ("init", "init-operator-user.sh")] {
+            let v = volume(name);
+            assert_eq!(v["configMap"]["name"], "mysql-g-config");
+            assert_eq!(v["configMap"]["items"], json!([{"key": key, "path": key}]));
+        }
+        let mysql = &pod["containers"][0];
+        let mounts: Vec<(String, String)> = mysql["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["name"].as_str().unwrap().into(),
+                    m["mountPath"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        assert!(mounts.contains(&("config".into(), "/etc/mysql/conf.d".into())));
+        assert!(mounts.contains(&("init".into(), "/docker-entrypoint-initdb.d".into())));
+
+        // The script's user is the sidecar's user: the same Secret keys.
+        let key_of = |c: &Value, n: &str| {
+            let e = env_of(c)
+                .into_iter()
+                .find(|(k, _)| k == n)
+                .unwrap_or_else(|| panic!("env {n} missing"))
+                .1;
+            let r = &e["valueFrom"]["secretKeyRef"];
+            (r["name"].clone(), r["key"].clone())
+        };
+        let sidecar = &pod["containers"][1];
+        assert_eq!(
+            key_of(mysql, "BLOODRAVEN_MYSQL_USER"),
+            key_of(sidecar, "MYSQL_USER")
+        );
+        assert_eq!(
+            key_of(mysql, "BLOODRAVEN_MYSQL_PASSWORD"),
+            key_of(sidecar, "MYSQL_PASSWORD")
+        );
+        assert_eq!(
+            key_of(mysql, "BLOODRAVEN_MYSQL_USER"),
+            (json!("mysql-g-operator"), json!("username"))
+        );
+    });
+}
+
 #[test]
 fn a_missing_secret_blocks_with_a_condition_and_recovers_when_created() {
     simulate(Setup::two_sites(), |ctx| async move {

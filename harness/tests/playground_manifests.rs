@@ -3,8 +3,11 @@
 //!   `--dry-run=server` to the fake apiserver on loopback (every kind known, every object
 //!   well-formed, the CRDs registered from the checked-in YAML, nothing stored by the dry run);
 //! - the objects the code reads are parsed with the code's own types: the group validates
-//!   at playground timings, the sidecar's environment parses, the controller's env vars
-//!   are flags it has, and the ClusterRole grants exactly the calls the controller makes.
+//!   at playground timings, the sidecar environment the operator renders for it parses,
+//!   the controller's env vars are flags it has, and the ClusterRole grants exactly the
+//!   calls the controller makes;
+//! - the overlay ships none of the objects the operator creates (they would fight over
+//!   them), but the Secret its pods read, with every key they need.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -188,10 +191,10 @@ async fn playground_manifests_pass_server_dry_run() {
     let out = apply(write("rest.yaml", &rest), true).await;
     for (kind, name) in [
         ("deployment.apps", "bloodraven"),
-        ("deployment.apps", "mysql-demo-a"),
+        ("service", "playground-lb-a"),
         ("clusterrole.rbac.authorization.k8s.io", "bloodraven"),
         ("mysqlfailovergroup.shipstream.io", "demo"),
-        ("secret", "mysql-credentials"),
+        ("secret", "mysql-demo-operator"),
     ] {
         assert!(
             out.contains(&format!(
@@ -243,9 +246,74 @@ fn playground_objects_parse_with_the_code_types() {
     assert_eq!(cfg.dns_ttl, 10);
     assert_eq!(cfg.site_priorities, ["a", "b"]);
 
-    // The sidecar's environment, as the kubelet would fill it, parses.
+    // Nothing the operator creates ships in the overlay (spec §1 per site and per group).
+    use bloodraven::reconcile::names;
+    let mut owned = vec![
+        names::config_map("demo"),
+        names::primary_service("demo"),
+        names::replicas_service("demo"),
+        names::pdb("demo"),
+    ];
+    for site in &group.spec.sites {
+        let s = site.name.as_str();
+        owned.extend([
+            names::deployment("demo", s),
+            names::pvc("demo", s),
+            names::client_service("demo", s),
+            names::internal_service("demo", s),
+        ]);
+    }
+    for d in &all {
+        let name = d["metadata"]["name"].as_str().unwrap_or_default();
+        assert!(
+            !owned.iter().any(|o| o == name),
+            "{} {name} is the operator's to create",
+            d["kind"]
+        );
+    }
+
+    // The Secret the operator's pods read exists with every key they need.
+    let secret_name = bloodraven::crd::operator_secret_name(&group.spec, "demo");
+    let secret = find(&all, "Secret", &secret_name);
+    for key in bloodraven::reconcile::secret::REQUIRED_KEYS {
+        assert!(
+            secret["stringData"][key].is_string(),
+            "Secret {secret_name} lacks {key}"
+        );
+    }
+
+    // Each site's lb Service holds the lbIP the DNSEndpoint publishes and selects the
+    // operator's pods of that site.
+    for site in &group.spec.sites {
+        let svc = find(&all, "Service", &format!("playground-lb-{}", site.name));
+        assert_eq!(
+            svc["spec"]["clusterIP"].as_str(),
+            site.lb_ip.as_deref(),
+            "site {}",
+            site.name
+        );
+        let selector: BTreeMap<String, String> =
+            serde_json::from_value(svc["spec"]["selector"].clone()).unwrap();
+        assert_eq!(selector, names::site_selector("demo", &site.name));
+    }
+
+    // The sidecar environment the operator renders for this group, as the kubelet would
+    // fill it, parses.
+    let mut rendered = group.clone();
+    rendered.metadata.uid = Some("uid-demo".into());
+    let owner = bloodraven::reconcile::meta::Owner {
+        group: "demo".into(),
+        namespace: "chaos".into(),
+        reference: bloodraven::reconcile::owner::owner_reference(&rendered).unwrap(),
+    };
+    let operator_deployments: Vec<Value> =
+        bloodraven::reconcile::resources::desired_deployments(&rendered, &owner)
+            .iter()
+            .map(|d| serde_json::to_value(d).unwrap())
+            .collect();
+    let all_and_operator: Vec<Value> = all.iter().chain(&operator_deployments).cloned().collect();
     let env_of = |deploy: &str, container: &str| -> BTreeMap<String, String> {
-        let d = find(&all, "Deployment", deploy);
+        let d = find(&all_and_operator, "Deployment", deploy);
         let c = d["spec"]["template"]["spec"]["containers"]
             .as_array()
             .unwrap()
@@ -296,7 +364,31 @@ fn playground_objects_parse_with_the_code_types() {
         );
     }
 
-    // RBAC: exactly the controller's calls (controller/src/runner.rs, topology/k8s.rs).
+    // The controller connects (and replicates) as the user the pods' first boot creates:
+    // the group Secret's username and password.
+    let controller =
+        &find(&all, "Deployment", "bloodraven")["spec"]["template"]["spec"]["containers"][0]["env"];
+    for (var, key) in [
+        ("MYSQL_OPERATOR_USER", "username"),
+        ("MYSQL_OPERATOR_PASSWORD", "password"),
+        ("MYSQL_REPLICATION_USER", "username"),
+        ("MYSQL_REPLICATION_PASSWORD", "password"),
+    ] {
+        let e = controller
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == var)
+            .unwrap_or_else(|| panic!("controller env {var} missing"));
+        assert_eq!(
+            e["valueFrom"]["secretKeyRef"],
+            serde_json::json!({"name": secret_name, "key": key}),
+            "{var}"
+        );
+    }
+
+    // RBAC: exactly the controller's calls (controller/src/runner.rs, topology/k8s.rs,
+    // reconcile/).
     let role = find(&all, "ClusterRole", "bloodraven");
     let mut granted: Vec<String> = vec![];
     for rule in role["rules"].as_array().unwrap() {
@@ -317,15 +409,25 @@ fn playground_objects_parse_with_the_code_types() {
     assert_eq!(
         granted,
         [
+            "/configmaps patch",
             "/events create",
             "/nodes get",
             "/nodes list",
             "/nodes patch",
+            "/persistentvolumeclaims patch",
+            "/pods list",
+            "/pods patch",
+            "/secrets get",
+            "/services patch",
+            "apps/deployments get",
+            "apps/deployments patch",
             "externaldns.k8s.io/dnsendpoints get",
             "externaldns.k8s.io/dnsendpoints patch",
+            "policy/poddisruptionbudgets patch",
             "shipstream.io/mysqlfailovergroups get",
             "shipstream.io/mysqlfailovergroups list",
             "shipstream.io/mysqlfailovergroups patch",
+            "shipstream.io/mysqlfailovergroups/finalizers update",
             "shipstream.io/mysqlfailovergroups/status patch",
         ]
     );

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    Affinity, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource, NodeAffinity,
-    NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectFieldSelector,
+    Affinity, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource, KeyToPath,
+    NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectFieldSelector,
     PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, ResourceRequirements,
     SecretKeySelector, Toleration, Volume, VolumeMount,
 };
@@ -17,6 +17,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use crate::crd::{MysqlFailoverGroupSpec, ResourcesSpec, SiteSpec};
 use crate::topology::k8s::taint_key;
 
+use super::config_map::{ENV_INIT_PASSWORD, ENV_INIT_USER, INIT_USER_KEY, MY_CNF_KEY};
 use super::meta::Owner;
 use super::names;
 
@@ -143,6 +144,24 @@ fn site_affinity(site: &SiteSpec) -> Option<Affinity> {
     })
 }
 
+/// One key of the group ConfigMap as a volume (mysqld reads every `*.cnf` of conf.d; the
+/// image's entrypoint runs every script of its init directory).
+fn config_volume(name: &str, group: &str, key: &str) -> Volume {
+    Volume {
+        name: name.into(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: names::config_map(group),
+            items: Some(vec![KeyToPath {
+                key: key.into(),
+                path: key.into(),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 /// The pod template of a site; its hash is the drift signal of the ordered update.
 pub fn pod_template(
     spec: &MysqlFailoverGroupSpec,
@@ -161,11 +180,12 @@ pub fn pod_template(
             container_port: 3306,
             ..Default::default()
         }]),
-        env: Some(vec![env_secret(
-            "MYSQL_ROOT_PASSWORD",
-            secret,
-            KEY_ROOT_PASSWORD,
-        )]),
+        env: Some(vec![
+            env_secret("MYSQL_ROOT_PASSWORD", secret, KEY_ROOT_PASSWORD),
+            // Read by the first-boot script that creates the operator's user.
+            env_secret(ENV_INIT_USER, secret, KEY_USERNAME),
+            env_secret(ENV_INIT_PASSWORD, secret, KEY_PASSWORD),
+        ]),
         resources: resources(&site.resources),
         volume_mounts: Some(vec![
             VolumeMount {
@@ -176,6 +196,12 @@ pub fn pod_template(
             VolumeMount {
                 name: "config".into(),
                 mount_path: "/etc/mysql/conf.d".into(),
+                read_only: Some(true),
+                ..Default::default()
+            },
+            VolumeMount {
+                name: "init".into(),
+                mount_path: "/docker-entrypoint-initdb.d".into(),
                 read_only: Some(true),
                 ..Default::default()
             },
@@ -217,14 +243,8 @@ pub fn pod_template(
                     }),
                     ..Default::default()
                 },
-                Volume {
-                    name: "config".into(),
-                    config_map: Some(ConfigMapVolumeSource {
-                        name: names::config_map(group),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                },
+                config_volume("config", group, MY_CNF_KEY),
+                config_volume("init", group, INIT_USER_KEY),
             ]),
             ..Default::default()
         }),
