@@ -18,6 +18,8 @@ pub use shapes::quiet;
 pub const SPEED_TARGET: f64 = 1000.0;
 /// Peak memory target for one 3-site, 30-virtual-minute simulation, MiB.
 pub const MEMORY_TARGET_MIB: f64 = 64.0;
+/// Explore throughput target, release build, all cores of a 2-core machine (runs/min).
+pub const EXPLORE_TARGET: f64 = 200.0;
 /// "Linear, not worse": the cost per site-minute of the largest shape may exceed the
 /// smallest's by at most this factor.
 pub const LINEARITY_SLACK: f64 = 1.5;
@@ -68,8 +70,42 @@ pub struct BenchReport {
     pub quick: bool,
     pub samples: Vec<Sample>,
     pub checks: Vec<Check>,
+    pub explore: Option<ExploreThroughput>,
     /// Measurements that could not be taken, with the reason.
     pub not_measured: Vec<String>,
+}
+
+/// An explore campaign's throughput (`chaos explore`, campaign seed 1, no shrinking).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ExploreThroughput {
+    pub runs: u64,
+    pub jobs: usize,
+    pub wall_seconds: f64,
+    pub runs_per_min_per_core: f64,
+    pub runs_per_min: f64,
+}
+
+/// Runs a short explore campaign on every core and measures it.
+pub fn explore_throughput(quick: bool) -> anyhow::Result<ExploreThroughput> {
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let runs = if quick { 8 } else { 60 };
+    let summary = crate::explore::campaign(&crate::explore::Options {
+        campaign_seed: 1,
+        runs: Some(runs),
+        time: None,
+        shard: (1, 1),
+        jobs,
+        broken: vec![],
+        regressions: None,
+        progress: false,
+    })?;
+    Ok(ExploreThroughput {
+        runs: summary.runs,
+        jobs,
+        wall_seconds: summary.wall_seconds,
+        runs_per_min_per_core: summary.runs_per_min_per_core(),
+        runs_per_min: summary.runs as f64 * 60.0 / summary.wall_seconds.max(1e-9),
+    })
 }
 
 fn release() -> bool {
@@ -96,11 +132,13 @@ pub fn run(exe: &Path, quick: bool, mut progress: impl FnMut(&str)) -> anyhow::R
                 .map_err(|e| anyhow::anyhow!("probe {p}: unreadable result {line:?}: {e}"))?,
         );
     }
-    Ok(judge(samples, quick))
+    progress("explore throughput");
+    let explore = explore_throughput(quick)?;
+    Ok(judge(samples, Some(explore), quick))
 }
 
 /// Compares samples with the targets.
-pub fn judge(samples: Vec<Sample>, quick: bool) -> BenchReport {
+pub fn judge(samples: Vec<Sample>, explore: Option<ExploreThroughput>, quick: bool) -> BenchReport {
     let get = |p: &str| samples.iter().find(|s| s.probe == p);
     let judged = |met: bool| release().then_some(met);
     let mut checks = vec![];
@@ -145,14 +183,27 @@ pub fn judge(samples: Vec<Sample>, quick: bool) -> BenchReport {
         .filter(|s| s.probe.starts_with("quiet-3x"))
         .max_by(|a, b| a.virtual_seconds.total_cmp(&b.virtual_seconds));
     checks.extend(growth("run length", get("quiet-3x5m"), longest));
+    if let Some(x) = &explore {
+        checks.push(Check {
+            target: format!(
+                "explore >= {EXPLORE_TARGET:.0} runs/min on all cores ({} here)",
+                x.jobs
+            ),
+            measured: format!(
+                "{:.0} runs/min ({:.0}/min/core)",
+                x.runs_per_min, x.runs_per_min_per_core
+            ),
+            met: judged(x.runs_per_min >= EXPLORE_TARGET),
+        });
+    }
     BenchReport {
         profile: if release() { "release" } else { "debug" }.into(),
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         quick,
         samples,
         checks,
+        explore,
         not_measured: vec![
-            "explore throughput: `chaos explore` is not built yet (issue 9)".into(),
             "local target speed ratio: the local target is not built yet (issue 10)".into(),
         ],
     }
@@ -232,6 +283,13 @@ mod tests {
                 sample("quiet-3x5m", 3, 300.0, 1.0),
                 sample("quiet-3x30m", 3, 1800.0, 6.0),
             ],
+            Some(ExploreThroughput {
+                runs: 10,
+                jobs: 2,
+                wall_seconds: 6.0,
+                runs_per_min_per_core: 50.0,
+                runs_per_min: 100.0,
+            }),
             false,
         );
         let find = |t: &str| r.checks.iter().find(|c| c.target.contains(t)).unwrap();
@@ -239,10 +297,12 @@ mod tests {
         assert_eq!(find("linear in sites").measured, "2.00x");
         assert_eq!(find("linear in run length").measured, "1.00x");
         assert_eq!(find("peak RSS").measured, "40.0 MiB");
+        assert_eq!(find("explore >=").measured, "100 runs/min (50/min/core)");
         if release() {
             assert_eq!(find("kill-site >=").met, Some(false));
             assert_eq!(find("linear in sites").met, Some(false));
             assert_eq!(find("linear in run length").met, Some(true));
+            assert_eq!(find("explore >=").met, Some(false));
         } else {
             assert!(r.checks.iter().all(|c| c.met.is_none()));
         }
