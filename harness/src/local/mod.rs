@@ -104,11 +104,13 @@ pub fn run_local(loaded: &Loaded, dir: &Path) -> anyhow::Result<Outcome> {
 /// returns the exit code.
 pub fn run(loaded: &Loaded, report_dir: Option<PathBuf>) -> u8 {
     let dir = report_dir.unwrap_or_else(|| default_dir(&format!("{}-local", loaded.scenario.id)));
-    println!(
-        "local target: {} at 1/{FACTOR} of its timings ({:.0}s real)",
-        loaded.scenario.id,
-        scale::real(loaded.duration).as_secs_f64()
-    );
+    if skip_reason(loaded).is_none() {
+        println!(
+            "local target: {} at 1/{FACTOR} of its timings ({:.0}s real)",
+            loaded.scenario.id,
+            scale::real(loaded.duration).as_secs_f64()
+        );
+    }
     finish(run_local(loaded, &dir), &dir)
 }
 
