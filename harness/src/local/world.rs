@@ -27,6 +27,7 @@ use crate::fake_mysql::{self, Engine};
 use crate::oracles::{Final, SiteTruth};
 use crate::scenario::Loaded;
 use crate::trace::{Event, EventKind, Trace};
+use crate::txn_gtid::TxnGtid;
 use crate::world::counter::{Counter, Resolver};
 use crate::world::{
     claims, lb_ip, operator_secret, APISERVER_HOST, APP_SQL_USER, CONTROLLER_HOST,
@@ -432,7 +433,7 @@ pub async fn run(
 /// opensrv-mysql does not offer CLIENT_SESSION_TRACK, so `mysql_async` gets no GTID with
 /// an acknowledgement: take it from the commit of that row on the acknowledging site.
 fn fill_ack_gtids(events: &mut [Event]) {
-    let mut commits: BTreeMap<(String, u64), String> = BTreeMap::new();
+    let mut commits: BTreeMap<(String, u64), TxnGtid> = BTreeMap::new();
     for e in events.iter() {
         if let EventKind::Commit {
             site,
@@ -441,7 +442,9 @@ fn fill_ack_gtids(events: &mut [Event]) {
             replicated: false,
         } = &e.kind
         {
-            commits.entry((site.clone(), *row)).or_insert(gtid.clone());
+            commits
+                .entry((site.to_string(), *row))
+                .or_insert_with(|| gtid.clone());
         }
     }
     for e in events.iter_mut() {
@@ -453,12 +456,9 @@ fn fill_ack_gtids(events: &mut [Event]) {
         } = &mut e.kind
         {
             if gtid.is_empty() {
-                if let Some(g) = commits.get(&(site.clone(), *id)) {
-                    *gtid = g.clone();
-                    *server_uuid = g
-                        .rsplit_once(':')
-                        .map(|(u, _)| u.to_string())
-                        .unwrap_or_default();
+                if let Some(g) = commits.get(&(site.to_string(), *id)) {
+                    *gtid = g.to_string().into();
+                    *server_uuid = g.uuid.clone();
                 }
             }
         }
