@@ -1,5 +1,6 @@
 //! `chaos`: run Bloodraven scenarios in the deterministic simulator.
-//! Exit codes: 0 pass, 1 a property was violated, 2 bad input.
+//! Exit codes: 0 pass, 1 a property was violated, 2 bad input; `--target local` adds 3
+//! skipped, 4 environment, 130 interrupted (chaos::local), `--target k3d` its own (chaos::k3d).
 
 use std::path::PathBuf;
 use std::process::ExitCode;

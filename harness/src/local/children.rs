@@ -23,9 +23,9 @@ pub const BIN_DIR_ENV: &str = "CHAOS_LOCAL_BIN_DIR";
 
 /// Finds `bloodraven` and `bloodraven-sidecar`. With [`BIN_DIR_ENV`] set they must be
 /// there. Otherwise they are the ones next to the running executable (`target/<profile>/`,
-/// also for a test binary in `target/<profile>/deps/`), and `cargo build` brings them up
-/// to date first when the workspace's sources are present (a no-op when they are fresh;
-/// cargo releases its lock before running tests, so a test can call it).
+/// also for a test binary in `target/<profile>/deps/`), and when the workspace's sources
+/// are present and newer than them, `cargo build` brings them up to date first (cargo
+/// releases its lock before running tests, so a test can call it).
 pub fn binaries() -> anyhow::Result<Binaries> {
     if let Some(dir) = std::env::var_os(BIN_DIR_ENV) {
         return found(Path::new(&dir), BIN_DIR_ENV);
@@ -41,7 +41,7 @@ pub fn binaries() -> anyhow::Result<Binaries> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .context("workspace root")?;
-    if workspace.join("Cargo.toml").exists() {
+    if workspace.join("Cargo.toml").exists() && !fresh(&dir, workspace) {
         let target_dir = dir.parent().context("target folder")?;
         let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
         cmd.current_dir(workspace)
@@ -63,6 +63,32 @@ pub fn binaries() -> anyhow::Result<Binaries> {
         }
     }
     found(&dir, "the chaos executable's folder")
+}
+
+/// Both binaries exist and are newer than every source they are built from (the
+/// controller's and sidecar's sources and manifests, and Cargo.lock). Skipping a no-op
+/// `cargo build` matters: another feature set than the last build's recompiles kube.
+fn fresh(dir: &Path, workspace: &Path) -> bool {
+    fn newest(p: &Path) -> Option<std::time::SystemTime> {
+        let m = std::fs::metadata(p).ok()?;
+        if !m.is_dir() {
+            return m.modified().ok();
+        }
+        std::fs::read_dir(p)
+            .ok()?
+            .filter_map(|e| newest(&e.ok()?.path()))
+            .max()
+    }
+    let built = ["bloodraven", "bloodraven-sidecar"]
+        .iter()
+        .map(|b| newest(&dir.join(b)))
+        .collect::<Option<Vec<_>>>()
+        .and_then(|v| v.into_iter().min());
+    let sources = ["controller", "sidecar", "Cargo.lock", "Cargo.toml"]
+        .iter()
+        .filter_map(|p| newest(&workspace.join(p)))
+        .max();
+    matches!((built, sources), (Some(b), Some(s)) if b >= s)
 }
 
 fn found(dir: &Path, origin: &str) -> anyhow::Result<Binaries> {
