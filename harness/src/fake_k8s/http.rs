@@ -94,6 +94,8 @@ enum Route {
     GroupList,
     Group(String),
     ResourceList(String, String),
+    OpenApiIndex,
+    OpenApi(String, String),
     Resource(ResReq),
     NotFound,
 }
@@ -105,6 +107,9 @@ fn route(path: &str) -> Route {
         ["healthz" | "readyz" | "livez", ..] => return Route::Health,
         ["api"] => return Route::ApiVersions,
         ["apis"] => return Route::GroupList,
+        ["openapi", "v3"] => return Route::OpenApiIndex,
+        ["openapi", "v3", "api", v] => return Route::OpenApi(String::new(), v.to_string()),
+        ["openapi", "v3", "apis", g, v] => return Route::OpenApi(g.to_string(), v.to_string()),
         ["apis", g] => return Route::Group(g.to_string()),
         ["api", v] => return Route::ResourceList(String::new(), v.to_string()),
         ["apis", g, v] => return Route::ResourceList(g.to_string(), v.to_string()),
@@ -300,6 +305,13 @@ async fn handle(api: ApiServer, req: Request<Incoming>) -> Response<Body> {
                 None => err_resp(&not_found_generic()),
             }
         }
+        Route::OpenApiIndex => return json_resp(200, &super::openapi::index(&api.lock())),
+        Route::OpenApi(g, v) => {
+            return match super::openapi::document(&api.lock(), &g, &v) {
+                Some(doc) => json_resp(200, &doc),
+                None => err_resp(&not_found_generic()),
+            }
+        }
         Route::NotFound => return err_resp(&not_found_generic()),
         Route::Resource(rr) => rr,
     };
@@ -453,6 +465,33 @@ async fn handle_resource(
         manager: manager_of(q, ua),
         dry_run: q.get("dryRun").is_some_and(|d| d == "All"),
     };
+    let strict = match q.get("fieldValidation").map(String::as_str) {
+        None | Some("" | "Ignore" | "Warn") => false,
+        Some("Strict") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "fieldValidation parameter unsupported: {other:?} (expected Ignore, Warn or Strict)"
+            )))
+        }
+    };
+    // Strict validation judges the object the write would produce: a dry run first.
+    let dry = Writer {
+        dry_run: true,
+        ..writer.clone()
+    };
+    let check = |st: &super::store::Store, r: Result<Value, ApiError>| -> Result<(), ApiError> {
+        match r {
+            Ok(v) if strict => match super::openapi::unknown_field(st, def, &rr.version, &v) {
+                Some(field) => Err(ApiError::bad_request(format!(
+                    "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: unknown field \"{field}\"",
+                    kind = def.kind,
+                    version = rr.version
+                ))),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    };
     let parse_body = || -> Result<Value, ApiError> {
         if ctype.starts_with("application/vnd.kubernetes.protobuf")
             || ctype.starts_with("application/cbor")
@@ -535,14 +574,23 @@ async fn handle_resource(
         }
         (&Method::POST, None) => {
             let b = parse_body()?;
-            api.lock()
-                .create(def, rr.ns.as_deref(), b, &writer)
+            let mut st = api.lock();
+            if strict {
+                let r = st.probe(|st| st.create(def, rr.ns.as_deref(), b.clone(), &dry));
+                check(&st, r)?;
+            }
+            st.create(def, rr.ns.as_deref(), b, &writer)
                 .map(|v| Reply::Object(201, v))
         }
         (&Method::PUT, Some(name)) => {
             let b = parse_body()?;
-            api.lock()
-                .replace(def, ns, name, rr.sub.as_deref(), b, &writer)
+            let mut st = api.lock();
+            if strict {
+                let r =
+                    st.probe(|st| st.replace(def, ns, name, rr.sub.as_deref(), b.clone(), &dry));
+                check(&st, r)?;
+            }
+            st.replace(def, ns, name, rr.sub.as_deref(), b, &writer)
                 .map(|v| Reply::Object(200, v))
         }
         (&Method::PATCH, Some(name)) => {
@@ -563,8 +611,12 @@ async fn handle_resource(
                 }
             };
             let b = parse_body()?;
-            api.lock()
-                .patch(def, ns, name, rr.sub.as_deref(), kind, &b, &writer)
+            let mut st = api.lock();
+            if strict {
+                let r = st.probe(|st| st.patch(def, ns, name, rr.sub.as_deref(), kind, &b, &dry));
+                check(&st, r.map(|(_, v)| v))?;
+            }
+            st.patch(def, ns, name, rr.sub.as_deref(), kind, &b, &writer)
                 .map(|(c, v)| Reply::Object(c, v))
         }
         (&Method::DELETE, Some(name)) => {

@@ -6,6 +6,8 @@
 
 mod eviction;
 mod http;
+mod loopback;
+mod openapi;
 pub mod patch;
 pub mod selector;
 mod store;
@@ -24,6 +26,7 @@ use serde_json::{json, Value};
 
 use crate::trace::Trace;
 
+pub use loopback::{kubectl_binary, kubectl_for_test, Loopback};
 use store::Store;
 pub use store::{PatchKind, ResourceDef};
 

@@ -333,6 +333,16 @@ impl Store {
         self.rv
     }
 
+    /// Runs a dry-run write whose only purpose is to look at the result (strict field
+    /// validation): the uid and generated-name sequences are left as they were, so the
+    /// objects a client creates do not depend on whether it asked for validation.
+    pub(crate) fn probe<T>(&mut self, f: impl FnOnce(&mut Store) -> T) -> T {
+        let counters = (self.uid_counter, self.name_counter);
+        let r = f(self);
+        (self.uid_counter, self.name_counter) = counters;
+        r
+    }
+
     fn next_uid(&mut self) -> String {
         self.uid_counter += 1;
         let a = splitmix(self.uid_counter);
