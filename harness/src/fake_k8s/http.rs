@@ -342,11 +342,10 @@ async fn handle(api: ApiServer, req: Request<Incoming>) -> Response<Body> {
     if write {
         let denied = {
             let st = api.lock();
+            // `Some("")` scopes a denial to the object itself (no subresource).
+            let sub = rr.sub.clone().unwrap_or_default();
             st.denied.contains(&(rr.plural.clone(), None))
-                || rr
-                    .sub
-                    .as_ref()
-                    .is_some_and(|s| st.denied.contains(&(rr.plural.clone(), Some(s.clone()))))
+                || st.denied.contains(&(rr.plural.clone(), Some(sub)))
         };
         if denied {
             let verb = verb_of(&method, rr.name.is_some());
@@ -732,10 +731,8 @@ fn start_watch(
         let mut last = match start {
             Some(rv) => rv,
             None => {
-                let (items, rv) = {
-                    let st = api.lock();
-                    (st.list(&def, ns.as_deref()), st.rv())
-                };
+                // The initial list comes from the read path (an older copy under stale reads).
+                let (items, rv) = api.lock().read_list(&def, ns.as_deref());
                 for o in items.into_iter().filter(|o| matches(o)) {
                     if tx
                         .send(watch_line("ADDED", &with_version(&def, &version, o)))
@@ -781,10 +778,18 @@ fn start_watch(
                     _ = tx.closed() => return,
                 }
             }
-            let changes = {
-                let st = api.lock();
-                st.changes_since(&key, ns.as_deref(), last)
-                    .map(|c| (c, st.rv()))
+            // Under stale reads the stream lags like a slow watch cache: it delivers changes
+            // only up to the resourceVersion of the stale copy, and looks again when that is
+            // retaken.
+            let (changes, retake) = {
+                let mut st = api.lock();
+                let horizon = st.read_horizon();
+                let upto = horizon.map_or(st.rv(), |(rv, _)| rv);
+                let changes = st.changes_since(&key, ns.as_deref(), last).map(|c| {
+                    let c: Vec<_> = c.into_iter().filter(|c| c.rv <= upto).collect();
+                    (c, upto)
+                });
+                (changes, horizon.map(|(_, wait)| wait))
             };
             match changes {
                 Err(()) => {
@@ -804,7 +809,14 @@ fn start_watch(
                     last = last.max(now);
                 }
             }
+            let retake = async {
+                match retake {
+                    Some(wait) => tokio::time::sleep(wait.max(Duration::from_millis(1))).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
+                _ = retake => {},
                 r = rv_rx.changed() => if r.is_err() { return },
                 _ = drop_rx.changed() => return,
                 _ = outage_rx.changed() => {},

@@ -439,6 +439,17 @@ impl Store {
         }
     }
 
+    /// How far a watch may see while stale reads last: the resourceVersion of the stale copy
+    /// and how long until it is retaken. None when reads are live.
+    pub fn read_horizon(&mut self) -> Option<(u64, Duration)> {
+        self.refresh_stale();
+        let st = self.stale.as_ref()?;
+        let age = st.taken_at.map_or(Duration::ZERO, |t| {
+            tokio::time::Instant::now().duration_since(t)
+        });
+        Some((st.rv, st.lag.saturating_sub(age)))
+    }
+
     /// [`Store::get`] as a client read sees it (from the stale copy while stale reads last).
     pub fn read_get(&mut self, def: &ResourceDef, ns: &str, name: &str) -> Option<Value> {
         self.refresh_stale();
