@@ -306,3 +306,107 @@ fn walk(defs: &Map<String, Value>, schema: &Value, v: &Value, path: &str) -> Opt
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::fake_k8s::ApiServer;
+    use crate::trace::Trace;
+    use crate::world::clock::SimClock;
+
+    /// A server with one CRD whose schema declares `spec.size` only.
+    fn api() -> ApiServer {
+        let api = ApiServer::new(Arc::new(SimClock::new()), Trace::new());
+        let schema = json!({"type": "object", "properties": {
+            "spec": {"type": "object", "properties": {"size": {"type": "integer"}}},
+            "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}});
+        let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                   "metadata": {"name": "widgets.example.com"},
+                   "spec": {"group": "example.com", "scope": "Namespaced",
+                            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                            "versions": [{"name": "v1", "served": true, "storage": true,
+                                          "schema": {"openAPIV3Schema": schema}}]}});
+        {
+            let mut st = api.lock();
+            let def = st
+                .def("apiextensions.k8s.io", "customresourcedefinitions")
+                .unwrap();
+            let w = crate::fake_k8s::store::Writer {
+                manager: "test".into(),
+                dry_run: false,
+            };
+            st.create(&def, None, crd, &w).unwrap();
+        }
+        api
+    }
+
+    #[test]
+    fn fake_k8s_openapi_index_and_documents_name_every_kind() {
+        let api = api();
+        let st = api.lock();
+        let idx = index(&st);
+        for gv in ["api/v1", "apis/apps/v1", "apis/example.com/v1"] {
+            let url = idx["paths"][gv]["serverRelativeURL"].as_str().unwrap();
+            assert!(url.starts_with(&format!("/openapi/v3/{gv}?hash=")), "{url}");
+        }
+        let doc = document(&st, "example.com", "v1").unwrap();
+        let widget = &doc["components"]["schemas"]["com.example.v1.Widget"];
+        assert_eq!(
+            widget["x-kubernetes-group-version-kind"],
+            json!([{"group": "example.com", "kind": "Widget", "version": "v1"}])
+        );
+        assert_eq!(
+            widget["properties"]["spec"]["properties"]["size"]["type"],
+            "integer"
+        );
+        let patch =
+            &doc["paths"]["/apis/example.com/v1/namespaces/{namespace}/widgets/{name}"]["patch"];
+        assert!(patch["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "fieldValidation"));
+        let core = document(&st, "", "v1").unwrap();
+        assert_eq!(
+            core["components"]["schemas"]["io.k8s.api.core.v1.ConfigMap"]
+                ["x-kubernetes-group-version-kind"][0]["kind"],
+            "ConfigMap"
+        );
+        assert!(document(&st, "nope.io", "v1").is_none());
+    }
+
+    #[test]
+    fn fake_k8s_strict_validation_finds_undeclared_fields() {
+        let api = api();
+        let st = api.lock();
+        let widget = st.def("example.com", "widgets").unwrap();
+        let ok = json!({"apiVersion": "example.com/v1", "kind": "Widget",
+                        "metadata": {"name": "w", "labels": {"a": "b"}}, "spec": {"size": 3},
+                        "status": {"anything": [1, 2]}});
+        assert_eq!(unknown_field(&st, &widget, "v1", &ok), None);
+        let mut bad = ok.clone();
+        bad["spec"]["colour"] = json!("red");
+        assert_eq!(
+            unknown_field(&st, &widget, "v1", &bad).as_deref(),
+            Some("spec.colour")
+        );
+        let mut bad_meta = ok;
+        bad_meta["metadata"]["labelz"] = json!({});
+        assert_eq!(
+            unknown_field(&st, &widget, "v1", &bad_meta).as_deref(),
+            Some("metadata.labelz")
+        );
+        let deploy = st.def("apps", "deployments").unwrap();
+        let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+                       "spec": {"selector": {}, "template": {"spec": {"containers": [
+                           {"name": "c", "image": "i"}, {"name": "c2", "imagez": "i"}]}}}});
+        assert_eq!(
+            unknown_field(&st, &deploy, "v1", &d).as_deref(),
+            Some("spec.template.spec.containers[1].imagez")
+        );
+    }
+}
