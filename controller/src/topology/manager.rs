@@ -17,10 +17,10 @@ use crate::sql::SharedSqlConnector;
 
 use super::k8s::GroupApi;
 use super::matrix::{self, CrossSite, Reason, SiteView};
-use super::mysql_ops::{Probe, Session, MYSQL_PORT, PROBE_TIMEOUT};
+use super::mysql_ops::{Probe, Session, PROBE_TIMEOUT};
 use super::registry::{GroupView, Registry};
 use super::site_state::{Debouncer, SiteState};
-use super::status::{events_between, Conditions};
+use super::status::{events_between, Conditions, PendingEvent};
 use super::taint::{TaintOp, Tainter};
 
 mod planned;
@@ -120,6 +120,8 @@ pub struct Manager {
     /// The accepted reclone annotation whose RecloneRequested event was sent.
     reclone_announced: Option<String>,
     reclone_running: Option<reclone::Reclone>,
+    /// Day-2 Events waiting for the status write that records their step.
+    pending_events: Vec<PendingEvent>,
 }
 
 impl Manager {
@@ -177,6 +179,7 @@ impl Manager {
             reclone_consumed: None,
             reclone_announced: None,
             reclone_running: None,
+            pending_events: vec![],
         };
         m.rehydrate(group);
         m
@@ -1319,6 +1322,9 @@ impl Manager {
     async fn write_status(&mut self, cs: &CrossSite) {
         let status = self.build_status(cs);
         if !self.status_failed && self.last_written.as_ref() == Some(&status) {
+            // Already recorded: Events about it may go now.
+            let events = std::mem::take(&mut self.pending_events);
+            self.send_events(events).await;
             return;
         }
         match self.api.write_status(&status).await {
@@ -1327,19 +1333,24 @@ impl Manager {
                     info!("status write succeeded after earlier failures");
                 }
                 self.status_failed = false;
-                let events = events_between(self.last_written.as_ref(), &status);
+                let mut events = events_between(self.last_written.as_ref(), &status);
+                events.append(&mut self.pending_events);
                 self.last_written = Some(status);
-                for ev in events {
-                    if let Err(e) = self.api.event(ev.warning, ev.reason, &ev.message).await {
-                        warn!(reason = ev.reason, error = %e, "event write failed");
-                    }
-                }
+                self.send_events(events).await;
             }
             Err(e) => {
                 if !self.status_failed {
                     warn!(error = %e, "status write failed; retrying every poll");
                 }
                 self.status_failed = true;
+            }
+        }
+    }
+
+    async fn send_events(&self, events: Vec<PendingEvent>) {
+        for ev in events {
+            if let Err(e) = self.api.event(ev.warning, ev.reason, &ev.message).await {
+                warn!(reason = ev.reason, error = %e, "event write failed");
             }
         }
     }
