@@ -23,6 +23,7 @@ use super::site_state::{Debouncer, SiteState};
 use super::status::{events_between, Conditions, PendingEvent};
 use super::taint::{TaintOp, Tainter};
 
+mod backup;
 mod planned;
 mod reclone;
 
@@ -391,12 +392,10 @@ impl Manager {
 
         // Day-2 operations asked for by annotation (§4, §5). A planned failover in flight
         // pauses the emergency evaluator, recovery, re-assert and DNS healing.
-        let annotations = self
-            .api
-            .get()
-            .await
-            .ok()
-            .map(|g| g.metadata.annotations.unwrap_or_default());
+        let group = self.api.get().await.ok();
+        let annotations = group
+            .as_ref()
+            .map(|g| g.metadata.annotations.clone().unwrap_or_default());
         let planned_in_flight = self.planned_poll(annotations.as_ref()).await;
 
         if !planned_in_flight {
@@ -416,6 +415,9 @@ impl Manager {
 
         // 8. Auto-clone of an empty follower.
         self.auto_clone().await;
+        if let Some(spec) = group.as_ref().and_then(|g| g.spec.backup.as_ref()) {
+            self.backup_poll(spec).await;
+        }
 
         // 9-10. Durable record retry, status, events, registry.
         if self.annotation_dirty {
