@@ -47,11 +47,13 @@ pub fn backup_source(input: &Input) -> Verdict {
                     .iter()
                     .take_while(|x| x.at_ms <= e.at_ms)
                     .filter_map(|x| match &x.kind {
-                        EventKind::Commit { site, gtid, .. } if site == primary => Some(gtid),
+                        EventKind::Commit { site, gtid, .. } if site == primary => {
+                            Some(gtid.to_string())
+                        }
                         _ => None,
                     })
                     .fold(GtidSet::new(), |mut acc, g| {
-                        if let Ok(g) = GtidSet::parse(g) {
+                        if let Ok(g) = GtidSet::parse(&g) {
                             acc.union_with(&g);
                         }
                         acc
