@@ -68,6 +68,10 @@ pub struct MysqlFailoverGroupSpec {
     pub update_strategy: UpdateStrategy,
     #[serde(default = "default_termination_grace")]
     pub termination_grace_period_seconds: i64,
+    /// On-demand backup profiles (spec §2.4); without it MysqlBackups of the group are
+    /// not looked at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<crate::backup::crd::BackupSpec>,
 }
 
 /// How spec changes reach the pods (§3.9).

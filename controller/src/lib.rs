@@ -4,6 +4,7 @@
 
 pub mod annotations;
 pub mod aux_server;
+pub mod backup;
 pub mod clock;
 pub mod crd;
 pub mod duration;

@@ -26,3 +26,23 @@ fn checked_in_crd_matches_the_rust_types() {
         );
     }
 }
+
+/// The backup CRDs likewise; `UPDATE_CRDS=1` rewrites the checked-in files.
+#[test]
+fn checked_in_backup_crds_match_the_rust_types() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../playground/manifests/crds");
+    for (stem, generated) in bloodraven::backup::crd::crd_yamls() {
+        let path = dir.join(format!("{stem}.yaml"));
+        if std::env::var_os("UPDATE_CRDS").is_some() {
+            std::fs::write(&path, &generated).expect("writing the CRD");
+        }
+        let on_disk = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        assert!(
+            on_disk == generated,
+            "{} drifted from bloodraven::backup::crd::crd_yamls(); regenerate it with:\n    \
+             UPDATE_CRDS=1 cargo test -p bloodraven --test crd_manifest",
+            path.display()
+        );
+    }
+}

@@ -65,6 +65,8 @@ pub struct SpecOverrides {
     pub peer_check_interval: Option<String>,
     /// `spec.plannedFailover.onCooldown`: `reject` (default) or `defer`.
     pub planned_on_cooldown: Option<String>,
+    /// `spec.backup.profiles`, by name (bucket `chaos-backups`, defaults otherwise).
+    pub backup_profiles: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -158,6 +160,27 @@ pub struct Fault {
     /// `clock-skew`: signed offset from true time, e.g. "+10m" or "-60s".
     #[serde(default)]
     pub offset: Option<String>,
+    /// `backup`, `verify-backup`: the name of the object created.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `backup`, `verify-backup`: one of the group's backup profiles.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// `backup`: `spec.sourceSiteOverride` (passed as is: the controller judges it).
+    #[serde(default)]
+    pub source: Option<String>,
+    /// `verify-backup`: the MysqlBackup to verify (absent: the latest Succeeded one).
+    #[serde(default)]
+    pub backup: Option<String>,
+}
+
+/// A `backup` or `verify-backup` request, created on the apiserver like `kubectl create`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackupRequest {
+    pub name: String,
+    pub profile: String,
+    pub source: Option<String>,
+    pub backup: Option<String>,
 }
 
 /// Fault ops and what they do:
@@ -199,6 +222,12 @@ pub struct Fault {
 ///   group's status subresource, the whole group object, the object but not its status,
 ///   DNSEndpoints, nodes, events).
 /// - `watch-drop`: open watch streams stall silently until `heal_at`, then are dropped.
+/// - `backup` (not a fault): a MysqlBackup `name` of `profile` is created (optionally with
+///   `source` as its sourceSiteOverride).
+/// - `verify-backup` (not a fault): a MysqlBackupVerification `name` of `profile` is created,
+///   for `backup` or the latest Succeeded one.
+/// - `backup-drop-rows` (planted fault): the next backup Job leaves out its `n` newest rows
+///   while claiming its full GTID set (verification must catch it).
 /// - `api-latency`: every API request waits between `min` and `max` until `heal_at`.
 /// - `stale-read`: GET and LIST answer from a copy of the objects up to `lag` old until
 ///   `heal_at` (writes go to the live state).
@@ -237,6 +266,9 @@ pub const FAULT_OPS: &[&str] = &[
     "clock-skew",
     "pvc-loss",
     "controller-crash",
+    "backup",
+    "verify-backup",
+    "backup-drop-rows",
 ];
 /// Statement kinds `sql-fail` and `sql-ambiguous` can target.
 pub use crate::fake_mysql::STMT_KINDS;
@@ -284,6 +316,9 @@ fn op_fields(op: &str) -> &'static [&'static str] {
         "aux-unready" => &["heal_at"],
         "sql-fail" | "sql-ambiguous" => &["site", "stmt", "n"],
         "clock-skew" => &["host", "offset"],
+        "backup" => &["name", "profile", "source"],
+        "verify-backup" => &["name", "profile", "backup"],
+        "backup-drop-rows" => &["n"],
         _ => &[],
     }
 }
@@ -291,7 +326,7 @@ fn op_fields(op: &str) -> &'static [&'static str] {
 pub const PROPERTIES: &[&str] = &[
     "SW", "DNS-W", "RPO-A", "FAILOVER", "NDA", "NOFO-PRE", "REJOIN", "NOFO", "FENCE", "FLAP",
     "CONV", "DW", "SW-H", "EG", "DNS-C", "STATUS", "EVENTS", "FLAP-D", "TAINT", "PF", "NAL-P",
-    "RCL",
+    "RCL", "BKP-SRC", "BKP-V",
 ];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -394,6 +429,8 @@ pub struct TimedFault {
     /// `clock-skew`: the offset in milliseconds (`site` holds the host: a site or
     /// `controller`).
     pub offset_ms: i64,
+    /// `backup`, `verify-backup`: the object to create.
+    pub request: Option<BackupRequest>,
 }
 
 /// A validated fault of the fake apiserver.
@@ -679,6 +716,10 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             ("stmt", f.stmt.is_some()),
             ("host", f.host.is_some()),
             ("offset", f.offset.is_some()),
+            ("name", f.name.is_some()),
+            ("profile", f.profile.is_some()),
+            ("source", f.source.is_some()),
+            ("backup", f.backup.is_some()),
         ] {
             if set && !takes.contains(&name) {
                 let msg = match (f.op.as_str(), name) {
@@ -820,6 +861,31 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
                 "annotate needs the annotation key (value absent = remove it)",
             ));
         }
+        let request = if f.op == "backup" || f.op == "verify-backup" {
+            let name = f.name.clone().unwrap_or_default();
+            if name.is_empty() || name.len() > 50 {
+                return Err(err(
+                    file,
+                    &field("name"),
+                    format!("{} needs the object name (1 to 50 characters)", f.op),
+                ));
+            }
+            let Some(profile) = f.profile.clone().filter(|p| !p.is_empty()) else {
+                return Err(err(
+                    file,
+                    &field("profile"),
+                    format!("{} needs the backup profile", f.op),
+                ));
+            };
+            Some(BackupRequest {
+                name,
+                profile,
+                source: f.source.clone(),
+                backup: f.backup.clone(),
+            })
+        } else {
+            None
+        };
         let rate = match f.rate {
             Some(r) if !(0.0..=100_000.0).contains(&r) => {
                 return Err(err(
@@ -900,6 +966,7 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             value: f.value.clone(),
             rate,
             mode,
+            request,
         });
     }
     faults.sort_by_key(|f| f.at);

@@ -100,6 +100,28 @@ pub enum EventKind {
         message: String,
         count: u32,
     },
+    /// A backup Job copied `source` (ground truth at that instant: whether it was
+    /// read-only, which sites were writable, and which replicas were fit sources when the
+    /// Job started).
+    BackupTaken {
+        job: String,
+        location: String,
+        source: String,
+        source_role: String,
+        source_read_only: bool,
+        writable: Vec<String>,
+        eligible_at_start: Vec<String>,
+        gtid: String,
+        rows: u64,
+    },
+    /// A verification Job restored the artifact at `location`: its GTID set and rows.
+    BackupRestored {
+        job: String,
+        location: String,
+        expected_gtid: String,
+        gtid: String,
+        rows: Vec<u64>,
+    },
     /// Sampled by the observer: the group's NoExecute taint appeared on (or left) a node.
     Taint {
         node: String,

@@ -36,6 +36,7 @@ fn skew(host: &str, offset_ms: i64) -> TimedFault {
         rate: 0.0,
         mode: None,
         api: None,
+        request: None,
     }
 }
 

@@ -784,3 +784,44 @@ fn a_restart_after_an_unrecorded_rollback_never_loses_the_writes_taken_since() {
         );
     });
 }
+
+/// Planned-path Events wait for the status write that records their step: with the status
+/// subresource denied, neither an accepted nor a rejected request announces anything.
+#[test]
+fn planned_events_follow_the_status_write_never_precede_it() {
+    simulate(three_sites(), |ctx| async move {
+        let mut m = ctx.manager().await;
+        ctx.polls(&mut m, 4).await;
+        ctx.api.deny("mysqlfailovergroups", Some("status"));
+        annotate(&ctx, PLANNED, Some("b"));
+        ctx.polls(&mut m, 3).await;
+        assert!(planned(&ctx).is_null(), "status write refused");
+        let planned_events: Vec<_> = events(&ctx)
+            .into_iter()
+            .filter(|(_, r, _)| r.starts_with("PlannedFailover"))
+            .collect();
+        assert!(
+            planned_events.is_empty(),
+            "no Event before its status is recorded: {planned_events:?}"
+        );
+        assert!(!ctx.read_only("a"), "nothing fenced while unrecorded");
+        ctx.api.allow("mysqlfailovergroups", Some("status"));
+        ctx.poll(&mut m).await;
+        assert!(!planned(&ctx).is_null());
+        assert_eq!(event_count(&ctx, "PlannedFailoverStarted"), 1);
+        let mut id = 1500;
+        run_to_end(&ctx, &mut m, 30, &mut id).await;
+        assert_eq!(phase(&ctx), "Succeeded", "{}", planned(&ctx));
+        assert_eq!(event_count(&ctx, "PlannedFailoverCompleted"), 1);
+
+        // A rejection made while the status cannot be written stays silent too.
+        ctx.api.deny("mysqlfailovergroups", Some("status"));
+        annotate(&ctx, PLANNED, Some("nowhere"));
+        ctx.polls(&mut m, 2).await;
+        assert_eq!(event_count(&ctx, "PlannedFailoverRejected"), 0);
+        ctx.api.allow("mysqlfailovergroups", Some("status"));
+        ctx.poll(&mut m).await;
+        assert_eq!(planned(&ctx)["reason"], "UnknownSite");
+        assert_eq!(event_count(&ctx, "PlannedFailoverRejected"), 1);
+    });
+}

@@ -17,12 +17,13 @@ use crate::sql::SharedSqlConnector;
 
 use super::k8s::GroupApi;
 use super::matrix::{self, CrossSite, Reason, SiteView};
-use super::mysql_ops::{Probe, Session, MYSQL_PORT, PROBE_TIMEOUT};
+use super::mysql_ops::{Probe, Session, PROBE_TIMEOUT};
 use super::registry::{GroupView, Registry};
 use super::site_state::{Debouncer, SiteState};
-use super::status::{events_between, Conditions};
+use super::status::{events_between, Conditions, PendingEvent};
 use super::taint::{TaintOp, Tainter};
 
+mod backup;
 mod planned;
 mod reclone;
 
@@ -120,6 +121,8 @@ pub struct Manager {
     /// The accepted reclone annotation whose RecloneRequested event was sent.
     reclone_announced: Option<String>,
     reclone_running: Option<reclone::Reclone>,
+    /// Day-2 Events waiting for the status write that records their step.
+    pending_events: Vec<PendingEvent>,
 }
 
 impl Manager {
@@ -177,6 +180,7 @@ impl Manager {
             reclone_consumed: None,
             reclone_announced: None,
             reclone_running: None,
+            pending_events: vec![],
         };
         m.rehydrate(group);
         m
@@ -388,12 +392,10 @@ impl Manager {
 
         // Day-2 operations asked for by annotation (§4, §5). A planned failover in flight
         // pauses the emergency evaluator, recovery, re-assert and DNS healing.
-        let annotations = self
-            .api
-            .get()
-            .await
-            .ok()
-            .map(|g| g.metadata.annotations.unwrap_or_default());
+        let group = self.api.get().await.ok();
+        let annotations = group
+            .as_ref()
+            .map(|g| g.metadata.annotations.clone().unwrap_or_default());
         let planned_in_flight = self.planned_poll(annotations.as_ref()).await;
 
         if !planned_in_flight {
@@ -413,6 +415,9 @@ impl Manager {
 
         // 8. Auto-clone of an empty follower.
         self.auto_clone().await;
+        if let Some(spec) = group.as_ref().and_then(|g| g.spec.backup.as_ref()) {
+            self.backup_poll(spec).await;
+        }
 
         // 9-10. Durable record retry, status, events, registry.
         if self.annotation_dirty {
@@ -1319,6 +1324,9 @@ impl Manager {
     async fn write_status(&mut self, cs: &CrossSite) {
         let status = self.build_status(cs);
         if !self.status_failed && self.last_written.as_ref() == Some(&status) {
+            // Already recorded: Events about it may go now.
+            let events = std::mem::take(&mut self.pending_events);
+            self.send_events(events).await;
             return;
         }
         match self.api.write_status(&status).await {
@@ -1327,19 +1335,24 @@ impl Manager {
                     info!("status write succeeded after earlier failures");
                 }
                 self.status_failed = false;
-                let events = events_between(self.last_written.as_ref(), &status);
+                let mut events = events_between(self.last_written.as_ref(), &status);
+                events.append(&mut self.pending_events);
                 self.last_written = Some(status);
-                for ev in events {
-                    if let Err(e) = self.api.event(ev.warning, ev.reason, &ev.message).await {
-                        warn!(reason = ev.reason, error = %e, "event write failed");
-                    }
-                }
+                self.send_events(events).await;
             }
             Err(e) => {
                 if !self.status_failed {
                     warn!(error = %e, "status write failed; retrying every poll");
                 }
                 self.status_failed = true;
+            }
+        }
+    }
+
+    async fn send_events(&self, events: Vec<PendingEvent>) {
+        for ev in events {
+            if let Err(e) = self.api.event(ev.warning, ev.reason, &ev.message).await {
+                warn!(reason = ev.reason, error = %e, "event write failed");
             }
         }
     }

@@ -228,14 +228,21 @@ impl Session {
         self.exec("START REPLICA").await.map(drop)
     }
 
-    /// `CLONE INSTANCE` from the donor's internal Service (spec §1 Clone). A real mysqld
-    /// restarts when it completes, dropping this connection.
+    /// `CLONE INSTANCE` from the donor's internal Service (spec §1 Clone). MySQL refuses
+    /// a donor missing from `clone_valid_donor_list` (error 3869), so the list is set to
+    /// this donor first. A real mysqld restarts when the clone completes, dropping this
+    /// connection.
     pub async fn clone_from(
         &mut self,
         donor_host: &str,
         user: &str,
         password: &str,
     ) -> Result<(), SqlError> {
+        self.exec(&format!(
+            "SET GLOBAL clone_valid_donor_list = '{}:{MYSQL_PORT}'",
+            escape(donor_host)
+        ))
+        .await?;
         self.exec(&format!(
             "CLONE INSTANCE FROM '{}'@'{}':{MYSQL_PORT} IDENTIFIED BY '{}'",
             escape(user),

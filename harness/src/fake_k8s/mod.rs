@@ -159,6 +159,12 @@ impl ApiServer {
             "MysqlFailoverGroup",
             true,
         );
+        for (plural, kind) in [
+            ("mysqlbackups", "MysqlBackup"),
+            ("mysqlbackupverifications", "MysqlBackupVerification"),
+        ] {
+            s.register_crd("shipstream.io", "v1alpha1", plural, kind, true);
+        }
         s.register_crd(
             "externaldns.k8s.io",
             "v1alpha1",

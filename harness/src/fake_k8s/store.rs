@@ -1487,6 +1487,7 @@ fn builtin_defs() -> Vec<ResourceDef> {
         d("events.k8s.io", "v1", "events", "Event", true, false).short(&["ev"]),
         d("apps", "v1", "deployments", "Deployment", true, true).short(&["deploy"]),
         d("apps", "v1", "statefulsets", "StatefulSet", true, true).short(&["sts"]),
+        d("batch", "v1", "jobs", "Job", true, true),
         d(
             "policy",
             "v1",

@@ -147,6 +147,9 @@ pub struct State {
     pub ambiguous_next: BTreeMap<String, u32>,
     /// Host name (as in `CLONE INSTANCE FROM 'u'@'host'`) → donor engine.
     pub clone_donors: BTreeMap<String, WeakEngine>,
+    /// `clone_valid_donor_list`: the `host:port` entries CLONE INSTANCE may copy from
+    /// (a dynamic variable, empty at start-up, so lost on restart).
+    pub clone_valid_donor_list: String,
 }
 
 /// A non-owning engine handle (donor registries must not keep engines alive in cycles).
@@ -441,6 +444,7 @@ impl Engine {
             fail_next: BTreeMap::new(),
             ambiguous_next: BTreeMap::new(),
             clone_donors: BTreeMap::new(),
+            clone_valid_donor_list: String::new(),
         };
         let (commits, _) = watch::channel(0);
         Engine {
@@ -499,6 +503,7 @@ impl Engine {
         s.sql_running = false;
         s.read_only = fenced;
         s.super_read_only = fenced;
+        s.clone_valid_donor_list.clear();
         trace.record(EventKind::MysqlState {
             site: s.site.to_string(),
             up: true,
@@ -1026,12 +1031,31 @@ impl Engine {
                 }
                 ok
             }
+            Stmt::SetCloneDonorList(list) => {
+                s.clone_valid_donor_list = list.clone();
+                ok
+            }
             Stmt::Clone {
                 user,
                 host,
                 port,
                 password,
             } => {
+                // Checked before any connection, like the clone plugin does.
+                let wanted = format!("{host}:{port}");
+                if !s
+                    .clone_valid_donor_list
+                    .split(',')
+                    .any(|d| d.trim().eq_ignore_ascii_case(&wanted))
+                {
+                    return Err(SqlError::new(
+                        3869,
+                        format!(
+                            "Clone system configuration: {wanted} is not found in clone_valid_donor_list: {}",
+                            s.clone_valid_donor_list
+                        ),
+                    ));
+                }
                 let donor_err = || {
                     SqlError::new(
                         3862,
@@ -1625,6 +1649,18 @@ mod tests {
         let e = engine();
         e.errant_write(1);
         let sql = "CLONE INSTANCE FROM 'root'@'mysql-b':3306 IDENTIFIED BY 'secret' REQUIRE SSL";
+        let refused = e.query("root", sql).await.unwrap_err();
+        assert_eq!(
+            (refused.code, refused.message.as_str()),
+            (
+                3869,
+                "Clone system configuration: mysql-b:3306 is not found in clone_valid_donor_list: "
+            ),
+            "a donor outside clone_valid_donor_list is refused"
+        );
+        q(&e, "SET GLOBAL clone_valid_donor_list = 'mysql-c:3306'").await;
+        assert_eq!(e.query("root", sql).await.unwrap_err().code, 3869);
+        q(&e, "SET GLOBAL clone_valid_donor_list = 'mysql-b:3306'").await;
         assert_eq!(
             e.query("root", sql).await.unwrap_err().code,
             3862,

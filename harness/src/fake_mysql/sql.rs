@@ -88,6 +88,8 @@ pub enum Stmt {
         port: u16,
         password: String,
     },
+    /// `SET GLOBAL clone_valid_donor_list = 'host:port[,host:port...]'`.
+    SetCloneDonorList(String),
 }
 
 /// Every value [`Stmt::kind`] returns (fault injection names statements by kind).
@@ -106,6 +108,7 @@ pub const STMT_KINDS: &[&str] = &[
     "insert",
     "select_counter",
     "clone",
+    "set_clone_valid_donor_list",
 ];
 
 impl Stmt {
@@ -113,7 +116,7 @@ impl Stmt {
     /// `ambiguous_next`): `select`, `wait_for_executed_gtid_set`, `set_read_only`,
     /// `set_super_read_only`, `show_replica_status`, `show_processlist`, `start_replica`,
     /// `stop_replica`, `reset_replica_all`, `change_replication_source`, `kill`, `insert`,
-    /// `select_counter`, `clone`.
+    /// `select_counter`, `clone`, `set_clone_valid_donor_list`.
     pub fn kind(&self) -> &'static str {
         match self {
             Stmt::Select(items) => {
@@ -141,6 +144,7 @@ impl Stmt {
             Stmt::Insert(_) => "insert",
             Stmt::SelectCount | Stmt::SelectIds => "select_counter",
             Stmt::Clone { .. } => "clone",
+            Stmt::SetCloneDonorList(_) => "set_clone_valid_donor_list",
         }
     }
 
@@ -402,6 +406,15 @@ fn parse_stmt(p: &mut P<'_>, sql: &str) -> Result<Stmt, SqlError> {
         };
         if !p.sym('=') {
             return Err(bad());
+        }
+        if name.eq_ignore_ascii_case("clone_valid_donor_list") {
+            return match p.next() {
+                Some(Tok::Str(list)) => Ok(Stmt::SetCloneDonorList(list)),
+                _ => Err(SqlError::new(
+                    1232,
+                    format!("Incorrect argument type to variable '{name}'"),
+                )),
+            };
         }
         let on = match p.next() {
             Some(Tok::Word(w)) | Some(Tok::Str(w)) => match w.to_ascii_uppercase().as_str() {
@@ -667,6 +680,7 @@ mod tests {
             "INSERT INTO chaos.counter (id) VALUES (1)",
             "SELECT COUNT(*) FROM chaos.counter",
             "CLONE INSTANCE FROM 'root'@'h':3306 IDENTIFIED BY 'x'",
+            "SET GLOBAL clone_valid_donor_list = 'h:3306'",
         ]
         .iter()
         .map(|q| ok(q).kind())
@@ -866,6 +880,16 @@ mod tests {
             ok("clone instance from 'u'@'h':3306 identified by 'p'"),
             Stmt::Clone { .. }
         ));
+        assert_eq!(
+            ok("SET GLOBAL clone_valid_donor_list = 'mysql-b:3306,mysql-c:3306'"),
+            Stmt::SetCloneDonorList("mysql-b:3306,mysql-c:3306".into())
+        );
+        assert_eq!(
+            parse("SET GLOBAL clone_valid_donor_list = 1")
+                .unwrap_err()
+                .code,
+            1232
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Oracles: pure functions over a run's trace and its final ground truth. Each returns a
 //! [`Verdict`] with a measured figure; the same oracles judge every target.
 
+mod backup;
 pub mod bounds;
 mod data;
 mod dns_convergence;
@@ -123,6 +124,8 @@ pub fn judge(input: &Input) -> Vec<Verdict> {
             "EVENTS" => events::events(input),
             "FLAP-D" => flap_durable::flap_durable(input),
             "TAINT" => taint::taint(input),
+            "BKP-SRC" => backup::backup_source(input),
+            "BKP-V" => backup::backup_verified(input),
             other => Verdict::new(
                 other,
                 false,

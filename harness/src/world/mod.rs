@@ -3,6 +3,7 @@
 
 pub(crate) mod api_fault;
 mod aux_gate;
+mod backups;
 pub mod claims;
 pub mod clock;
 pub mod counter;
@@ -119,6 +120,9 @@ pub fn group_object(s: &Loaded) -> serde_json::Value {
     spec["sidecar"] = sidecar;
     if let Some(v) = &o.planned_on_cooldown {
         spec["plannedFailover"] = json!({ "onCooldown": v });
+    }
+    if let Some(names) = &o.backup_profiles {
+        spec["backup"] = backups::profiles(names);
     }
     let mut group = json!({
         "apiVersion": "shipstream.io/v1alpha1",
@@ -405,6 +409,20 @@ fn run_inner(
     let mut observed_dns: Option<Option<String>> = None;
     let mut claims_seen = claims::ClaimsSeen::default();
     let mut observed_rv: Option<u64> = None;
+    let mut job_runner = crate::fake_backup::JobRunner::default();
+    let backup_sites: Vec<crate::fake_backup::SiteEngine> = topo
+        .sites
+        .iter()
+        .zip(&sites)
+        .map(
+            |(def, (name, host, engine, _))| crate::fake_backup::SiteEngine {
+                site: name.clone(),
+                host: host.clone(),
+                role: def.role.clone(),
+                engine: engine.clone(),
+            },
+        )
+        .collect();
     while sim.elapsed() < duration {
         let now = sim.elapsed();
         trace.set_driver_time(now);
@@ -420,6 +438,9 @@ fn run_inner(
                 annotate(&api, key, value.as_deref(), &trace);
                 continue;
             }
+            if backups::driver_action(&api, &mut job_runner, &action, &trace) {
+                continue;
+            }
             let env = Env {
                 sites: &sites,
                 clocks: &clocks,
@@ -431,6 +452,7 @@ fn run_inner(
         }
         if now >= next_observe {
             next_observe = now + OBSERVE_EVERY;
+            job_runner.tick(&api, NAMESPACE, &backup_sites, &trace, now);
             // The observer reads apiserver state only: while no object changed (same
             // resourceVersion) a sample would see what the last one saw, so skip it.
             let rv = api.resource_version();
@@ -579,6 +601,15 @@ enum Action {
     Annotate {
         key: String,
         value: Option<String>,
+    },
+    /// A human creates a MysqlBackup (`op` = `backup`) or a MysqlBackupVerification.
+    BackupRequest {
+        op: String,
+        req: crate::scenario::BackupRequest,
+    },
+    /// Planted fault: the next backup leaves out its newest `n` rows.
+    BackupDropRows {
+        n: u64,
     },
     /// `mysqld-kill`: mysqld alone dies (`up: false`) or restarts.
     Mysqld {
@@ -927,6 +958,14 @@ impl Schedule {
                         items.push((at, act(true)));
                     }
                 }
+                "backup" | "verify-backup" => items.push((
+                    f.at,
+                    Action::BackupRequest {
+                        op: f.op.clone(),
+                        req: f.request.clone().expect("validated"),
+                    },
+                )),
+                "backup-drop-rows" => items.push((f.at, Action::BackupDropRows { n: f.n })),
                 "annotate" => items.push((
                     f.at,
                     Action::Annotate {
@@ -1232,7 +1271,9 @@ fn apply(sim: &mut turmoil::Sim, action: &Action, env: &Env, links: &mut Links) 
             // error, e.g. mysqld down, is in the trace as a failed mutation).
             let _ = futures::executor::block_on(engine.query(SIDECAR_SQL_USER, sql));
         }
-        Action::Annotate { .. } => unreachable!("annotations are applied by the driver"),
+        Action::Annotate { .. } | Action::BackupRequest { .. } | Action::BackupDropRows { .. } => {
+            unreachable!("annotations and backup requests are applied by the driver")
+        }
         Action::Aux { unready } => {
             trace.record(EventKind::Fault {
                 op: "aux-unready".into(),

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
-use super::{fmt_stamp, parse_stamp, Manager, Recovery, PROBE_TIMEOUT};
+use super::{fmt_stamp, parse_stamp, Manager, PendingEvent, Recovery, PROBE_TIMEOUT};
 use crate::annotations::{PlannedRequest, PLANNED_FAILOVER};
 use crate::crd::{OnCooldown, PlannedFailoverStatus, PlannedPhase, SiteRole};
 use crate::duration;
@@ -83,10 +83,15 @@ impl Manager {
             .map(|p| p.phase)
     }
 
-    async fn planned_event(&self, warning: bool, reason: &str, message: &str) {
-        if let Err(e) = self.api.event(warning, reason, message).await {
-            warn!(reason, error = %e, "event write failed");
-        }
+    /// Queues an Event; `write_status` sends it once the status showing the step it
+    /// reports is on the apiserver, so no Event ever announces a phase that a restarted
+    /// controller would not find recorded (like the emergency path's Events).
+    fn planned_event(&mut self, warning: bool, reason: &'static str, message: &str) {
+        self.pending_events.push(PendingEvent {
+            warning,
+            reason,
+            message: message.to_string(),
+        });
     }
 
     async fn planned_remove_annotation(&mut self, raw: &str) {
@@ -148,8 +153,7 @@ impl Manager {
                 duration::format(max_lag_wait),
                 duration::format(drain_timeout)
             ),
-        )
-        .await;
+        );
     }
 
     async fn planned_reject(
@@ -177,8 +181,7 @@ impl Manager {
             true,
             "PlannedFailoverRejected",
             &format!("planned failover rejected ({reason}): {message}"),
-        )
-        .await;
+        );
     }
 
     /// `onCooldown: defer`: wait for the cooldown with the annotation kept; re-checked
@@ -203,8 +206,7 @@ impl Manager {
                 false,
                 "PlannedFailoverDeferred",
                 &format!("planned failover to {target} deferred: {message}"),
-            )
-            .await;
+            );
         }
     }
 
@@ -230,8 +232,7 @@ impl Manager {
                 "planned failover rejected (ConcurrentOperation): a planned failover to {} is in progress (phase {:?}); annotation {raw:?} removed",
                 current.target_site, current.phase
             ),
-        )
-        .await;
+        );
     }
 
     /// The checks of §4.3 in order; Ok is the index of the source (the active primary).
@@ -331,8 +332,7 @@ impl Manager {
             true,
             "PlannedFailoverFailed",
             &format!("planned failover failed ({reason}): {message}"),
-        )
-        .await;
+        );
     }
 
     fn planned_set(&mut self, f: impl FnOnce(&mut PlannedFailoverStatus)) {
@@ -405,8 +405,7 @@ impl Manager {
                         false,
                         "PlannedFailoverDraining",
                         &format!("fenced {source} at GTID {g}; draining application connections"),
-                    )
-                    .await;
+                    );
                 }
                 other => {
                     let e = match other {
@@ -494,8 +493,7 @@ impl Manager {
                     false,
                     "PlannedFailoverLagOK",
                     &format!("{target} has applied every transaction of the fenced source"),
-                )
-                .await;
+                );
                 return;
             }
         }
@@ -577,8 +575,7 @@ impl Manager {
                         true,
                         "PlannedFailoverDNSFailed",
                         &format!("{target} is the new primary but the DNS write failed; DNS is retried every poll"),
-                    )
-                    .await;
+                    );
                 }
                 self.planned_set(|p| p.phase = PlannedPhase::Resuming);
             }
@@ -594,6 +591,8 @@ impl Manager {
     }
 
     async fn planned_resuming(&mut self, p: &PlannedFailoverStatus) {
+        // The crash point of a controller dying with Resuming recorded.
+        self.registry.hooks().mutation("planned-complete").await;
         let now = self.seams.clock.now();
         let parse = |s: Option<&str>| GtidSet::parse(s.unwrap_or_default()).unwrap_or_default();
         let lost = parse(p.source_gtid_at_fence.as_deref())
@@ -626,8 +625,7 @@ impl Manager {
                 p.target_site,
                 secs.unwrap_or(0)
             ),
-        )
-        .await;
+        );
     }
 }
 

@@ -11,7 +11,7 @@ use tracing::{info, warn};
 
 use tokio::task::JoinHandle;
 
-use super::{Manager, Recovery, Session, MYSQL_PORT};
+use super::{Manager, Recovery, Session};
 use crate::annotations::{RecloneRequest, RECLONE_SITE};
 
 /// Bound on one CLONE INSTANCE statement (the spec's cloneTimeout default is 3600s; the
@@ -95,14 +95,7 @@ impl Manager {
             let cloned = async {
                 s.fence().await?;
                 s.stop_replica().await?;
-                s.exec(&format!(
-                    "CLONE INSTANCE FROM '{}'@'{}':{MYSQL_PORT} IDENTIFIED BY '{}'",
-                    escape(&user),
-                    escape(&donor),
-                    escape(&password)
-                ))
-                .await
-                .map(drop)
+                s.clone_from(&donor, &user, &password).await
             };
             cloned.await.map_err(|e| e.to_string())
         });
@@ -180,8 +173,4 @@ impl Manager {
             warn!(reason, error = %e, "event write failed");
         }
     }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('\'', "\\'")
 }

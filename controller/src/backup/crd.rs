@@ -1,0 +1,189 @@
+//! `MysqlBackup` (`mb`) and `MysqlBackupVerification` (`mbv`), group `shipstream.io`,
+//! version `v1alpha1` (spec §2.4), and the backup profiles of a `MysqlFailoverGroup`.
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// `spec.backup` of a MysqlFailoverGroup.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupSpec {
+    #[serde(default)]
+    pub profiles: Vec<BackupProfile>,
+}
+
+/// A named way to take backups: where they go and which sources are acceptable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupProfile {
+    #[schemars(length(min = 1, max = 63))]
+    pub name: String,
+    /// Object store kind, e.g. `s3`.
+    #[serde(default = "default_storage_type")]
+    pub storage_type: String,
+    /// Bucket (or container) the artifacts are written to.
+    pub bucket: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// A replica lagging more than this is not a backup source.
+    #[serde(default = "default_max_lag")]
+    pub max_lag_seconds_for_source: u64,
+    /// Whether the active primary may be the source when no replica qualifies.
+    #[serde(default = "default_true")]
+    pub allow_primary_source: bool,
+    /// Image of the backup and verification Jobs.
+    #[serde(default = "default_job_image")]
+    pub image: String,
+}
+
+fn default_storage_type() -> String {
+    "s3".into()
+}
+
+fn default_max_lag() -> u64 {
+    300
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_job_image() -> String {
+    "ghcr.io/shipstream/bloodraven-backup:latest".into()
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum BackupPhase {
+    #[default]
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl BackupPhase {
+    pub fn ended(self) -> bool {
+        matches!(self, BackupPhase::Succeeded | BackupPhase::Failed)
+    }
+}
+
+#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "shipstream.io",
+    version = "v1alpha1",
+    kind = "MysqlBackup",
+    plural = "mysqlbackups",
+    shortname = "mb",
+    namespaced,
+    status = "MysqlBackupStatus",
+    printcolumn = r#"{"name":"Group","type":"string","jsonPath":".spec.failoverGroupRef"}"#,
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Source","type":"string","jsonPath":".status.sourceSite"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct MysqlBackupSpec {
+    /// The MysqlFailoverGroup (same namespace) to back up.
+    pub failover_group_ref: String,
+    /// One of the group's `spec.backup.profiles[].name`.
+    pub profile_name: String,
+    /// Take the backup from this site (never a reader) instead of choosing one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_site_override: Option<String>,
+    /// Who asked: `schedule`, `kubectl-bloodraven`, a user name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triggered_by: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MysqlBackupStatus {
+    #[serde(default)]
+    pub phase: BackupPhase,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_site: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
+    /// The GTID set the artifact is consistent with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gtid_executed: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_site_at_start: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "shipstream.io",
+    version = "v1alpha1",
+    kind = "MysqlBackupVerification",
+    plural = "mysqlbackupverifications",
+    shortname = "mbv",
+    namespaced,
+    status = "MysqlBackupVerificationStatus",
+    printcolumn = r#"{"name":"Backup","type":"string","jsonPath":".status.backupName"}"#,
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct MysqlBackupVerificationSpec {
+    pub failover_group_ref: String,
+    pub profile_name: String,
+    /// The MysqlBackup to verify; absent = the latest Succeeded one of the profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_name: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MysqlBackupVerificationStatus {
+    #[serde(default)]
+    pub phase: BackupPhase,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_name: Option<String>,
+    /// `@@gtid_executed` of the restored instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_gtid_executed: Option<String>,
+    /// The sanity query's answer: rows in the restored workload table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_rows: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The two CRD manifests as YAML, `(file stem, yaml)`.
+pub fn crd_yamls() -> [(&'static str, String); 2] {
+    use kube::CustomResourceExt;
+    [
+        (
+            "mysqlbackups.shipstream.io",
+            serde_yaml::to_string(&MysqlBackup::crd()).expect("CRD serializes"),
+        ),
+        (
+            "mysqlbackupverifications.shipstream.io",
+            serde_yaml::to_string(&MysqlBackupVerification::crd()).expect("CRD serializes"),
+        ),
+    ]
+}
