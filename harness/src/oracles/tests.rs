@@ -539,6 +539,14 @@ fn flap_flags_a_failover_inside_the_cooldown() {
         ctl(141.0, "initiating failover"),
     ];
     assert!(judge_with(&s, &resumed, &Final::default()).pass);
+    // Blocked, but the lost primary is writable again by the cooldown's end: nothing to do.
+    let returned = vec![
+        ctl(45.0, "initiating failover"),
+        ctl(50.0, "failover complete"),
+        ctl(120.0, "failover blocked by anti-flap cooldown"),
+        ev(130.0, state("b", false)),
+    ];
+    assert!(judge_with(&s, &returned, &Final::default()).pass);
     // With an expected count.
     let counted = custom("", "\"FLAP\"", "spec = { failover_cooldown = \"90s\" }");
     let mut counted = counted;
