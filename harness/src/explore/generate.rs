@@ -33,12 +33,16 @@ pub fn generate(campaign: u64, index: u64) -> Scenario {
     let mut rng = ChaCha8Rng::seed_from_u64(splitmix(run_seed(campaign, index)));
     let mut sites = vec![json!({"name": "a"}), json!({"name": "b"})];
     let mut names = vec!["a".to_string(), "b".to_string()];
+    let mut spare = None;
     if rng.random_bool(0.3) {
         let role = match rng.random_range(0..10) {
             0..4 => "dr-only",
             4..6 => "read-only",
             _ => "primary-candidate",
         };
+        if role != "primary-candidate" {
+            spare = Some("c");
+        }
         sites.push(json!({"name": "c", "role": role}));
         names.push("c".into());
     }
@@ -57,6 +61,7 @@ pub fn generate(campaign: u64, index: u64) -> Scenario {
         rng: &mut rng,
         sites: &names,
         active: "a",
+        spare,
         history: history.is_some(),
         start,
         end,

@@ -12,6 +12,8 @@ pub struct Ctx<'a> {
     pub rng: &'a mut ChaCha8Rng,
     pub sites: &'a [String],
     pub active: &'a str,
+    /// A site that can never be promoted (a dr-only or reader third site), if any.
+    pub spare: Option<&'a str>,
     /// Whether the group has a recorded failover target (re-assert can heal a fenced
     /// primary; without one an all-read-only group is NoPrimary by design, spec §3.7).
     pub history: bool,
@@ -207,11 +209,17 @@ pub const VOCABULARY: &[Entry] = &[
         };
         with_heal(c, "partition-oneway", site, json!({"peer": peer}))
     }),
-    // PVC loss of a follower: an empty or foreign data directory that auto-clone owns.
+    // PVC loss of a site that is never the primary (dr-only or reader): an empty or
+    // foreign data directory that auto-clone owns. Losing the primary's only copy is
+    // data loss the controller cannot undo (an all-read-only group waits for a human,
+    // spec §3.7), so without such a site this draws a fenced crash of a standby instead.
     ("pvc-loss", 3, |c| {
         let at = c.at();
-        let active = c.active.to_string();
-        let site = c.other_site(&active);
+        let Some(site) = c.spare.map(str::to_string) else {
+            let active = c.active.to_string();
+            let site = c.other_site(&active);
+            return json!({"at": secs(at), "op": "crash", "site": site, "boot": "fenced"});
+        };
         let boot = if c.rng.random_bool(0.8) {
             "fenced"
         } else {
