@@ -99,8 +99,8 @@ fn flap_state_lost(report: &Report) -> Option<String> {
         let recorded = events.iter().any(|e| {
             e.at_ms > prev
                 && e.at_ms <= crash.at_ms
-                && matches!(&e.kind, EventKind::ApiWrite { ok: true, detail, .. }
-                    if detail.contains("last-failover") || detail.contains("lastFailover"))
+                && matches!(&e.kind, EventKind::ApiWrite(w)
+                    if w.ok && (w.detail.contains("last-failover") || w.detail.contains("lastFailover")))
         });
         if recorded {
             return None;
