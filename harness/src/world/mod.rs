@@ -404,6 +404,7 @@ fn run_inner(
     let mut observed_active: Option<String> = None;
     let mut observed_dns: Option<Option<String>> = None;
     let mut claims_seen = claims::ClaimsSeen::default();
+    let mut observed_rv: Option<u64> = None;
     while sim.elapsed() < duration {
         let now = sim.elapsed();
         trace.set_driver_time(now);
@@ -430,16 +431,22 @@ fn run_inner(
         }
         if now >= next_observe {
             next_observe = now + OBSERVE_EVERY;
-            observe(
-                &api,
-                &site_names,
-                &resolver,
-                &trace,
-                &mut observed_active,
-                &mut observed_dns,
-                now,
-            );
-            claims::observe_claims(&api, &trace, &mut claims_seen);
+            // The observer reads apiserver state only: while no object changed (same
+            // resourceVersion) a sample would see what the last one saw, so skip it.
+            let rv = api.resource_version();
+            if observed_rv != Some(rv) {
+                observed_rv = Some(rv);
+                observe(
+                    &api,
+                    &site_names,
+                    &resolver,
+                    &trace,
+                    &mut observed_active,
+                    &mut observed_dns,
+                    now,
+                );
+                claims::observe_claims(&api, &trace, &mut claims_seen);
+            }
         }
         sim.step()
             .map_err(|e| anyhow::anyhow!("simulation step failed: {e}"))?;
