@@ -18,6 +18,16 @@ fn state(ctx: &Ctx, site: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The (sourceConvergenceState, sourceConvergenceReason) of `site` the manager publishes
+/// on `/status`.
+fn convergence(ctx: &Ctx, site: &str) -> (String, String) {
+    ctx.registry
+        .get(NS, GROUP)
+        .and_then(|v| v.details.into_iter().find(|d| d.name == site))
+        .map(|d| (d.source_convergence_state, d.source_convergence_reason))
+        .unwrap_or_default()
+}
+
 /// Index in the trace of the first controller mutation on `site` with exactly `sql`.
 fn mutation_at(ctx: &Ctx, site: &str, sql: &str) -> Option<usize> {
     ctx.trace.events().iter().position(|e| {
@@ -448,5 +458,60 @@ fn a_returning_clean_old_primary_rejoins_under_the_new_one() {
             ""
         );
         assert_eq!(ctx.condition("Ready")["status"], "True");
+    });
+}
+
+#[test]
+fn an_errant_write_on_a_replicating_follower_stops_its_replication_and_is_reported() {
+    simulate(Setup::two_sites(), |ctx| async move {
+        let mut m = ctx.manager().await;
+        ctx.polls(&mut m, 3).await;
+        assert_eq!(ctx.status()["activeSite"], "a");
+        // Primary writes while b replicates: b never looks errant, whatever the probe race.
+        for id in 200..206 {
+            ctx.sql(
+                "a",
+                &format!("INSERT INTO chaos.counter (id) VALUES ({id})"),
+            )
+            .await;
+            ctx.poll(&mut m).await;
+        }
+        assert!(
+            !controller_mutations_on(&ctx, "b").contains(&"STOP REPLICA".to_string()),
+            "a caught-up follower is left alone"
+        );
+        assert_eq!(
+            convergence(&ctx, "b"),
+            ("Converged".into(), "DirectSource".into())
+        );
+        // Two local commits on b while it keeps replicating from a.
+        let errant = ctx.engine("b").errant_write(2);
+        ctx.poll(&mut m).await;
+        let b = ctx.site_status("b");
+        assert_eq!(b["recoveryState"], "RecoveryBlocked");
+        assert_eq!(
+            convergence(&ctx, "b"),
+            ("Blocked".into(), "GTIDDiverged".into())
+        );
+        let (first, last) = (&errant[0], &errant[1]);
+        let range = format!("{}-{}", first, last.rsplit_once(':').unwrap().1);
+        assert_eq!(b["divergentGtid"], range.as_str());
+        assert_eq!(b["divergentTransactionCount"], 2);
+        assert_eq!(ctx.metric(DIVERGENT_TRANSACTIONS, &[("site", "b")]), 2);
+        assert_eq!(ctx.logged("divergence detected"), 1);
+        let snap = ctx.engine("b").snapshot();
+        assert!(!snap.io_running && !snap.sql_running, "replication stopped");
+        // It stays blocked and stopped (re-verified every 30s), a stays the writer.
+        ctx.polls(&mut m, 20).await;
+        let on_b = controller_mutations_on(&ctx, "b");
+        assert!(
+            on_b.iter()
+                .all(|q| q != "START REPLICA" && !q.starts_with("CHANGE REPLICATION SOURCE")),
+            "{on_b:?}"
+        );
+        assert!(!ctx.engine("b").snapshot().io_running);
+        assert_eq!(ctx.site_status("b")["recoveryState"], "RecoveryBlocked");
+        assert_eq!(ctx.status()["activeSite"], "a");
+        assert!(ctx.read_only("b"));
     });
 }

@@ -48,10 +48,12 @@ fn every_pinned_repro_keeps_its_verdict() {
 fn repro_files_are_validated_at_load() {
     let dir = std::env::temp_dir().join(format!("chaos-repro-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    // A known-open file, from a fixed one.
     let good = std::fs::read_to_string(
         catalog_dir().join("regressions/explore-errant-write-on-replica.toml"),
     )
-    .unwrap();
+    .unwrap()
+    .replace("status = \"fixed\"", "status = \"known-open\"");
     let write = |name: &str, text: String| {
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
@@ -83,4 +85,35 @@ fn repro_files_are_validated_at_load() {
     .unwrap_err();
     assert!(e.contains("faults[0].site: \"z\" is not a site"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Run 129 of `explore --seed 1` judged with the properties that need a writer at the end:
+/// they fail, and explore classifies the run as NoPrimary by design (spec §3.2, §3.7).
+#[test]
+fn no_primary_by_design_is_classified_inherent() {
+    let path = catalog_dir().join("regressions/explore-no-primary-after-crash-mid-failover.toml");
+    let (file, mut loaded) = ReproFile::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    for p in ["CONV", "RPO-A"] {
+        loaded.scenario.expect.properties.push(p.into());
+    }
+    let report = run_with(
+        &loaded,
+        &RunConfig {
+            seed: file.repro.seed,
+            print_log: false,
+            broken: vec![],
+        },
+    )
+    .expect("the simulation runs");
+    let mut failing: Vec<&str> = report
+        .verdicts
+        .iter()
+        .filter(|v| !v.pass)
+        .map(|v| v.property.as_str())
+        .collect();
+    failing.sort();
+    assert_eq!(failing, ["CONV", "RPO-A"], "{}", report.summary());
+    let class =
+        chaos::explore::inherent::classify(&loaded.scenario, &report).expect("classified inherent");
+    assert!(class.contains("NoPrimary by design"), "{class}");
 }

@@ -24,6 +24,7 @@ use super::status::{events_between, Conditions, PendingEvent};
 use super::taint::{TaintOp, Tainter};
 
 mod backup;
+mod errant;
 mod planned;
 mod reclone;
 
@@ -842,6 +843,13 @@ impl Manager {
                 .as_ref()
                 .is_some_and(|r| r.source_host == active_host && r.healthy());
             if direct {
+                if self.errant_suspect(i, &active_gtid) {
+                    if self.stop_errant(i, &active_name).await {
+                        return; // one recovery mutation per poll
+                    }
+                    continue;
+                }
+                let site = &self.sites[i];
                 if site.recovery == Recovery::InProgress && site.replicating() {
                     info!(site = %site.spec.name, "recovery state cleared (site is now replicating)");
                     self.sites[i].recovery = Recovery::None;

@@ -33,12 +33,16 @@ pub fn generate(campaign: u64, index: u64) -> Scenario {
     let mut rng = ChaCha8Rng::seed_from_u64(splitmix(run_seed(campaign, index)));
     let mut sites = vec![json!({"name": "a"}), json!({"name": "b"})];
     let mut names = vec!["a".to_string(), "b".to_string()];
+    let mut spare = None;
     if rng.random_bool(0.3) {
         let role = match rng.random_range(0..10) {
             0..4 => "dr-only",
             4..6 => "read-only",
             _ => "primary-candidate",
         };
+        if role != "primary-candidate" {
+            spare = Some("c");
+        }
         sites.push(json!({"name": "c", "role": role}));
         names.push("c".into());
     }
@@ -57,6 +61,7 @@ pub fn generate(campaign: u64, index: u64) -> Scenario {
         rng: &mut rng,
         sites: &names,
         active: "a",
+        spare,
         history: history.is_some(),
         start,
         end,
@@ -64,21 +69,25 @@ pub fn generate(campaign: u64, index: u64) -> Scenario {
     let faults: Vec<serde_json::Value> =
         (0..n_faults).map(|_| vocabulary::draw(&mut ctx)).collect();
     let duration = end + cooldown + SETTLE;
-    // A site cut from the controller but not from its clients keeps acknowledging writes
-    // until its sidecar fences it: that is SW-H's bound, not SW's (as in the catalog).
-    // SW-H itself is not an oracle yet.
-    let controller_cut = faults.iter().any(|f| f["peer"] == "controller");
-    // Likewise a writer the controller cannot reach at all (any cut from the controller)
-    // makes dual-writable intervals SW-H's, which DW leaves out (see its doc).
-    let isolated = controller_cut || faults.iter().any(|f| f["op"] == "partition");
+    // A writer the controller cannot reach (cut from it, frozen, or partitioned and healed
+    // right after the promotion it caused) cannot be fenced by the promotion (spec §3.4
+    // Execute step 1 is warn-only), and a killed mysqld restarts writable: such a deposed
+    // primary acks its clients until its sidecar fences it, which is SW-H's bound
+    // (SCENARIOS.md SW-H, `github-43s-partition`, `mysqld-kill`), not SW's. Those runs are
+    // judged by SW-H instead of SW.
+    let cut_from_controller = |f: &serde_json::Value| {
+        f["peer"] == "controller"
+            || ["partition", "pause"].contains(&f["op"].as_str().unwrap_or_default())
+    };
+    let isolated = faults.iter().any(cut_from_controller);
+    let horizon = isolated || faults.iter().any(|f| f["op"] == "mysqld-kill");
+    // Likewise dual-writable intervals with an unreachable writer are SW-H's, which DW
+    // leaves out (see its doc).
     let properties: Vec<&str> = PROPERTIES
         .iter()
         .copied()
-        .filter(|p| match *p {
-            "SW" => !controller_cut,
-            "DW" => !isolated,
-            _ => true,
-        })
+        .map(|p| if p == "SW" && horizon { "SW-H" } else { p })
+        .filter(|p| *p != "DW" || !isolated)
         .collect();
     let mut topology = json!({
         "sites": sites,

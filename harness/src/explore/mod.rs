@@ -206,7 +206,7 @@ pub fn run_one(
         },
     )?;
     let first = report.verdicts.iter().find(|v| !v.pass);
-    let inherent = inherent::classify(&report);
+    let inherent = inherent::classify(scenario, &report);
     Ok(Outcome {
         index,
         seed,

@@ -12,6 +12,8 @@ pub struct Ctx<'a> {
     pub rng: &'a mut ChaCha8Rng,
     pub sites: &'a [String],
     pub active: &'a str,
+    /// A site that can never be promoted (a dr-only or reader third site), if any.
+    pub spare: Option<&'a str>,
     /// Whether the group has a recorded failover target (re-assert can heal a fenced
     /// primary; without one an all-read-only group is NoPrimary by design, spec §3.7).
     pub history: bool,
@@ -171,14 +173,104 @@ pub const VOCABULARY: &[Entry] = &[
         let (at, site, down) = (c.at(), c.site(), c.rng.random_range(1..=10u64));
         json!({"at": secs(at), "op": "sidecar-kill", "site": site, "down": secs(down)})
     }),
-    // Weight 0: an errant write on a replica that keeps replicating from the active is
-    // never re-checked for containment (spec §3.8 checks only at repoint), while NDA(3)
-    // requires it reported at the end. A spec doubt, reported; not drawn until settled.
-    ("errant-write", 0, |c| {
+    // An errant write, on the primary (a plain local commit) or on a follower that keeps
+    // replicating: the controller must report the latter RecoveryBlocked (spec §3.8, NDA(3)).
+    ("errant-write", 3, |c| {
         let (at, site, n) = (c.at(), c.site(), c.rng.random_range(1..=3u64));
         json!({"at": secs(at), "op": "errant-write", "site": site, "n": n})
     }),
+    // Hangs versus refusals: mysqld killed (refuses, restarts writable) or frozen (hangs).
+    ("mysqld-kill", 5, |c| {
+        let (at, site) = (c.at(), c.site());
+        let down = [4u64, 10, 20][c.rng.random_range(0..3)];
+        json!({"at": secs(at), "op": "mysqld-kill", "site": site, "down": secs(down)})
+    }),
+    ("pause", 4, |c| {
+        let site = c.site();
+        with_heal(c, "pause", site, json!({}))
+    }),
+    // Apply and fetch stalls: a lagging candidate at failover time (RPO-A causes a, b).
+    ("apply-stall", 4, |c| {
+        let site = c.site();
+        let rate = [0.0, 0.5, 2.0][c.rng.random_range(0..3)];
+        with_heal(c, "apply-stall", site, json!({"rate": rate}))
+    }),
+    ("fetch-stall", 4, |c| {
+        let site = c.site();
+        with_heal(c, "fetch-stall", site, json!({}))
+    }),
+    // Asymmetric partitions: the controller (or a peer site) cannot send to the site.
+    ("partition-oneway", 4, |c| {
+        let site = c.site();
+        let peer = if c.rng.random_bool(0.6) {
+            "controller".to_string()
+        } else {
+            c.other_site(&site)
+        };
+        with_heal(c, "partition-oneway", site, json!({"peer": peer}))
+    }),
+    // PVC loss of a site that is never the primary (dr-only or reader): an empty or
+    // foreign data directory that auto-clone owns. Losing the primary's only copy is
+    // data loss the controller cannot undo (an all-read-only group waits for a human,
+    // spec §3.7), so without such a site this draws a fenced crash of a standby instead.
+    ("pvc-loss", 3, |c| {
+        let at = c.at();
+        let Some(site) = c.spare.map(str::to_string) else {
+            let active = c.active.to_string();
+            let site = c.other_site(&active);
+            return json!({"at": secs(at), "op": "crash", "site": site, "boot": "fenced"});
+        };
+        let boot = if c.rng.random_bool(0.8) {
+            "fenced"
+        } else {
+            "writable"
+        };
+        let mut f = json!({"at": secs(at), "op": "pvc-loss", "site": site, "boot": boot});
+        if c.rng.random_bool(0.5) {
+            f["mode"] = json!("new-uuid");
+            f["n"] = json!(c.rng.random_range(1..=3u64));
+        }
+        f
+    }),
+    // Status, annotation and DNS outages, watch drops and stale reads.
+    ("apiserver-outage", 4, |c| {
+        let at = c.at();
+        let heal = c.heal(at);
+        let mode = crate::scenario::OUTAGE_MODES
+            [c.rng.random_range(0..crate::scenario::OUTAGE_MODES.len())];
+        json!({"at": secs(at), "op": "apiserver-outage", "mode": mode, "heal_at": secs(heal)})
+    }),
+    ("deny", 4, |c| {
+        let at = c.at();
+        let heal = c.heal(at);
+        let resource = crate::scenario::DENY_RESOURCES
+            [c.rng.random_range(0..crate::scenario::DENY_RESOURCES.len())];
+        json!({"at": secs(at), "op": "deny", "resource": resource, "heal_at": secs(heal)})
+    }),
+    ("watch-drop", 3, |c| {
+        let at = c.at();
+        let heal = c.heal(at);
+        json!({"at": secs(at), "op": "watch-drop", "heal_at": secs(heal)})
+    }),
+    ("api-latency", 2, |c| {
+        let at = c.at();
+        let heal = c.heal(at);
+        let min = c.rng.random_range(0..=500u64);
+        let max = min + c.rng.random_range(100..=3000u64);
+        json!({"at": secs(at), "op": "api-latency", "min": format!("{min}ms"),
+               "max": format!("{max}ms"), "heal_at": secs(heal)})
+    }),
+    ("stale-read", 3, |c| {
+        let at = c.at();
+        let heal = c.heal(at);
+        let lag = c.rng.random_range(2..=30u64);
+        json!({"at": secs(at), "op": "stale-read", "lag": secs(lag), "heal_at": secs(heal)})
+    }),
 ];
+
+/// Fault ops the vocabulary leaves out on purpose: `annotate` is a human's day-2 request,
+/// not a fault (planned failover and reclone have their own catalog scenarios).
+pub const NOT_DRAWN: &[&str] = &["annotate"];
 
 /// Draws one fault by weight among the entries whose op the scenario loader knows.
 pub fn draw(c: &mut Ctx) -> Value {
@@ -195,4 +287,26 @@ pub fn draw(c: &mut Ctx) -> Value {
         pick -= w;
     }
     unreachable!("weights cover the range")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fault_op_is_drawn_or_left_out_on_purpose() {
+        for op in crate::scenario::FAULT_OPS {
+            let drawn = VOCABULARY.iter().any(|(o, w, _)| o == op && *w > 0);
+            assert!(
+                drawn || NOT_DRAWN.contains(op),
+                "{op}: add it to the explore vocabulary (or to NOT_DRAWN with a reason)"
+            );
+        }
+        for (op, _, _) in VOCABULARY {
+            assert!(
+                crate::scenario::FAULT_OPS.contains(op),
+                "{op}: not a fault op"
+            );
+        }
+    }
 }

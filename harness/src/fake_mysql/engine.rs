@@ -536,6 +536,10 @@ impl Engine {
     /// replication configuration). Use [`Engine::errant_write`] for local GTIDs afterwards.
     pub fn wipe_datadir(&self, new_uuid: &str) {
         let mut s = self.state();
+        // The oracles replay Commits per site: tell them this site's history is gone.
+        self.inner.trace.record(EventKind::DatadirWiped {
+            site: s.site.to_string(),
+        });
         s.server_uuid = new_uuid.to_ascii_lowercase().into();
         s.gtid_executed = GtidSet::new();
         s.gtid_purged = GtidSet::new();
@@ -1091,6 +1095,11 @@ impl Engine {
                 // cloned); the donor's binlog is not copied, so its GTIDs become purged. The
                 // automatic restart is not modelled: every other session is dropped and the
                 // replication threads and configuration are cleared.
+                // The recipient's own history is gone (its new set is the donor's, whose
+                // commits the oracles already hold under the donor).
+                trace.record(EventKind::DatadirWiped {
+                    site: s.site.to_string(),
+                });
                 s.gtid_purged = executed.clone();
                 s.gtid_executed = executed;
                 s.rows = rows;

@@ -379,7 +379,8 @@ pub fn no_failover(input: &Input) -> Verdict {
 /// recorded ("failover complete"; the durable stamp is truncated to the second, hence 1s
 /// of slack). Re-asserts are exempt (their own timer). And a failover the cooldown
 /// blocked starts within 3 polls of the cooldown's end (the controller re-evaluates every
-/// poll), when the run lasts that long.
+/// poll), when the run lasts that long and it is still owed then (no site writable again,
+/// some site down).
 pub fn anti_flap(input: &Input) -> Verdict {
     let spec = super::effective_spec(input);
     let cooldown = bloodraven::duration::parse(&spec.failover_cooldown)
@@ -419,6 +420,21 @@ pub fn anti_flap(input: &Input) -> Verdict {
     for prev in windows {
         let deadline = prev + cooldown + 3 * poll;
         if deadline > run_end {
+            continue;
+        }
+        // A site writable again when the cooldown ends (the lost primary came back), or
+        // every site up and read-only (no unreachable site, so no promotion candidate:
+        // spec §3.2 step 4, NoPrimary), leaves nothing to promote: the blocked failover is
+        // moot, not late.
+        let mut at_end = super::truth::Writability::default();
+        for e in input
+            .events
+            .iter()
+            .take_while(|e| e.at_ms <= prev + cooldown)
+        {
+            at_end.apply(e);
+        }
+        if !at_end.writers().is_empty() || at_end.all_up_read_only() {
             continue;
         }
         if !starts

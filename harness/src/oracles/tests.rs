@@ -540,6 +540,39 @@ fn flap_flags_a_failover_inside_the_cooldown() {
         ctl(141.0, "initiating failover"),
     ];
     assert!(judge_with(&s, &resumed, &Final::default()).pass);
+    // Blocked, but the lost primary is writable again by the cooldown's end: nothing to do.
+    let returned = vec![
+        ctl(45.0, "initiating failover"),
+        ctl(50.0, "failover complete"),
+        ctl(120.0, "failover blocked by anti-flap cooldown"),
+        ev(130.0, state("b", false)),
+    ];
+    assert!(judge_with(&s, &returned, &Final::default()).pass);
+    // Blocked, but every site is up and read-only by then: no candidate, NoPrimary.
+    let wedged = vec![
+        ctl(45.0, "initiating failover"),
+        ctl(50.0, "failover complete"),
+        ctl(120.0, "failover blocked by anti-flap cooldown"),
+        ev(125.0, state("a", true)),
+        ev(130.0, state("b", true)),
+    ];
+    assert!(judge_with(&s, &wedged, &Final::default()).pass);
+    let one_down = vec![
+        ctl(45.0, "initiating failover"),
+        ctl(50.0, "failover complete"),
+        ctl(120.0, "failover blocked by anti-flap cooldown"),
+        ev(125.0, state("a", true)),
+        ev(
+            130.0,
+            EventKind::MysqlState {
+                site: "b".into(),
+                up: false,
+                read_only: true,
+                super_read_only: true,
+            },
+        ),
+    ];
+    assert!(!judge_with(&s, &one_down, &Final::default()).pass);
     // With an expected count.
     let counted = custom("", "\"FLAP\"", "spec = { failover_cooldown = \"90s\" }");
     let mut counted = counted;

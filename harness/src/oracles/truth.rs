@@ -81,6 +81,11 @@ impl Writability {
         self.state.get(site).is_some_and(|(up, ro)| *up && !*ro)
     }
 
+    /// Every site seen so far is up and read-only (nothing down to fail over from).
+    pub fn all_up_read_only(&self) -> bool {
+        !self.state.is_empty() && self.state.values().all(|(up, ro)| *up && *ro)
+    }
+
     pub fn writers(&self) -> Vec<String> {
         self.state
             .iter()
