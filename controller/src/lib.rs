@@ -6,6 +6,7 @@ pub mod annotations;
 pub mod aux_server;
 pub mod clock;
 pub mod crd;
+pub mod dragonfly;
 pub mod duration;
 pub mod fault_hooks;
 pub mod gtid;

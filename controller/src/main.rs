@@ -101,6 +101,7 @@ async fn main() -> anyhow::Result<()> {
                     connect_timeout: Duration::from_secs(5),
                 }),
                 clock: Arc::new(SystemClock),
+                dialer: Arc::new(bloodraven::net::TokioDialer),
             };
             let registry = Registry::default();
             let listener = TokioListener::bind(&aux_addr)

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod campaign;
 pub mod counter_app;
 pub mod explore;
+pub mod fake_dragonfly;
 pub mod fake_k8s;
 pub mod fake_mysql;
 pub mod k3d;

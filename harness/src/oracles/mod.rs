@@ -4,6 +4,7 @@
 pub mod bounds;
 mod data;
 mod dns_convergence;
+mod dragonfly;
 mod events;
 mod eventually;
 pub mod fence;
@@ -123,6 +124,7 @@ pub fn judge(input: &Input) -> Vec<Verdict> {
             "EVENTS" => events::events(input),
             "FLAP-D" => flap_durable::flap_durable(input),
             "TAINT" => taint::taint(input),
+            "DF" => dragonfly::dragonfly(input),
             other => Verdict::new(
                 other,
                 false,
