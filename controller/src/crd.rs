@@ -72,6 +72,9 @@ pub struct MysqlFailoverGroupSpec {
     /// not looked at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<crate::backup::crd::BackupSpec>,
+    /// The optional Dragonfly sidekick (spec §7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dragonfly: Option<crate::dragonfly::DragonflySpec>,
 }
 
 /// How spec changes reach the pods (§3.9).
@@ -302,6 +305,8 @@ pub struct MysqlFailoverGroupStatus {
     pub observed_generation: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub planned_failover: Option<PlannedFailoverStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dragonfly: Option<crate::dragonfly::DragonflyStatus>,
 }
 
 /// Phases of a planned failover (spec §4.2).
@@ -312,6 +317,8 @@ pub enum PlannedPhase {
     Validating,
     Draining,
     WaitingForLag,
+    WaitingForDragonflySync,
+    PromotingDragonfly,
     Promoting,
     Resuming,
     Succeeded,
@@ -370,6 +377,9 @@ pub struct PlannedFailoverStatus {
     pub reason: Option<String>,
     #[serde(default)]
     pub message: Option<String>,
+    /// The Dragonfly half (spec §7.4); absent when Dragonfly is disabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dragonfly: Option<crate::dragonfly::PlannedDragonflyStatus>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -414,6 +424,8 @@ pub struct TopologyConfig {
     pub planned_max_lag_wait: Duration,
     pub planned_drain_timeout: Duration,
     pub planned_on_cooldown: OnCooldown,
+    /// None when Dragonfly is disabled.
+    pub dragonfly: Option<crate::dragonfly::DragonflyConfig>,
 }
 
 /// A spec field that breaks a rule: names the field and what was expected.
@@ -535,6 +547,10 @@ impl MysqlFailoverGroupSpec {
             planned_max_lag_wait,
             planned_drain_timeout,
             planned_on_cooldown: self.planned_failover.on_cooldown,
+            dragonfly: match &self.dragonfly {
+                Some(d) => d.validate()?,
+                None => None,
+            },
         })
     }
 }

@@ -7,6 +7,7 @@ pub mod aux_server;
 pub mod backup;
 pub mod clock;
 pub mod crd;
+pub mod dragonfly;
 pub mod duration;
 pub mod fault_hooks;
 pub mod gtid;

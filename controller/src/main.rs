@@ -108,6 +108,7 @@ async fn main() -> anyhow::Result<()> {
                     overrides,
                 ),
                 clock: Arc::new(SystemClock),
+                dialer: Arc::new(bloodraven::net::TokioDialer),
             };
             let registry = Registry::default();
             let listener = TokioListener::bind(&aux_addr)

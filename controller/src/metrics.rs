@@ -49,6 +49,9 @@ const PER_GROUP: [&str; 4] = [
 ];
 pub const PLANNED_FAILOVERS: &str = "bloodraven_planned_failovers";
 pub const RECLONE_OPERATIONS: &str = "bloodraven_reclone_operations";
+pub const DRAGONFLY_SITE_UP: &str = "bloodraven_dragonfly_site_up";
+pub const DRAGONFLY_PROMOTIONS: &str = "bloodraven_dragonfly_promotions";
+pub const DRAGONFLY_MANAGER_PANICS: &str = "bloodraven_dragonfly_manager_panics";
 
 const DEFS: &[Def] = &[
     Def {
@@ -114,6 +117,21 @@ const DEFS: &[Def] = &[
     Def {
         name: RECLONE_OPERATIONS,
         help: "Reclones (CLONE INSTANCE of a site from the active primary) started, by site.",
+        kind: Kind::Counter,
+    },
+    Def {
+        name: DRAGONFLY_SITE_UP,
+        help: "Whether each site's Dragonfly answered INFO replication on the last tick.",
+        kind: Kind::Gauge,
+    },
+    Def {
+        name: DRAGONFLY_PROMOTIONS,
+        help: "Dragonfly promotions, by target site and result (success, failed, skipped).",
+        kind: Kind::Counter,
+    },
+    Def {
+        name: DRAGONFLY_MANAGER_PANICS,
+        help: "Dragonfly manager ticks that panicked (the tick is skipped, the loop goes on).",
         kind: Kind::Counter,
     },
 ];
@@ -343,6 +361,31 @@ impl Metrics {
 
     pub fn reclone(&self, site: &str) {
         self.add(RECLONE_OPERATIONS, vec![("site", site.into())], 1);
+    }
+
+    pub fn dragonfly_site_up(&self, group: &str, site: &str, up: bool) {
+        self.set(
+            DRAGONFLY_SITE_UP,
+            vec![("group", group.into()), ("site", site.into())],
+            i64::from(up),
+        );
+    }
+
+    /// `result` is `success`, `failed` or `skipped`.
+    pub fn dragonfly_promotion(&self, group: &str, target_site: &str, result: &str) {
+        self.add(
+            DRAGONFLY_PROMOTIONS,
+            vec![
+                ("group", group.into()),
+                ("target_site", target_site.into()),
+                ("result", result.into()),
+            ],
+            1,
+        );
+    }
+
+    pub fn dragonfly_manager_panic(&self) {
+        self.add(DRAGONFLY_MANAGER_PANICS, vec![], 1);
     }
 
     pub fn failover(&self, target_site: &str) {

@@ -6,6 +6,7 @@ pub mod campaign;
 pub mod counter_app;
 pub mod explore;
 pub mod fake_backup;
+pub mod fake_dragonfly;
 pub mod fake_k8s;
 pub mod fake_mysql;
 pub mod k3d;

@@ -67,6 +67,18 @@ pub struct SpecOverrides {
     pub planned_on_cooldown: Option<String>,
     /// `spec.backup.profiles`, by name (bucket `chaos-backups`, defaults otherwise).
     pub backup_profiles: Option<Vec<String>>,
+    /// `spec.dragonfly.enabled`: one fake Dragonfly per site and the session workload.
+    pub dragonfly: Option<bool>,
+    /// `spec.dragonfly.plannedFailover.maxSyncWait` (needs `dragonfly = true`).
+    pub dragonfly_max_sync_wait: Option<String>,
+    /// `spec.dragonfly.plannedFailover.onSyncTimeout`: `proceed` or `fail`.
+    pub dragonfly_on_sync_timeout: Option<String>,
+}
+
+impl SpecOverrides {
+    pub fn dragonfly_enabled(&self) -> bool {
+        self.dragonfly == Some(true)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -231,6 +243,10 @@ pub struct BackupRequest {
 /// - `api-latency`: every API request waits between `min` and `max` until `heal_at`.
 /// - `stale-read`: GET and LIST answer from a copy of the objects up to `lag` old until
 ///   `heal_at` (writes go to the live state).
+/// - `dragonfly-kill`: `site`'s Dragonfly pod dies, losing its data; it restarts empty at
+///   `heal_at` (never if absent). Needs `topology.spec.dragonfly = true`.
+/// - `dragonfly-partition`: `site`'s Dragonfly is cut from every other host until `heal_at`
+///   (MySQL and the sidecar are untouched).
 /// - `aux-unready`: the controller's aux endpoints (`/healthz`, `/active-site`) drop every
 ///   connection until `heal_at` (never if absent); the controller itself keeps running.
 /// - `sql-fail`: the next `n` statements of kind `stmt` on `site` fail unapplied (1105).
@@ -269,6 +285,8 @@ pub const FAULT_OPS: &[&str] = &[
     "backup",
     "verify-backup",
     "backup-drop-rows",
+    "dragonfly-kill",
+    "dragonfly-partition",
 ];
 /// Statement kinds `sql-fail` and `sql-ambiguous` can target.
 pub use crate::fake_mysql::STMT_KINDS;
@@ -319,6 +337,7 @@ fn op_fields(op: &str) -> &'static [&'static str] {
         "backup" => &["name", "profile", "source"],
         "verify-backup" => &["name", "profile", "backup"],
         "backup-drop-rows" => &["n"],
+        "dragonfly-kill" | "dragonfly-partition" => &["site", "heal_at"],
         _ => &[],
     }
 }
@@ -326,7 +345,7 @@ fn op_fields(op: &str) -> &'static [&'static str] {
 pub const PROPERTIES: &[&str] = &[
     "SW", "DNS-W", "RPO-A", "FAILOVER", "NDA", "NOFO-PRE", "REJOIN", "NOFO", "FENCE", "FLAP",
     "CONV", "DW", "SW-H", "EG", "DNS-C", "STATUS", "EVENTS", "FLAP-D", "TAINT", "PF", "NAL-P",
-    "RCL", "BKP-SRC", "BKP-V",
+    "RCL", "BKP-SRC", "BKP-V", "DF",
 ];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -366,6 +385,14 @@ pub struct Expect {
     /// PF: the target site of the planned failover.
     #[serde(default)]
     pub planned_target: Option<String>,
+    /// DF: the site whose Dragonfly is the only master at the end (default: the group's
+    /// final `status.activeSite`).
+    #[serde(default)]
+    pub dragonfly_active: Option<String>,
+    /// DF: whether the planned failover reports `sessionsPreserved` (true also requires
+    /// every session key acked before the first fault on the final master).
+    #[serde(default)]
+    pub sessions_preserved: Option<bool>,
     /// RCL: `completed` (one clone, the site recovered) or `rejected` (no clone).
     #[serde(default)]
     pub reclone: Option<String>,
@@ -666,6 +693,33 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             dur(file, field, v)?;
         }
     }
+    if !o.dragonfly_enabled()
+        && (o.dragonfly_max_sync_wait.is_some() || o.dragonfly_on_sync_timeout.is_some())
+    {
+        return Err(err(
+            file,
+            "topology.spec.dragonfly",
+            "the dragonfly_* settings need dragonfly = true",
+        ));
+    }
+    if let Some(v) = &o.dragonfly_max_sync_wait {
+        if dur(file, "topology.spec.dragonfly_max_sync_wait", v)?.is_zero() {
+            return Err(err(
+                file,
+                "topology.spec.dragonfly_max_sync_wait",
+                "expected more than 0s",
+            ));
+        }
+    }
+    if let Some(v) = &o.dragonfly_on_sync_timeout {
+        if !["proceed", "fail"].contains(&v.as_str()) {
+            return Err(err(
+                file,
+                "topology.spec.dragonfly_on_sync_timeout",
+                format!("{v:?}: expected proceed or fail"),
+            ));
+        }
+    }
     if let Some(v) = &o.planned_on_cooldown {
         if !["reject", "defer"].contains(&v.as_str()) {
             return Err(err(
@@ -753,6 +807,13 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             }
             (None, false) => String::new(),
         };
+        if f.op.starts_with("dragonfly-") && !o.dragonfly_enabled() {
+            return Err(err(
+                file,
+                &field("op"),
+                format!("{:?} needs topology.spec.dragonfly = true", f.op),
+            ));
+        }
         let peer = match (
             &f.peer,
             f.op == "partition-pair" || f.op == "partition-oneway",
@@ -971,6 +1032,13 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
     }
     faults.sort_by_key(|f| f.at);
     let e = &s.expect;
+    if e.properties.iter().any(|p| p == "DF") && !s.topology.spec.dragonfly_enabled() {
+        return Err(err(
+            file,
+            "expect.properties",
+            "DF needs topology.spec.dragonfly = true",
+        ));
+    }
     if e.properties.is_empty() {
         return Err(err(
             file,
@@ -1134,6 +1202,9 @@ fn planned_expectations(
     }
     if let Some(t) = &e.planned_target {
         known("expect.planned_target", t)?;
+    }
+    if let Some(t) = &e.dragonfly_active {
+        known("expect.dragonfly_active", t)?;
     }
     if let Some(s) = &e.reclone_site {
         known("expect.reclone_site", s)?;

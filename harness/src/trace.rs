@@ -122,6 +122,21 @@ pub enum EventKind {
         gtid: String,
         rows: Vec<u64>,
     },
+    /// Ground truth: a fake Dragonfly's role changed (boot, REPLICAOF, takeover).
+    DragonflyRole {
+        site: String,
+        role: String,
+        detail: String,
+    },
+    /// The session workload's write of `key` was acknowledged by the Dragonfly on `site`.
+    SessionAck { key: String, site: String },
+    /// End-of-run truth of one site's Dragonfly: up, role and every key it holds.
+    DragonflyTruth {
+        site: String,
+        up: bool,
+        role: String,
+        keys: Vec<String>,
+    },
     /// Sampled by the observer: the group's NoExecute taint appeared on (or left) a node.
     Taint {
         node: String,

@@ -142,6 +142,7 @@ async fn aux_metrics_and_probe_endpoints_over_loopback() {
                 "secret",
             )),
             clock: clock.clone(),
+            dialer: dialer.clone(),
         },
         creds: ReplicationCredentials {
             user: "repl".into(),

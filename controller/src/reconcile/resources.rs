@@ -1,9 +1,10 @@
 //! Applies every object of a group (spec §1) by server-side apply, in dependency order:
-//! ConfigMap and PVCs before the Deployments that mount them, Services, then the PDB.
+//! ConfigMap and PVCs before the Deployments that mount them, Services, then the PDB;
+//! then, when enabled, the Dragonfly StatefulSets, Services and PDBs (spec §7).
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::Api;
@@ -107,5 +108,18 @@ pub async fn apply_all(
         .await?;
     a.put::<PodDisruptionBudget>("PodDisruptionBudget", pdb::pdb(owner))
         .await?;
+    if let Some(df) = spec.dragonfly.as_ref().filter(|d| d.enabled) {
+        use crate::dragonfly::objects;
+        for site in &spec.sites {
+            a.put::<StatefulSet>("StatefulSet", objects::statefulset(owner, df, &site.name))
+                .await?;
+            a.put::<Service>("Service", objects::site_service(owner, df, &site.name))
+                .await?;
+            a.put::<PodDisruptionBudget>("PodDisruptionBudget", objects::pdb(owner, &site.name))
+                .await?;
+        }
+        a.put::<Service>("Service", objects::active_service(owner, df))
+            .await?;
+    }
     Ok(a.applied)
 }

@@ -25,7 +25,9 @@ use super::taint::{TaintOp, Tainter};
 
 mod backup;
 mod errant;
+mod dragonfly;
 mod planned;
+mod planned_dragonfly;
 mod reclone;
 
 /// Relay-log drain budget inside a promotion.
@@ -42,6 +44,8 @@ pub struct Seams {
     pub kube: kube::Client,
     pub sql: SharedSqlConnector,
     pub clock: SharedClock,
+    /// Plain TCP to the Dragonfly sidekicks (spec §7).
+    pub dialer: crate::net::SharedDialer,
 }
 
 /// Replication credentials used for CHANGE REPLICATION SOURCE.
@@ -124,6 +128,10 @@ pub struct Manager {
     reclone_running: Option<reclone::Reclone>,
     /// Day-2 Events waiting for the status write that records their step.
     pending_events: Vec<PendingEvent>,
+    /// The Dragonfly sidekick's manager, when `spec.dragonfly.enabled`.
+    dragonfly: Option<crate::dragonfly::DragonflyHandle>,
+    /// What the Dragonfly loop follows: the MySQL active site and the planned-failover pause.
+    dragonfly_view: dragonfly::SharedView,
 }
 
 impl Manager {
@@ -182,7 +190,10 @@ impl Manager {
             reclone_announced: None,
             reclone_running: None,
             pending_events: vec![],
+            dragonfly: None,
+            dragonfly_view: Default::default(),
         };
+        m.dragonfly = m.build_dragonfly(group);
         m.rehydrate(group);
         m
     }
@@ -256,6 +267,7 @@ impl Manager {
     /// Runs the poll loop forever.
     pub async fn run(mut self) {
         info!(group = %self.api.name, namespace = %self.api.namespace, sites = self.sites.len(), "topology manager started");
+        let _dragonfly_loop = self.spawn_dragonfly_loop();
         loop {
             let started = Instant::now();
             self.poll().await;
@@ -427,6 +439,7 @@ impl Manager {
         self.write_status(&cs).await;
         self.update_gauges();
         self.publish();
+        self.update_dragonfly_view(planned_in_flight);
     }
 
     /// Per-site gauges (spec §8.3): one-hot state and divergent transaction count.
@@ -644,6 +657,7 @@ impl Manager {
             return;
         }
         self.registry.metrics().failover(&candidate);
+        self.dragonfly_after_failover(&candidate, old_primary);
     }
 
     /// Execute, confirm writability, record the failover, then flip DNS: the promotion
@@ -1326,6 +1340,7 @@ impl Manager {
             promotion_gtid_executed: self.promotion_gtid.clone(),
             observed_generation: Some(self.generation),
             planned_failover: self.planned.clone(),
+            dragonfly: self.dragonfly.as_ref().map(|d| d.status()),
         }
     }
 

@@ -5,6 +5,7 @@ mod backup;
 pub mod bounds;
 mod data;
 mod dns_convergence;
+mod dragonfly;
 mod events;
 mod eventually;
 pub mod fence;
@@ -126,6 +127,7 @@ pub fn judge(input: &Input) -> Vec<Verdict> {
             "TAINT" => taint::taint(input),
             "BKP-SRC" => backup::backup_source(input),
             "BKP-V" => backup::backup_verified(input),
+            "DF" => dragonfly::dragonfly(input),
             other => Verdict::new(
                 other,
                 false,

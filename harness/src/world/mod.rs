@@ -7,6 +7,7 @@ mod backups;
 pub mod claims;
 pub mod clock;
 pub mod counter;
+pub mod dragonfly;
 pub mod logs;
 pub(crate) mod site;
 
@@ -123,6 +124,9 @@ pub fn group_object(s: &Loaded) -> serde_json::Value {
     }
     if let Some(names) = &o.backup_profiles {
         spec["backup"] = backups::profiles(names);
+    }
+    if let Some(df) = dragonfly::spec_json(o) {
+        spec["dragonfly"] = df;
     }
     let mut group = json!({
         "apiVersion": "shipstream.io/v1alpha1",
@@ -286,6 +290,7 @@ fn run_inner(
                         "secret",
                     )),
                     clock: wall,
+                    dialer: dialer.clone(),
                 };
                 let registry = bloodraven::topology::Registry::with_fault_hooks(hooks);
                 let aux = SimListener::bind(CONTROLLER_AUX_PORT).await?;
@@ -402,6 +407,17 @@ fn run_inner(
 
     // Drive: faults at their times, the observer every OBSERVE_EVERY, until the end.
     let site_names: Vec<String> = topo.sites.iter().map(|s| s.name.clone()).collect();
+    let df = match topo.spec.dragonfly_enabled() {
+        true => Some(dragonfly::DfWorld::setup(
+            &mut sim,
+            &api,
+            &site_names,
+            &trace,
+            &dialer,
+            duration,
+        )?),
+        false => None,
+    };
     let mut schedule = Schedule::new(&scenario.faults, &site_names);
     let mut links = Links::default();
     let mut next_observe = Duration::ZERO;
@@ -441,6 +457,12 @@ fn run_inner(
             if backups::driver_action(&api, &mut job_runner, &action, &trace) {
                 continue;
             }
+            if let Action::Dragonfly(a) = &action {
+                if let Some(df) = &df {
+                    df.apply(&mut sim, a, &mut links, &trace);
+                }
+                continue;
+            }
             let env = Env {
                 sites: &sites,
                 clocks: &clocks,
@@ -468,12 +490,18 @@ fn run_inner(
                     now,
                 );
                 claims::observe_claims(&api, &trace, &mut claims_seen);
+                if let Some(df) = &df {
+                    df.observe(&api);
+                }
             }
         }
         sim.step()
             .map_err(|e| anyhow::anyhow!("simulation step failed: {e}"))?;
     }
 
+    if let Some(df) = &df {
+        df.record_truth(&trace);
+    }
     let fin = Final {
         sites: sites
             .iter()
@@ -653,6 +681,8 @@ enum Action {
         host: String,
         offset_ms: i64,
     },
+    /// A `dragonfly-*` fault (or its heal).
+    Dragonfly(dragonfly::DfAction),
 }
 
 /// `annotate`: a merge of one annotation into the live group, as `kubectl annotate` does.
@@ -995,6 +1025,30 @@ impl Schedule {
                         offset_ms: f.offset_ms,
                     },
                 )),
+                "dragonfly-kill" | "dragonfly-partition" => {
+                    use dragonfly::DfAction;
+                    let (on, off) = if f.op == "dragonfly-kill" {
+                        (
+                            DfAction::Kill { site: site.clone() },
+                            DfAction::Restart { site: site.clone() },
+                        )
+                    } else {
+                        (
+                            DfAction::Cut {
+                                site: site.clone(),
+                                heal: false,
+                            },
+                            DfAction::Cut {
+                                site: site.clone(),
+                                heal: true,
+                            },
+                        )
+                    };
+                    items.push((f.at, Action::Dragonfly(on)));
+                    if let Some(at) = f.heal_at {
+                        items.push((at, Action::Dragonfly(off)));
+                    }
+                }
                 other => unreachable!("fault op {other:?} passed validation"),
             }
         }
@@ -1274,6 +1328,7 @@ fn apply(sim: &mut turmoil::Sim, action: &Action, env: &Env, links: &mut Links) 
         Action::Annotate { .. } | Action::BackupRequest { .. } | Action::BackupDropRows { .. } => {
             unreachable!("annotations and backup requests are applied by the driver")
         }
+        Action::Dragonfly(_) => unreachable!("Dragonfly faults are applied by the driver"),
         Action::Aux { unready } => {
             trace.record(EventKind::Fault {
                 op: "aux-unready".into(),

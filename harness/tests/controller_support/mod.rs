@@ -65,6 +65,9 @@ pub struct Setup {
     pub annotations: Value,
     pub status: Value,
     pub seed: u64,
+    /// `spec.dragonfly` (Null: disabled). When set, one fake Dragonfly per site runs at
+    /// `mysql-g-dragonfly-<site>`, each with its pod in the apiserver.
+    pub dragonfly: Value,
 }
 
 impl Setup {
@@ -89,6 +92,7 @@ impl Setup {
             annotations: json!({}),
             status: Value::Null,
             seed: 1,
+            dragonfly: Value::Null,
         }
     }
 
@@ -119,6 +123,9 @@ impl Setup {
         if !self.status.is_null() {
             obj["status"] = self.status.clone();
         }
+        if !self.dragonfly.is_null() {
+            obj["spec"]["dragonfly"] = self.dragonfly.clone();
+        }
         obj
     }
 
@@ -137,6 +144,8 @@ pub struct Ctx {
     pub trace: Trace,
     pub dialer: SharedDialer,
     pub clock: Arc<dyn bloodraven::clock::WallClock>,
+    /// (site, fake Dragonfly) when `Setup::dragonfly` is set.
+    pub dragonflies: Vec<(String, chaos::fake_dragonfly::Node)>,
 }
 
 impl Ctx {
@@ -176,6 +185,7 @@ impl Ctx {
                     "secret",
                 )),
                 clock: self.clock.clone(),
+                dialer: self.dialer.clone(),
             },
             ReplicationCredentials {
                 user: "repl".into(),
@@ -417,7 +427,30 @@ where
         engines.push((name.clone(), engine));
     }
 
+    let mut dragonflies = vec![];
+    if !setup.dragonfly.is_null() {
+        for (name, _) in &setup.sites {
+            let h = bloodraven::dragonfly::names::host(GROUP, name);
+            api.put_raw(
+                "pods",
+                json!({"apiVersion": "v1", "kind": "Pod",
+                       "metadata": {"name": bloodraven::dragonfly::names::pod(GROUP, name),
+                                    "namespace": NS,
+                                    "labels": bloodraven::dragonfly::names::site_labels(GROUP, name)},
+                       "spec": {"containers": [{"name": "dragonfly", "image": "df:v1"}]}}),
+            )
+            .expect("dragonfly pod");
+            let node = chaos::fake_dragonfly::Node::new(name, &h, trace.clone());
+            let (n, d) = (node.clone(), dialer.clone());
+            sim.host(h.as_str(), move || {
+                let (n, d) = (n.clone(), d.clone());
+                async move { Ok(chaos::fake_dragonfly::run_host(n, d).await?) }
+            });
+            dragonflies.push((name.clone(), node));
+        }
+    }
     let ctx = Ctx {
+        dragonflies,
         setup: setup.clone(),
         api,
         engines,

@@ -1,6 +1,7 @@
 //! Planned failover (spec §4): the annotation is accepted or rejected, then the phase
 //! machine advances one phase per poll, Pending → Validating → Draining → WaitingForLag →
-//! Promoting → Resuming → Succeeded (or Failed, or Deferred by the cooldown).
+//! [WaitingForDragonflySync → PromotingDragonfly] → Promoting → Resuming → Succeeded (or
+//! Failed, or Deferred by the cooldown). The Dragonfly phases are in `planned_dragonfly`.
 //!
 //! Crash safety: everything the machine needs lives in `status.plannedFailover`, and the
 //! two mutating phases (Draining's fence, Promoting) act only once the status write showing
@@ -76,7 +77,7 @@ impl Manager {
     }
 
     /// The phase last written to the apiserver.
-    fn planned_persisted_phase(&self) -> Option<PlannedPhase> {
+    pub(super) fn planned_persisted_phase(&self) -> Option<PlannedPhase> {
         self.last_written
             .as_ref()
             .and_then(|s| s.planned_failover.as_ref())
@@ -86,7 +87,7 @@ impl Manager {
     /// Queues an Event; `write_status` sends it once the status showing the step it
     /// reports is on the apiserver, so no Event ever announces a phase that a restarted
     /// controller would not find recorded (like the emergency path's Events).
-    fn planned_event(&mut self, warning: bool, reason: &'static str, message: &str) {
+    pub(super) fn planned_event(&mut self, warning: bool, reason: &'static str, message: &str) {
         self.pending_events.push(PendingEvent {
             warning,
             reason,
@@ -335,7 +336,7 @@ impl Manager {
         );
     }
 
-    fn planned_set(&mut self, f: impl FnOnce(&mut PlannedFailoverStatus)) {
+    pub(super) fn planned_set(&mut self, f: impl FnOnce(&mut PlannedFailoverStatus)) {
         if let Some(p) = self.planned.as_mut() {
             f(p);
         }
@@ -351,6 +352,8 @@ impl Manager {
             PlannedPhase::Validating => self.planned_validating(&p).await,
             PlannedPhase::Draining => self.planned_draining(&p).await,
             PlannedPhase::WaitingForLag => self.planned_waiting_for_lag(&p).await,
+            PlannedPhase::WaitingForDragonflySync => self.planned_dragonfly_sync(&p).await,
+            PlannedPhase::PromotingDragonfly => self.planned_promoting_dragonfly(&p).await,
             PlannedPhase::Promoting => self.planned_promoting(&p).await,
             PlannedPhase::Resuming => self.planned_resuming(&p).await,
             PlannedPhase::Succeeded | PlannedPhase::Failed | PlannedPhase::Deferred => {}
@@ -485,9 +488,18 @@ impl Manager {
                 );
                 info!(target = %target, gtid = %g, waited_ms = waited.as_millis() as u64, "planned failover: target caught up");
                 let g = g.to_string();
+                let dragonfly = self.dragonfly.is_some();
                 self.planned_set(|p| {
-                    p.phase = PlannedPhase::Promoting;
                     p.target_gtid_at_promotion = Some(g);
+                    p.phase = if dragonfly {
+                        p.dragonfly = Some(crate::dragonfly::PlannedDragonflyStatus {
+                            enabled: true,
+                            ..Default::default()
+                        });
+                        PlannedPhase::WaitingForDragonflySync
+                    } else {
+                        PlannedPhase::Promoting
+                    };
                 });
                 self.planned_event(
                     false,
@@ -521,7 +533,12 @@ impl Manager {
     }
 
     /// Before the target is promoted: unfence the source again (best effort), then fail.
-    async fn planned_rollback(&mut self, reason: &'static str, message: String, result: &str) {
+    pub(super) async fn planned_rollback(
+        &mut self,
+        reason: &'static str,
+        message: String,
+        result: &str,
+    ) {
         let source = self
             .planned
             .as_ref()
@@ -629,7 +646,7 @@ impl Manager {
     }
 }
 
-fn elapsed(from: Option<&str>, now: DateTime<Utc>) -> std::time::Duration {
+pub(super) fn elapsed(from: Option<&str>, now: DateTime<Utc>) -> std::time::Duration {
     from.and_then(parse_stamp)
         .and_then(|t| (now - t).to_std().ok())
         .unwrap_or_default()

@@ -1,0 +1,238 @@
+//! The Dragonfly half of the simulated world (spec §7): one fake Dragonfly host per site
+//! (`mysql-<group>-dragonfly-<site>`), their pods in the apiserver (so the controller's
+//! role and traffic labels are observable), the session workload writing through the
+//! active Service's selection, and the `dragonfly-*` faults. Absent unless the scenario
+//! sets `topology.spec.dragonfly = true`, so other runs are unchanged.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bloodraven::dragonfly::client::DfConn;
+use bloodraven::dragonfly::names;
+use bloodraven::net::SharedDialer;
+use serde_json::{json, Value};
+
+use super::{Links, APISERVER_HOST, CONTROLLER_HOST, GROUP, NAMESPACE};
+use crate::fake_dragonfly::{self, Node, Role};
+use crate::fake_k8s::ApiServer;
+use crate::scenario::SpecOverrides;
+use crate::trace::{EventKind, Trace};
+
+/// The image the group declares (never pulled in the simulator).
+pub const IMAGE: &str = "docker.dragonflydb.io/dragonflydb/dragonfly:v1.38.0";
+/// The session workload's host and its write period.
+pub const SESSIONS_HOST: &str = "sessions";
+const SESSION_EVERY: Duration = Duration::from_millis(500);
+
+/// `spec.dragonfly` of the group, when the scenario enables it.
+pub fn spec_json(o: &SpecOverrides) -> Option<Value> {
+    if !o.dragonfly_enabled() {
+        return None;
+    }
+    let mut planned = json!({});
+    if let Some(v) = &o.dragonfly_max_sync_wait {
+        planned["maxSyncWait"] = json!(v);
+    }
+    if let Some(v) = &o.dragonfly_on_sync_timeout {
+        planned["onSyncTimeout"] = json!(v);
+    }
+    Some(json!({"enabled": true, "image": IMAGE, "plannedFailover": planned}))
+}
+
+/// A `dragonfly-*` fault action.
+#[derive(Clone, Debug)]
+pub enum DfAction {
+    Kill { site: String },
+    Restart { site: String },
+    Cut { site: String, heal: bool },
+}
+
+pub struct DfWorld {
+    /// (site, host, node) in spec order.
+    nodes: Vec<(String, String, Node)>,
+    /// The host the active Service currently selects (None: no endpoint).
+    target: Arc<Mutex<Option<(String, String)>>>,
+    down: Mutex<BTreeSet<String>>,
+}
+
+impl DfWorld {
+    /// Seeds the pods, starts one Dragonfly host per site and the session workload.
+    pub fn setup(
+        sim: &mut turmoil::Sim<'_>,
+        api: &ApiServer,
+        sites: &[String],
+        trace: &Trace,
+        dialer: &SharedDialer,
+        until: Duration,
+    ) -> anyhow::Result<Self> {
+        let mut nodes = vec![];
+        for site in sites {
+            let host = names::host(GROUP, site);
+            let mut labels = serde_json::Map::new();
+            for (k, v) in names::site_labels(GROUP, site) {
+                labels.insert(k, json!(v));
+            }
+            api.put_raw(
+                "pods",
+                json!({"apiVersion": "v1", "kind": "Pod",
+                       "metadata": {"name": names::pod(GROUP, site), "namespace": NAMESPACE,
+                                    "labels": labels},
+                       "spec": {"containers": [{"name": "dragonfly", "image": IMAGE}]}}),
+            )
+            .map_err(|e| anyhow::anyhow!("seeding the Dragonfly pod of {site}: {e:?}"))?;
+            let node = Node::new(site, &host, trace.clone());
+            let (n, d) = (node.clone(), dialer.clone());
+            sim.host(host.as_str(), move || {
+                let (n, d) = (n.clone(), d.clone());
+                async move { Ok(fake_dragonfly::run_host(n, d).await?) }
+            });
+            nodes.push((site.clone(), host, node));
+        }
+        let target: Arc<Mutex<Option<(String, String)>>> = Arc::default();
+        {
+            let (target, dialer, trace) = (target.clone(), dialer.clone(), trace.clone());
+            sim.host(SESSIONS_HOST, move || {
+                let (target, dialer, trace) = (target.clone(), dialer.clone(), trace.clone());
+                async move {
+                    sessions(target, dialer, trace, until).await;
+                    Ok(())
+                }
+            });
+        }
+        Ok(Self {
+            nodes,
+            target,
+            down: Mutex::default(),
+        })
+    }
+
+    /// The observer's beat: the active Service's endpoint is the first pod (spec order)
+    /// labelled master with traffic enabled, as kube-proxy would route.
+    pub fn observe(&self, api: &ApiServer) {
+        let selector = names::active_selector(GROUP);
+        let pick = self.nodes.iter().find(|(site, _, _)| {
+            api.get("pods", NAMESPACE, &names::pod(GROUP, site))
+                .is_some_and(|p| {
+                    selector
+                        .iter()
+                        .all(|(k, v)| p["metadata"]["labels"][k].as_str() == Some(v))
+                })
+        });
+        *self.target.lock().unwrap() = pick.map(|(s, h, _)| (s.clone(), h.clone()));
+    }
+
+    fn host(&self, site: &str) -> &str {
+        &self
+            .nodes
+            .iter()
+            .find(|n| n.0 == site)
+            .expect("validated site")
+            .1
+    }
+
+    pub(super) fn apply(
+        &self,
+        sim: &mut turmoil::Sim<'_>,
+        a: &DfAction,
+        links: &mut Links,
+        trace: &Trace,
+    ) {
+        match a {
+            DfAction::Kill { site } | DfAction::Restart { site } => {
+                let up = matches!(a, DfAction::Restart { .. });
+                let host = self.host(site).to_string();
+                trace.record(EventKind::Fault {
+                    op: "dragonfly-kill".into(),
+                    detail: site.clone(),
+                    heal: up,
+                });
+                if up {
+                    self.down.lock().unwrap().remove(site);
+                    sim.bounce(host.as_str());
+                } else {
+                    self.down.lock().unwrap().insert(site.clone());
+                    sim.crash(host.as_str());
+                }
+                trace.record(EventKind::Host { host, up });
+            }
+            DfAction::Cut { site, heal } => {
+                let host = self.host(site).to_string();
+                trace.record(EventKind::Fault {
+                    op: "dragonfly-partition".into(),
+                    detail: format!("{host} <-> everything"),
+                    heal: *heal,
+                });
+                let mut peers: Vec<String> = vec![
+                    CONTROLLER_HOST.into(),
+                    APISERVER_HOST.into(),
+                    SESSIONS_HOST.into(),
+                ];
+                peers.extend(
+                    self.nodes
+                        .iter()
+                        .filter(|n| n.0 != *site)
+                        .map(|n| n.1.clone()),
+                );
+                for p in peers {
+                    if *heal {
+                        links.heal(sim, &host, &p);
+                    } else {
+                        links.cut(sim, &host, &p);
+                    }
+                }
+            }
+        }
+    }
+
+    /// End-of-run truth, one event per site.
+    pub fn record_truth(&self, trace: &Trace) {
+        let down = self.down.lock().unwrap();
+        for (site, _, node) in &self.nodes {
+            let up = !down.contains(site);
+            trace.record(EventKind::DragonflyTruth {
+                site: site.clone(),
+                up,
+                role: match node.role() {
+                    Role::Master => "master".into(),
+                    Role::Replica { .. } => "replica".into(),
+                },
+                keys: if up { node.keys() } else { vec![] },
+            });
+        }
+    }
+}
+
+/// The session workload: `SET session:<n>` through the active Service every 500ms,
+/// recording each acknowledgement.
+async fn sessions(
+    target: Arc<Mutex<Option<(String, String)>>>,
+    dialer: SharedDialer,
+    trace: Trace,
+    until: Duration,
+) {
+    let t = Duration::from_secs(1);
+    let mut conn: Option<(String, DfConn)> = None;
+    let mut n = 0u64;
+    while crate::trace::now_ms() < until.as_millis() as u64 {
+        tokio::time::sleep(SESSION_EVERY).await;
+        let Some((site, host)) = target.lock().unwrap().clone() else {
+            continue;
+        };
+        if conn.as_ref().is_none_or(|(h, _)| *h != host) {
+            conn = DfConn::open(&*dialer, &host, fake_dragonfly::PORT, t)
+                .await
+                .ok()
+                .map(|c| (host.clone(), c));
+        }
+        let Some((_, c)) = conn.as_mut() else {
+            continue;
+        };
+        n += 1;
+        let key = format!("session:{n}");
+        match c.call(&["SET", &key, "user"], t).await {
+            Ok(_) => trace.record(EventKind::SessionAck { key, site }),
+            Err(_) => conn = None,
+        }
+    }
+}
