@@ -142,6 +142,8 @@ pub struct State {
     pub ambiguous_next: BTreeMap<String, u32>,
     /// Host name (as in `CLONE INSTANCE FROM 'u'@'host'`) → donor engine.
     pub clone_donors: BTreeMap<String, WeakEngine>,
+    /// How long a `CLONE INSTANCE` copies before it applies (zero: at once).
+    pub clone_duration: std::time::Duration,
 }
 
 /// A non-owning engine handle (donor registries must not keep engines alive in cycles).
@@ -435,6 +437,7 @@ impl Engine {
             fail_next: BTreeMap::new(),
             ambiguous_next: BTreeMap::new(),
             clone_donors: BTreeMap::new(),
+            clone_duration: std::time::Duration::ZERO,
         };
         let (commits, _) = watch::channel(0);
         Engine {
@@ -587,6 +590,11 @@ impl Engine {
             .collect();
     }
 
+    /// Makes every later `CLONE INSTANCE` take `d` (the copy of a large data directory).
+    pub fn set_clone_duration(&self, d: std::time::Duration) {
+        self.state().clone_duration = d;
+    }
+
     pub fn set_apply_rate(&self, per_sec: f64) {
         self.state().apply_rate_per_sec = per_sec;
     }
@@ -668,6 +676,10 @@ impl Engine {
             let ambiguous = !fail && State::take_knob(&mut s.ambiguous_next, kind);
             (fail, ambiguous)
         };
+        let copying = self.state().clone_duration;
+        if matches!(stmt, Stmt::Clone { .. }) && !fail && !copying.is_zero() {
+            tokio::time::sleep(copying).await;
+        }
         let result = if fail {
             Err(SqlError::new(
                 1105,
