@@ -3,6 +3,7 @@
 
 mod api_fault;
 mod aux_gate;
+mod canaries;
 pub mod claims;
 pub mod clock;
 pub mod counter;
@@ -241,6 +242,11 @@ fn run_inner(
             .map(|s| s.name.clone())
             .collect::<Vec<_>>(),
     )?;
+    if scenario.scenario.topology.canaries {
+        let t = &scenario.scenario.topology;
+        let sites: Vec<String> = t.sites.iter().map(|s| s.name.clone()).collect();
+        canaries::seed(&api, &sites, &t.active)?;
+    }
     api.put_raw("secrets", operator_secret())
         .map_err(|e| anyhow::anyhow!("seeding the operator Secret: {e:?}"))?;
     {
