@@ -7,6 +7,9 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::name::Name;
+use crate::txn_gtid::TxnGtid;
+
 /// Virtual time since the start of the run, in milliseconds.
 pub type Millis = u64;
 
@@ -17,6 +20,8 @@ pub struct Event {
     pub kind: EventKind,
 }
 
+/// Rare, large events are boxed so that the common ones (commits and acks, ~95% of a long
+/// trace) stay small: the trace holds every event of the run in memory.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
@@ -29,8 +34,8 @@ pub enum EventKind {
     },
     /// Ground truth: a transaction committed on `site` (client write or replicated apply).
     Commit {
-        site: String,
-        gtid: String,
+        site: Name,
+        gtid: TxnGtid,
         row: Option<u64>,
         replicated: bool,
     },
@@ -48,29 +53,17 @@ pub enum EventKind {
         read_only: bool,
     },
     /// Replication on `site` (re)configured to `source` (empty = reset).
-    ReplicationSource {
-        site: String,
-        source: String,
-        executed: String,
-        source_executed: String,
-    },
+    ReplicationSource(Box<ReplicationSource>),
     /// A write the fake apiserver accepted (or rejected).
-    ApiWrite {
-        verb: String,
-        resource: String,
-        name: String,
-        subresource: Option<String>,
-        ok: bool,
-        detail: String,
-    },
+    ApiWrite(Box<ApiWrite>),
     /// The DNS name now resolves to `site` (None = no record).
     Dns { target: Option<String> },
     /// The counter workload got an acknowledgement.
     Ack {
         id: u64,
-        site: String,
-        server_uuid: String,
-        gtid: String,
+        site: Name,
+        server_uuid: Name,
+        gtid: Name,
     },
     /// The counter workload tried to write and failed.
     WriteError {
@@ -98,7 +91,7 @@ pub enum EventKind {
     Host { host: String, up: bool },
     /// Sampled by the observer: what the controller claims in the group's status and its
     /// anti-flap annotations, recorded when any of it changes.
-    GroupStatus(StatusClaim),
+    GroupStatus(Box<StatusClaim>),
     /// Sampled by the observer: a Kubernetes Event the controller created (or whose count
     /// grew).
     KubeEvent {
@@ -124,6 +117,26 @@ pub enum EventKind {
         key: String,
         present: bool,
     },
+}
+
+/// Replication on `site` (re)configured to `source` (empty = reset).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReplicationSource {
+    pub site: String,
+    pub source: String,
+    pub executed: String,
+    pub source_executed: String,
+}
+
+/// A write the fake apiserver accepted (or rejected).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApiWrite {
+    pub verb: String,
+    pub resource: String,
+    pub name: String,
+    pub subresource: Option<String>,
+    pub ok: bool,
+    pub detail: String,
 }
 
 /// The controller's published claims (status and durable anti-flap record).
@@ -211,4 +224,40 @@ pub fn hash_events(events: &[Event]) -> String {
     }
     let digest = h.finalize();
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A guard on the memory per event: a 30-minute, 3-site run holds ~150k of them.
+    #[test]
+    fn events_stay_small() {
+        assert!(
+            std::mem::size_of::<Event>() <= 96,
+            "Event is {} bytes: box the large rare variant that grew",
+            std::mem::size_of::<Event>()
+        );
+    }
+
+    #[test]
+    fn boxed_variants_serialize_flat() {
+        let e = Event {
+            at_ms: 5,
+            kind: EventKind::ApiWrite(Box::new(ApiWrite {
+                verb: "patch".into(),
+                resource: "dnsendpoints".into(),
+                name: "db".into(),
+                subresource: None,
+                ok: true,
+                detail: String::new(),
+            })),
+        };
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            json,
+            r#"{"at_ms":5,"type":"api_write","verb":"patch","resource":"dnsendpoints","name":"db","subresource":null,"ok":true,"detail":""}"#
+        );
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), e);
+    }
 }

@@ -138,7 +138,7 @@ fn promotion_fences_a_reachable_old_primary_before_unfencing_the_candidate() {
             .iter()
             .enumerate()
             .filter(|(_, e)| {
-                matches!(&e.kind, EventKind::ApiWrite { resource, ok: true, .. } if resource == "dnsendpoints")
+                matches!(&e.kind, EventKind::ApiWrite(w) if w.ok && w.resource == "dnsendpoints")
             })
             .map(|(i, _)| i)
             .collect();

@@ -37,8 +37,8 @@ pub fn classify(report: &Report) -> Option<String> {
         let recorded = events.iter().any(|e| {
             e.at_ms > prev
                 && e.at_ms <= crash.at_ms
-                && matches!(&e.kind, EventKind::ApiWrite { ok: true, detail, .. }
-                    if detail.contains("last-failover") || detail.contains("lastFailover"))
+                && matches!(&e.kind, EventKind::ApiWrite(w)
+                    if w.ok && (w.detail.contains("last-failover") || w.detail.contains("lastFailover")))
         });
         if recorded {
             return None;

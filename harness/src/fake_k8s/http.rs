@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::selector::{parse_query, FieldSelector, LabelSelector};
 use super::store::{PatchKind, ResourceDef, Writer};
 use super::{ApiError, ApiServer, OutageMode};
-use crate::trace::EventKind;
+use crate::trace::{ApiWrite, EventKind};
 
 type Body = UnsyncBoxBody<Bytes, Infallible>;
 
@@ -225,14 +225,14 @@ async fn handle(api: ApiServer, req: Request<Incoming>) -> Response<Body> {
     };
     let record = |ok: bool, name: &str, detail: String| {
         if let (true, Some(rr)) = (write, &trace_target) {
-            api.trace.record(EventKind::ApiWrite {
+            api.trace.record(EventKind::ApiWrite(Box::new(ApiWrite {
                 verb: verb_of(&method, rr.name.is_some()).to_string(),
                 resource: rr.plural.clone(),
                 name: name.to_string(),
                 subresource: rr.sub.clone(),
                 ok,
                 detail: truncate(&detail, 300),
-            });
+            })));
         }
     };
 
@@ -742,8 +742,9 @@ fn start_watch(
                 }
                 Ok((changes, now)) => {
                     for c in changes {
-                        if matches(&c.object) {
-                            let obj = with_version(&def, &version, c.object);
+                        let object = c.object();
+                        if matches(&object) {
+                            let obj = with_version(&def, &version, object);
                             if tx.send(watch_line(c.etype, &obj)).await.is_err() {
                                 return;
                             }

@@ -112,7 +112,15 @@ pub struct Change {
     pub res: ResKey,
     pub ns: String,
     pub etype: &'static str,
-    pub object: Value,
+    /// The object as JSON text: the history keeps up to `history_limit` versions, and text
+    /// is several times smaller than a `Value` tree.
+    json: Arc<[u8]>,
+}
+
+impl Change {
+    pub fn object(&self) -> Value {
+        serde_json::from_slice(&self.json).expect("history holds valid JSON")
+    }
 }
 
 /// Who writes, for field ownership.
@@ -360,13 +368,15 @@ impl Store {
             .collect()
     }
 
-    fn emit(&mut self, def: &ResourceDef, ns: &str, etype: &'static str, object: Value) {
+    fn emit(&mut self, def: &ResourceDef, ns: &str, etype: &'static str, object: &Value) {
         self.history.push_back(Change {
             rv: self.rv,
             res: def.key(),
             ns: ns.to_string(),
             etype,
-            object,
+            json: serde_json::to_vec(object)
+                .expect("objects serialize")
+                .into(),
         });
         while self.history.len() > self.history_limit {
             if let Some(c) = self.history.pop_front() {
@@ -556,7 +566,7 @@ impl Store {
                 managers,
             },
         );
-        self.emit(def, &ns, etype, obj.clone());
+        self.emit(def, &ns, etype, &obj);
         Ok(obj)
     }
 
@@ -583,7 +593,7 @@ impl Store {
             self.remove_final(def, ns, name, v.clone());
         } else {
             self.objects.entry(def.key()).or_default().insert(key, obj);
-            self.emit(def, ns, "MODIFIED", v.clone());
+            self.emit(def, ns, "MODIFIED", &v);
         }
         Some(v)
     }
@@ -608,7 +618,7 @@ impl Store {
         if let Some(m) = self.objects.get_mut(&def.key()) {
             m.remove(&(ns.to_string(), name.to_string()));
         }
-        self.emit(def, ns, "DELETED", v.clone());
+        self.emit(def, ns, "DELETED", &v);
         if def.group == "apiextensions.k8s.io" && def.plural == "customresourcedefinitions" {
             self.unregister_crd(&v);
         }
@@ -665,7 +675,7 @@ impl Store {
         let objs = self.objects.remove(&key).unwrap_or_default();
         for ((ns, _), o) in objs {
             self.next_rv();
-            self.emit(&def, &ns, "DELETED", o.value);
+            self.emit(&def, &ns, "DELETED", &o.value);
         }
     }
 
@@ -871,7 +881,7 @@ impl Store {
                 managers,
             },
         );
-        self.emit(def, &ns, "ADDED", body.clone());
+        self.emit(def, &ns, "ADDED", &body);
         Ok(body)
     }
 
@@ -1063,7 +1073,7 @@ impl Store {
                     managers,
                 },
             );
-            self.emit(def, &okey.0, "ADDED", v.clone());
+            self.emit(def, &okey.0, "ADDED", &v);
             return Ok((201, v));
         };
         // Conflicts with other managers that own a field this apply sets to another value.
@@ -1318,7 +1328,7 @@ impl Store {
                     managers,
                 },
             );
-            self.emit(def, ns, "MODIFIED", new.clone());
+            self.emit(def, ns, "MODIFIED", &new);
         }
         Ok(new)
     }
@@ -1367,7 +1377,7 @@ impl Store {
                     managers: old.managers,
                 },
             );
-            self.emit(def, ns, "MODIFIED", v.clone());
+            self.emit(def, ns, "MODIFIED", &v);
             return Ok(v);
         }
         let rv = self.next_rv();

@@ -190,13 +190,7 @@ fn fake_k8s_create_get_list_with_selectors() {
         .events()
         .into_iter()
         .filter_map(|e| match e.kind {
-            EventKind::ApiWrite {
-                verb,
-                resource,
-                name,
-                ok,
-                ..
-            } if verb == "create" => Some((resource, name, ok)),
+            EventKind::ApiWrite(w) if w.verb == "create" => Some((w.resource, w.name, w.ok)),
             _ => None,
         })
         .collect();
@@ -525,13 +519,7 @@ fn fake_k8s_denied_writes_are_forbidden_and_traced() {
         .events()
         .into_iter()
         .filter_map(|e| match e.kind {
-            EventKind::ApiWrite {
-                verb,
-                resource,
-                subresource,
-                ok,
-                ..
-            } => Some((verb, resource, subresource, ok)),
+            EventKind::ApiWrite(w) => Some((w.verb, w.resource, w.subresource, w.ok)),
             _ => None,
         })
         .collect();
@@ -558,12 +546,7 @@ fn fake_k8s_denied_writes_are_forbidden_and_traced() {
         ]
     );
     let patch_detail = trace.events().into_iter().find_map(|e| match e.kind {
-        EventKind::ApiWrite {
-            verb,
-            ok: true,
-            detail,
-            ..
-        } if verb == "patch" => Some(detail),
+        EventKind::ApiWrite(w) if w.ok && w.verb == "patch" => Some(w.detail),
         _ => None,
     });
     assert!(patch_detail.unwrap().contains("\"primary\":\"b\""));

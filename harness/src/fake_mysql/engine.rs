@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Notify};
 
 use super::sql::{parse, ChangeSource, SelectExpr, Stmt, Threads, Var};
-use crate::trace::{EventKind, Trace};
+use crate::name::{Interner, Name};
+use crate::trace::{EventKind, ReplicationSource, Trace};
+use crate::txn_gtid::TxnGtid;
 
 /// Users holding SUPER (they may write while `read_only=ON`, but not under `super_read_only`).
 pub const SUPER_USERS: &[&str] = &["root", "bloodraven"];
@@ -36,7 +38,8 @@ pub fn clock_ms() -> u64 {
 /// One binlog / relay-log transaction.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Txn {
-    pub uuid: String,
+    /// Shared with every copy of the transaction (binlogs, relay logs, trace events).
+    pub uuid: Name,
     pub gno: u64,
     /// The `chaos.counter` id a client INSERT wrote; None for internal transactions.
     pub row: Option<u64>,
@@ -100,9 +103,11 @@ pub struct Session {
 /// [`Engine`] methods, which keep the trace in step.
 #[derive(Debug)]
 pub struct State {
-    pub site: String,
+    pub site: Name,
     pub hostname: String,
-    pub server_uuid: String,
+    pub server_uuid: Name,
+    /// The source UUIDs of received transactions, stored once (a long run relays ~100k).
+    pub uuids: Interner,
     pub server_id: u32,
     pub gtid_executed: GtidSet,
     /// Transactions in `gtid_executed` that are not in `binlog` (after a clone): a replica
@@ -249,7 +254,7 @@ impl State {
             self.read_only = read_only;
             self.super_read_only = super_read_only;
             trace.record(EventKind::MysqlState {
-                site: self.site.clone(),
+                site: self.site.to_string(),
                 up: self.up,
                 read_only,
                 super_read_only,
@@ -266,7 +271,7 @@ impl State {
         self.next_gno = self.gtid_executed.last(&self.server_uuid) + 1;
         trace.record(EventKind::Commit {
             site: self.site.clone(),
-            gtid: txn.gtid(),
+            gtid: TxnGtid::new(txn.uuid.clone(), txn.gno),
             row: txn.row,
             replicated,
         });
@@ -407,9 +412,10 @@ impl Engine {
     /// A stopped mysqld with an empty datadir (call [`Engine::boot`] to start it).
     pub fn new(site: &str, server_uuid: &str, server_id: u32, trace: Trace) -> Self {
         let state = State {
-            site: site.to_string(),
+            site: site.into(),
             hostname: site.to_string(),
-            server_uuid: server_uuid.to_ascii_lowercase(),
+            server_uuid: server_uuid.to_ascii_lowercase().into(),
+            uuids: Interner::default(),
             server_id,
             gtid_executed: GtidSet::new(),
             gtid_purged: GtidSet::new(),
@@ -468,11 +474,11 @@ impl Engine {
     }
 
     pub fn site(&self) -> String {
-        self.state().site.clone()
+        self.state().site.to_string()
     }
 
     pub fn server_uuid(&self) -> String {
-        self.state().server_uuid.clone()
+        self.state().server_uuid.to_string()
     }
 
     pub fn is_up(&self) -> bool {
@@ -497,7 +503,7 @@ impl Engine {
         s.read_only = fenced;
         s.super_read_only = fenced;
         trace.record(EventKind::MysqlState {
-            site: s.site.clone(),
+            site: s.site.to_string(),
             up: true,
             read_only: fenced,
             super_read_only: fenced,
@@ -517,7 +523,7 @@ impl Engine {
         s.io_connected = false;
         s.sql_running = false;
         trace.record(EventKind::MysqlState {
-            site: s.site.clone(),
+            site: s.site.to_string(),
             up: false,
             read_only: s.read_only,
             super_read_only: s.super_read_only,
@@ -528,7 +534,7 @@ impl Engine {
     /// replication configuration). Use [`Engine::errant_write`] for local GTIDs afterwards.
     pub fn wipe_datadir(&self, new_uuid: &str) {
         let mut s = self.state();
-        s.server_uuid = new_uuid.to_ascii_lowercase();
+        s.server_uuid = new_uuid.to_ascii_lowercase().into();
         s.gtid_executed = GtidSet::new();
         s.gtid_purged = GtidSet::new();
         s.next_gno = 1;
@@ -602,8 +608,8 @@ impl Engine {
     pub fn snapshot(&self) -> EngineSnapshot {
         let s = self.state();
         EngineSnapshot {
-            site: s.site.clone(),
-            server_uuid: s.server_uuid.clone(),
+            site: s.site.to_string(),
+            server_uuid: s.server_uuid.to_string(),
             gtid_executed: s.gtid_executed.to_string(),
             rows: s.rows.iter().copied().collect(),
             read_only: s.read_only,
@@ -725,7 +731,7 @@ impl Engine {
                                 }
                                 Var::SuperReadOnly => one_zero(s.super_read_only),
                                 Var::GtidExecuted => s.gtid_executed.to_string(),
-                                Var::ServerUuid => s.server_uuid.clone(),
+                                Var::ServerUuid => s.server_uuid.to_string(),
                                 Var::ServerId => s.server_id.to_string(),
                                 Var::Hostname => s.hostname.clone(),
                             }
@@ -758,7 +764,7 @@ impl Engine {
                     let s = self.state();
                     for read_only in probes {
                         self.inner.trace.record(EventKind::ReadOnlyProbe {
-                            site: s.site.clone(),
+                            site: s.site.to_string(),
                             user: user.to_string(),
                             read_only,
                         });
@@ -951,12 +957,12 @@ impl Engine {
                 s.source_uuid = None;
                 s.last_io_error = None;
                 s.last_sql_error = None;
-                trace.record(EventKind::ReplicationSource {
-                    site: s.site.clone(),
+                trace.record(EventKind::ReplicationSource(Box::new(ReplicationSource {
+                    site: s.site.to_string(),
                     source: String::new(),
                     executed: s.gtid_executed.to_string(),
                     source_executed: String::new(),
-                });
+                })));
                 ok
             }
             Stmt::ChangeSource(cs) => {
@@ -1002,12 +1008,12 @@ impl Engine {
                     s.source_uuid = None;
                 }
                 s.last_io_error = None;
-                trace.record(EventKind::ReplicationSource {
-                    site: s.site.clone(),
+                trace.record(EventKind::ReplicationSource(Box::new(ReplicationSource {
+                    site: s.site.to_string(),
                     source: cfg.source_host.clone(),
                     executed: s.gtid_executed.to_string(),
                     source_executed: String::new(),
-                });
+                })));
                 s.replica = Some(cfg);
                 ok
             }
@@ -1085,12 +1091,12 @@ impl Engine {
                         x.kill.notify_one();
                     }
                 }
-                trace.record(EventKind::ReplicationSource {
-                    site: s.site.clone(),
+                trace.record(EventKind::ReplicationSource(Box::new(ReplicationSource {
+                    site: s.site.to_string(),
                     source: String::new(),
                     executed: s.gtid_executed.to_string(),
                     source_executed: String::new(),
-                });
+                })));
                 ok
             }
             Stmt::Select(_) | Stmt::Insert(_) | Stmt::SelectCount | Stmt::SelectIds => {
@@ -1170,6 +1176,10 @@ impl Engine {
             return;
         }
         s.retrieved.add(&txn.uuid, txn.gno);
+        let txn = Txn {
+            uuid: s.uuids.intern(&txn.uuid),
+            ..txn
+        };
         s.relay_log.push_back(RelayEntry {
             txn,
             arrived_ms: clock_ms(),

@@ -218,12 +218,9 @@ impl Observer<'_> {
                 let gtid = e["gtid"].as_str().unwrap_or_default().to_string();
                 EventKind::Ack {
                     id,
-                    site: site.unwrap_or_default(),
-                    server_uuid: gtid
-                        .rsplit_once(':')
-                        .map(|(u, _)| u.to_string())
-                        .unwrap_or_default(),
-                    gtid,
+                    site: site.unwrap_or_default().into(),
+                    server_uuid: gtid.rsplit_once(':').map_or("", |(u, _)| u).into(),
+                    gtid: gtid.into(),
                 }
             } else {
                 EventKind::WriteError {

@@ -16,12 +16,11 @@ pub fn events(input: &Input) -> Verdict {
     let mut last_status_write = None::<u64>;
     for e in input.events {
         match &e.kind {
-            EventKind::ApiWrite {
-                resource,
-                subresource,
-                ok: true,
-                ..
-            } if resource == "mysqlfailovergroups" && subresource.as_deref() == Some("status") => {
+            EventKind::ApiWrite(w)
+                if w.ok
+                    && w.resource == "mysqlfailovergroups"
+                    && w.subresource.as_deref() == Some("status") =>
+            {
                 last_status_write = Some(e.at_ms);
             }
             EventKind::KubeEvent { reason, .. } => {

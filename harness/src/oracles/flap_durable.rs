@@ -51,7 +51,7 @@ pub fn flap_durable(input: &Input) -> Verdict {
             .iter()
             .take_while(|e| e.at_ms < *r)
             .filter_map(|e| match &e.kind {
-                EventKind::GroupStatus(c) => Some(c.clone()),
+                EventKind::GroupStatus(c) => Some((**c).clone()),
                 _ => None,
             })
             .last()

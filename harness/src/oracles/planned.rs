@@ -282,7 +282,7 @@ mod tests {
                 id,
                 site: "a".into(),
                 server_uuid: "u".into(),
-                gtid: format!("u:{id}"),
+                gtid: format!("u:{id}").into(),
             },
         }
     }

@@ -52,7 +52,7 @@ pub fn single_writer(input: &Input) -> Verdict {
         ) = (dual_since, &e.kind)
         {
             if acked.contains(id) {
-                writers_in_interval.insert(site.clone());
+                writers_in_interval.insert(site.to_string());
                 if writers_in_interval.len() >= 2 {
                     violations.push(format!(
                         "at {}: acked writes on {} inside one dual-writer interval",
@@ -210,7 +210,8 @@ pub fn no_divergent_apply(input: &Input) -> Verdict {
     let mut repoints = 0;
     for e in input.events {
         ex.apply(e);
-        if let EventKind::ReplicationSource { site, source, .. } = &e.kind {
+        if let EventKind::ReplicationSource(r) = &e.kind {
+            let (site, source) = (&r.site, &r.source);
             let Some(src) = input.site_of_host(source) else {
                 continue;
             };

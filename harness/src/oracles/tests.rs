@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::scenario::parse;
-use crate::trace::{Event, EventKind};
+use crate::trace::{Event, EventKind, ReplicationSource};
+use crate::txn_gtid::TxnGtid;
 use crate::world::CONTROLLER_SQL_USER;
 
 const A_UUID: &str = "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa";
@@ -53,7 +54,7 @@ fn state(site: &str, read_only: bool) -> EventKind {
 fn commit(site: &str, uuid: &str, n: u64, row: u64) -> EventKind {
     EventKind::Commit {
         site: site.into(),
-        gtid: format!("{uuid}:{n}"),
+        gtid: TxnGtid::new(uuid.into(), n),
         row: Some(row),
         replicated: false,
     }
@@ -64,7 +65,7 @@ fn ack(id: u64, site: &str, uuid: &str, n: u64) -> EventKind {
         id,
         site: site.into(),
         server_uuid: uuid.into(),
-        gtid: format!("{uuid}:{n}"),
+        gtid: format!("{uuid}:{n}").into(),
     }
 }
 
@@ -194,12 +195,12 @@ fn nda_flags_repointing_a_divergent_site() {
         ev(1.0, commit("b", B_UUID, 1, 2)),
         ev(
             5.0,
-            EventKind::ReplicationSource {
+            EventKind::ReplicationSource(Box::new(ReplicationSource {
                 site: "a".into(),
                 source: "mysql-demo-b-internal".into(),
                 executed: String::new(),
                 source_executed: String::new(),
-            },
+            })),
         ),
     ];
     let v = judge_one("NDA", &events, &Final::default());

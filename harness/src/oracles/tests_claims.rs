@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::scenario::parse;
-use crate::trace::{Event, EventKind, SiteClaim, StatusClaim};
+use crate::trace::{ApiWrite, Event, EventKind, SiteClaim, StatusClaim};
 use crate::world::{CONTROLLER_HOST, CONTROLLER_SQL_USER};
 
 fn scenario(properties: &str, faults: &str) -> crate::scenario::Loaded {
@@ -207,7 +207,7 @@ fn status_flags_active_site_naming_a_read_only_site_and_a_wrong_end_state() {
     let mut events = start();
     events.push(ev(
         2.0,
-        EventKind::GroupStatus(claim("a", &[("a", "writable")])),
+        EventKind::GroupStatus(Box::new(claim("a", &[("a", "writable")]))),
     ));
     events.push(ev(40.0, state("a", true, true)));
     events.push(ev(40.0, state("b", true, false)));
@@ -223,7 +223,7 @@ fn status_flags_active_site_naming_a_read_only_site_and_a_wrong_end_state() {
         dns_target: None,
     };
     let mut stale = events.clone();
-    stale.push(ev(60.0, EventKind::GroupStatus(claim("b", &[]))));
+    stale.push(ev(60.0, EventKind::GroupStatus(Box::new(claim("b", &[])))));
     let v = judge_one("STATUS", NODE_DOWN, &stale, &fin);
     assert!(!v.pass, "{v:?}");
     assert!(
@@ -231,7 +231,7 @@ fn status_flags_active_site_naming_a_read_only_site_and_a_wrong_end_state() {
         "{v:?}"
     );
     let mut ok = events;
-    ok.push(ev(45.0, EventKind::GroupStatus(claim("b", &[]))));
+    ok.push(ev(45.0, EventKind::GroupStatus(Box::new(claim("b", &[])))));
     assert!(judge_one("STATUS", NODE_DOWN, &ok, &fin).pass);
     // The end state must match ground truth too.
     let mut lying = fin.clone();
@@ -245,13 +245,15 @@ fn status_flags_active_site_naming_a_read_only_site_and_a_wrong_end_state() {
 
 #[test]
 fn events_flags_failover_event_before_its_status_write_and_wrong_counts() {
-    let status_write = |ok| EventKind::ApiWrite {
-        verb: "patch".into(),
-        resource: "mysqlfailovergroups".into(),
-        name: "demo".into(),
-        subresource: Some("status".into()),
-        ok,
-        detail: String::new(),
+    let status_write = |ok| {
+        EventKind::ApiWrite(Box::new(ApiWrite {
+            verb: "patch".into(),
+            resource: "mysqlfailovergroups".into(),
+            name: "demo".into(),
+            subresource: Some("status".into()),
+            ok,
+            detail: String::new(),
+        }))
     };
     let failover_event = EventKind::KubeEvent {
         reason: "FailoverExecuted".into(),
@@ -300,12 +302,12 @@ fn flap_d_flags_a_record_lost_across_a_restart() {
         up,
     };
     let base = vec![
-        ev(41.0, EventKind::GroupStatus(recorded.clone())),
+        ev(41.0, EventKind::GroupStatus(Box::new(recorded.clone()))),
         ev(55.0, host(false)),
         ev(60.0, host(true)),
     ];
     let mut lost = base.clone();
-    lost.push(ev(62.0, EventKind::GroupStatus(claim("b", &[]))));
+    lost.push(ev(62.0, EventKind::GroupStatus(Box::new(claim("b", &[])))));
     let v = judge_one("FLAP-D", RESTART, &lost, &Final::default());
     assert!(
         !v.pass && v.detail.contains("record of the failover to b lost"),
@@ -314,20 +316,20 @@ fn flap_d_flags_a_record_lost_across_a_restart() {
     let mut drift = base.clone();
     drift.push(ev(
         62.0,
-        EventKind::GroupStatus(StatusClaim {
+        EventKind::GroupStatus(Box::new(StatusClaim {
             last_failover: Some("2026-01-01T00:01:02Z".into()),
             ..recorded.clone()
-        }),
+        })),
     ));
     assert!(!judge_one("FLAP-D", RESTART, &drift, &Final::default()).pass);
     let mut ok = base;
     ok.push(ev(
         62.0,
-        EventKind::GroupStatus(StatusClaim {
+        EventKind::GroupStatus(Box::new(StatusClaim {
             active_site: "b".into(),
             sites: vec![SiteClaim::default()],
             ..recorded
-        }),
+        })),
     ));
     assert!(judge_one("FLAP-D", RESTART, &ok, &Final::default()).pass);
 }
@@ -343,7 +345,7 @@ fn taint_flags_a_tainted_writer_and_a_tainted_reader() {
     let mut events = start();
     events.push(ev(
         1.0,
-        EventKind::GroupStatus(claim("a", &[("a", "writable")])),
+        EventKind::GroupStatus(Box::new(claim("a", &[("a", "writable")]))),
     ));
     events.push(ev(1.5, taint("b", true)));
     let fin = Final {
@@ -369,7 +371,7 @@ fn taint_flags_a_tainted_writer_and_a_tainted_reader() {
     let mut untainted = start();
     untainted.push(ev(
         1.0,
-        EventKind::GroupStatus(claim("a", &[("a", "writable")])),
+        EventKind::GroupStatus(Box::new(claim("a", &[("a", "writable")]))),
     ));
     untainted.push(ev(99.0, state("r", true, true)));
     let v = judge_one("TAINT", NODE_DOWN, &untainted, &fin);

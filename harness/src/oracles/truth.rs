@@ -100,11 +100,10 @@ impl Executed {
     pub fn apply(&mut self, e: &Event) {
         match &e.kind {
             EventKind::Commit { site, gtid, .. } => {
-                if let Some((uuid, n)) = gtid.rsplit_once(':') {
-                    if let Ok(n) = n.parse() {
-                        self.sets.entry(site.clone()).or_default().add(uuid, n);
-                    }
-                }
+                self.sets
+                    .entry(site.to_string())
+                    .or_default()
+                    .add(&gtid.uuid, gtid.gno);
             }
             EventKind::DatadirWiped { site } => {
                 self.sets.remove(site);

@@ -51,7 +51,7 @@ pub fn observe_claims(api: &ApiServer, trace: &Trace, seen: &mut ClaimsSeen) {
     if let Some(group) = api.get("mysqlfailovergroups", NAMESPACE, GROUP) {
         let claim = status_claim(&group);
         if seen.status.as_ref() != Some(&claim) {
-            trace.record(EventKind::GroupStatus(claim.clone()));
+            trace.record(EventKind::GroupStatus(Box::new(claim.clone())));
             seen.status = Some(claim);
         }
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use bloodraven::sql::{SqlConn, SqlConnector};
 use tokio::time::Instant;
 
+use crate::name::Interner;
 use crate::trace::{EventKind, Trace};
 
 /// What external-dns has published: the site host the DNS name resolves to.
@@ -43,6 +44,8 @@ impl Counter {
         let start = Instant::now();
         let mut cached: Option<((String, String), Instant)> = None;
         let mut conn: Option<(String, Box<dyn SqlConn>)> = None;
+        // Site names and server UUIDs repeat in every ack: one copy each.
+        let mut names = Interner::default();
         let mut id = 0u64;
         let mut next = start;
         while start.elapsed() < self.stop_at {
@@ -94,15 +97,12 @@ impl Counter {
             match tokio::time::timeout(self.write_timeout, c.query(&sql)).await {
                 Ok(Ok(r)) => {
                     let gtid = r.gtid.unwrap_or_default();
-                    let server_uuid = gtid
-                        .rsplit_once(':')
-                        .map(|(u, _)| u.to_string())
-                        .unwrap_or_default();
+                    let server_uuid = names.intern(gtid.rsplit_once(':').map_or("", |(u, _)| u));
                     self.trace.record(EventKind::Ack {
                         id,
-                        site,
+                        site: names.intern(&site),
                         server_uuid,
-                        gtid,
+                        gtid: gtid.into(),
                     });
                 }
                 Ok(Err(e)) => {
