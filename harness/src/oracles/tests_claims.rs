@@ -402,7 +402,7 @@ fn taint_judges_canaries_and_foreign_taints() {
     events.push(ev(0.5, canary("canary-b-intolerant", false, true)));
     events.push(ev(
         1.0,
-        EventKind::GroupStatus(claim("a", &[("a", "writable")])),
+        EventKind::GroupStatus(Box::new(claim("a", &[("a", "writable")]))),
     ));
     events.push(ev(1.5, taint("b", ours, true)));
     let fin = Final {
