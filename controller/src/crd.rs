@@ -307,6 +307,10 @@ pub struct MysqlFailoverGroupStatus {
     pub planned_failover: Option<PlannedFailoverStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dragonfly: Option<crate::dragonfly::DragonflyStatus>,
+    /// The ordered update's phase while one runs (spec §3.9): `UpdateReplica`,
+    /// `WaitReplica`, `Failover`, or `Failed`. Null when idle, so the merge patch clears it.
+    #[serde(default)]
+    pub update_phase: Option<String>,
 }
 
 /// Phases of a planned failover (spec §4.2).

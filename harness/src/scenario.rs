@@ -40,6 +40,11 @@ pub struct Topology {
     /// Overrides of MysqlFailoverGroup spec fields (Go durations as strings).
     #[serde(default)]
     pub spec: SpecOverrides,
+    /// Seeds taint-isolation canaries: on every site's node a pod tolerating the group's
+    /// NoExecute taint and one not, and another group's taint on the active site's node
+    /// (judged by TAINT).
+    #[serde(default)]
+    pub canaries: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -137,6 +137,15 @@ pub enum EventKind {
         role: String,
         keys: Vec<String>,
     },
+    /// Sampled by the observer: a taint-isolation canary pod appeared on (or left) a site's
+    /// node; `tolerates` says whether it tolerates this group's taint.
+    Canary {
+        pod: String,
+        node: String,
+        site: String,
+        tolerates: bool,
+        present: bool,
+    },
     /// Sampled by the observer: the group's NoExecute taint appeared on (or left) a node.
     Taint {
         node: String,

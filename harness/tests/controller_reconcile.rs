@@ -565,3 +565,102 @@ fn ordered_update_goes_replica_first_and_holds_the_primary_for_the_handoff() {
         assert_eq!(ctx.condition("Updating")["status"], "False");
     });
 }
+
+/// Starts an image update with a healthy a (primary) and b; returns after the pass that
+/// applied b's new template.
+async fn start_update(
+    ctx: &Ctx,
+    m: &mut bloodraven::topology::Manager,
+    r: &mut bloodraven::reconcile::GroupReconciler,
+) -> bloodraven::crd::MysqlFailoverGroup {
+    seed_secret(ctx);
+    ctx.polls(m, 4).await;
+    r.tick(&ctx.group().await).await;
+    for s in ["a", "b"] {
+        rollout_done(ctx, s);
+    }
+    let mfgs: kube::Api<bloodraven::crd::MysqlFailoverGroup> =
+        kube::Api::namespaced(ctx.kube(), NS);
+    mfgs.patch(
+        GROUP,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(json!({"spec": {"image": "mysql:9.8"}})),
+    )
+    .await
+    .unwrap();
+    let group = ctx.group().await;
+    let u = r.tick(&group).await.updating.unwrap();
+    assert_eq!(
+        (u.reason.as_str(), u.message.as_str()),
+        ("UpdateReplica", "Updating b")
+    );
+    ctx.poll(m).await;
+    assert_eq!(ctx.status()["updatePhase"], "UpdateReplica");
+    group
+}
+
+/// Spec §3.9: an updated follower that never replicates again fails the update after the
+/// 5-minute deadline; the primary is never touched and the failure holds.
+#[test]
+fn ordered_update_fails_when_a_replica_wait_passes_its_deadline() {
+    simulate(Setup::two_sites(), |ctx| async move {
+        let mut m = ctx.manager().await;
+        let mut r = ctx.reconciler();
+        let group = start_update(&ctx, &mut m, &mut r).await;
+        // b's new pod never becomes available.
+        tokio::time::sleep(Duration::from_secs(240)).await;
+        let u = r.tick(&group).await.updating.unwrap();
+        assert_eq!(u.reason, "WaitReplica", "still inside the deadline");
+        tokio::time::sleep(Duration::from_secs(61)).await;
+        let u = r.tick(&group).await.updating.unwrap();
+        assert_eq!((u.status, u.reason.as_str()), (true, "Failed"));
+        assert_eq!(
+            u.message,
+            "Update failed: b did not replicate again within 300s of its update"
+        );
+        ctx.poll(&mut m).await;
+        assert_eq!(ctx.status()["updatePhase"], "Failed");
+        assert_eq!(ctx.condition("Updating")["reason"], "Failed");
+        // Held: later passes neither retry nor move on to the primary.
+        rollout_done(&ctx, "b");
+        let u = r.tick(&group).await.updating.unwrap();
+        assert_eq!(u.reason, "Failed");
+        assert_eq!(image(&ctx, "a"), "mysql:9.7");
+    });
+}
+
+/// Spec §3.9 fail-fast (issue #46): an updated follower that comes up writable with no
+/// source fails the step after ~30s instead of waiting out the 5 minutes.
+#[test]
+fn ordered_update_fails_fast_when_the_replica_comes_up_writable_without_a_source() {
+    simulate(Setup::two_sites(), |ctx| async move {
+        let mut m = ctx.manager().await;
+        let mut r = ctx.reconciler();
+        let group = start_update(&ctx, &mut m, &mut r).await;
+        rollout_done(&ctx, "b");
+        // The new pod boots writable with no replication configured and takes a local
+        // write (issue #46): recovery refuses to repoint it (divergent), so it stays so.
+        for stmt in [
+            "STOP REPLICA",
+            "RESET REPLICA ALL",
+            "SET GLOBAL super_read_only=OFF",
+            "SET GLOBAL read_only=OFF",
+        ] {
+            ctx.sql("b", stmt).await;
+        }
+        ctx.engine("b").errant_write(1);
+        ctx.polls(&mut m, 3).await;
+        let u = r.tick(&group).await.updating.unwrap();
+        assert_eq!(u.reason, "WaitReplica");
+        for _ in 0..16 {
+            ctx.poll(&mut m).await;
+        }
+        let u = r.tick(&group).await.updating.unwrap();
+        assert_eq!((u.status, u.reason.as_str()), (true, "Failed"), "{u:?}");
+        assert_eq!(
+            u.message,
+            "Update failed: b came up writable with no replication source after its update"
+        );
+        assert_eq!(image(&ctx, "a"), "mysql:9.7");
+    });
+}

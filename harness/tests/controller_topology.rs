@@ -4,6 +4,8 @@
 
 mod controller_support;
 
+use std::time::Duration;
+
 use bloodraven::metrics::{DIVERGENT_TRANSACTIONS, FAILOVERS, SPLIT_BRAIN_AUTO_RESOLVE};
 use chaos::trace::EventKind;
 use controller_support::{host, lb_ip, simulate, uuid, Ctx, Setup, GROUP, NS};
@@ -513,5 +515,133 @@ fn an_errant_write_on_a_replicating_follower_stops_its_replication_and_is_report
         assert_eq!(ctx.site_status("b")["recoveryState"], "RecoveryBlocked");
         assert_eq!(ctx.status()["activeSite"], "a");
         assert!(ctx.read_only("b"));
+    });
+}
+
+/// Spec §3.5 pending promotion: a promoted site read read-only by the next poll (here its
+/// own sidecar's stale lease, modelled by fencing it as root) is still what `/active-site`
+/// and `/status` name for 30s, while status.activeSite stays truthful; then it expires.
+#[test]
+fn a_pending_promotion_is_reported_for_30s_then_expires() {
+    simulate(Setup::two_sites(), |ctx| async move {
+        let mut m = ctx.manager().await;
+        fail_over_to_b(&ctx, &mut m).await;
+        let promoted_at = tokio::time::Instant::now();
+        assert_eq!(ctx.registry.get(NS, GROUP).unwrap().active_site, "b");
+        ctx.sql("b", "SET GLOBAL super_read_only=ON").await;
+        ctx.poll(&mut m).await;
+        assert_eq!(state(&ctx, "b"), "read-only", "the poll read b fenced");
+        assert_eq!(ctx.status()["activeSite"], "", "status says what is true");
+        assert_eq!(
+            ctx.registry.get(NS, GROUP).unwrap().active_site,
+            "b",
+            "/active-site keeps the pending promotion"
+        );
+        while promoted_at.elapsed() < Duration::from_secs(29) {
+            ctx.poll(&mut m).await;
+            if promoted_at.elapsed() < Duration::from_secs(29) {
+                assert_eq!(ctx.registry.get(NS, GROUP).unwrap().active_site, "b");
+            }
+        }
+        ctx.polls(&mut m, 2).await;
+        assert!(promoted_at.elapsed() >= Duration::from_secs(30));
+        assert_eq!(ctx.registry.get(NS, GROUP).unwrap().active_site, "");
+        assert_eq!(
+            ctx.logged("pending promotion expired before a poll read the site writable"),
+            1
+        );
+    });
+}
+
+/// A poll that reads the promoted site writable clears the pending promotion at once.
+#[test]
+fn a_pending_promotion_clears_when_a_poll_reads_the_site_writable() {
+    simulate(Setup::two_sites(), |ctx| async move {
+        let mut m = ctx.manager().await;
+        fail_over_to_b(&ctx, &mut m).await;
+        ctx.poll(&mut m).await;
+        assert_eq!(
+            ctx.logged("pending promotion cleared: a poll read the site writable"),
+            1
+        );
+        // Cleared: a later fence is reported at once, not masked for 30s.
+        ctx.sql("b", "SET GLOBAL super_read_only=ON").await;
+        ctx.poll(&mut m).await;
+        assert_eq!(ctx.registry.get(NS, GROUP).unwrap().active_site, "");
+    });
+}
+
+/// Finding against spec §3/§8: while a promotion drains a relay backlog (up to 30s inside
+/// one poll), status must not keep naming the lost primary. It is written before the
+/// drain with activeSite "" and FailoverInProgress=True, and names the new primary as soon
+/// as the promotion is confirmed.
+#[test]
+fn status_reports_the_promotion_in_progress_during_the_relay_drain() {
+    simulate(Setup::two_sites(), |ctx| async move {
+        let mut m = ctx.manager().await;
+        ctx.polls(&mut m, 3).await;
+        assert_eq!(ctx.condition("FailoverInProgress")["status"], "False");
+        // b's SQL thread stops applying: a backlog the drain budget cannot clear.
+        ctx.engine("b").set_apply_rate(0.0);
+        for i in 0..5 {
+            ctx.sql(
+                "a",
+                &format!("INSERT INTO chaos.counter (id) VALUES ({})", 100 + i),
+            )
+            .await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        ctx.engine("a").shutdown();
+        let samples = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        for _ in 0..8 {
+            let done = std::rc::Rc::new(std::cell::Cell::new(false));
+            let sampler = {
+                let (ctx, done, samples) = (ctx.clone(), done.clone(), samples.clone());
+                async move {
+                    while !done.get() {
+                        let c = ctx.condition("FailoverInProgress");
+                        samples.borrow_mut().push((
+                            ctx.status()["activeSite"]
+                                .as_str()
+                                .unwrap_or("")
+                                .to_string(),
+                            c["status"].as_str().unwrap_or("").to_string(),
+                            c["reason"].as_str().unwrap_or("").to_string(),
+                        ));
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+            };
+            let poll = async {
+                m.poll().await;
+                done.set(true);
+            };
+            tokio::join!(poll, sampler);
+            if ctx.status()["activeSite"] == "b" {
+                break;
+            }
+            tokio::time::sleep(ctx.setup.poll_every()).await;
+        }
+        assert_eq!(ctx.status()["activeSite"], "b", "b promoted");
+        assert!(
+            ctx.logged("relay log drain did not complete cleanly") >= 1,
+            "the drain ran out its budget"
+        );
+        let samples = samples.borrow();
+        let during: Vec<_> = samples.iter().filter(|s| s.1 == "True").collect();
+        assert!(
+            during.len() >= 40,
+            "FailoverInProgress=True for the whole ~30s drain: {samples:?}"
+        );
+        for (active, _, reason) in &during {
+            assert_eq!(active, "", "no stale activeSite during the drain");
+            assert_eq!(reason, "Promoting");
+        }
+        let c = ctx.condition("FailoverInProgress");
+        assert_eq!(
+            (c["status"].as_str(), c["reason"].as_str()),
+            (Some("False"), Some("NoFailoverInProgress"))
+        );
+        ctx.engine("b").set_apply_rate(1000.0);
     });
 }

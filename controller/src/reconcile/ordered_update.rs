@@ -6,9 +6,18 @@
 //!
 //! The switchover itself belongs to the planned-failover controller: this module stops
 //! before it, with `Updating=True` reason `Failover` naming the annotation that runs it.
+//!
+//! Each wait has a deadline: a follower that does not replicate again within
+//! [`WAIT_REPLICA_DEADLINE`] of its update, or that comes up writable with no source for
+//! [`WRITABLE_NO_SOURCE_GRACE`], fails the update (`Updating=True` reason `Failed`) and
+//! holds the rest of it until that site's desired template changes again.
+
+use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
+use tokio::time::Instant;
+use tracing::warn;
 
 use crate::crd::{MysqlFailoverGroup, UpdateStrategy};
 use crate::topology::k8s::{K8sError, API_TIMEOUT};
@@ -16,10 +25,22 @@ use crate::topology::{GroupView, ReportedCondition};
 
 use super::names;
 
-/// The site whose new template was applied and is awaited.
+/// How long an updated follower has to replicate again (spec §3.9).
+pub const WAIT_REPLICA_DEADLINE: Duration = Duration::from_secs(300);
+/// An updated follower seen writable with no replication source fails the step this soon
+/// (spec §3.9 fail-fast, issue #46): it will never replicate by itself.
+pub const WRITABLE_NO_SOURCE_GRACE: Duration = Duration::from_secs(30);
+
+/// The site whose new template was applied and is awaited, and since when.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UpdateState {
     pub waiting_on: Option<String>,
+    /// When the awaited site's template was applied.
+    pub since: Option<Instant>,
+    /// Since when the awaited site has been seen writable with no source.
+    pub writable_since: Option<Instant>,
+    /// A failed step: (site, its desired spec hash, message). Held until the hash moves.
+    pub failed: Option<(String, String, String)>,
 }
 
 /// What to apply this pass and the `Updating` condition.
@@ -105,6 +126,18 @@ pub async fn plan(
         condition,
     };
 
+    // A failed step holds the update until that site's desired template changes.
+    if let Some((site, hash, message)) = state.failed.clone() {
+        let now_hash = sites
+            .iter()
+            .position(|s| *s == site)
+            .and_then(|i| spec_hash(&desired[i]));
+        if now_hash == Some(hash.as_str()) {
+            return Ok(take(apply, updating(true, "Failed", message)));
+        }
+        state.failed = None;
+    }
+
     // A follower updated earlier: wait for its rollout and for it to serve again.
     if let Some(site) = state.waiting_on.clone() {
         let i = sites.iter().position(|s| *s == site);
@@ -113,6 +146,45 @@ pub async fn plan(
                 && view.is_some_and(|v| v.serving.contains(&site))
         });
         if !done {
+            let now = Instant::now();
+            let since = *state.since.get_or_insert(now);
+            let writable_no_source = view.is_some_and(|v| {
+                v.details
+                    .iter()
+                    .any(|d| d.name == site && d.state == "writable" && d.source_host.is_empty())
+            });
+            state.writable_since = if writable_no_source {
+                Some(state.writable_since.unwrap_or(now))
+            } else {
+                None
+            };
+            let failure = if state
+                .writable_since
+                .is_some_and(|t| now - t >= WRITABLE_NO_SOURCE_GRACE)
+            {
+                Some(format!(
+                    "Update failed: {site} came up writable with no replication source after its update"
+                ))
+            } else if now - since >= WAIT_REPLICA_DEADLINE {
+                Some(format!(
+                    "Update failed: {site} did not replicate again within {}s of its update",
+                    WAIT_REPLICA_DEADLINE.as_secs()
+                ))
+            } else {
+                None
+            };
+            if let Some(message) = failure {
+                warn!(site = %site, "{message}");
+                let hash = i
+                    .and_then(|i| spec_hash(&desired[i]))
+                    .unwrap_or_default()
+                    .to_string();
+                state.failed = Some((site, hash, message.clone()));
+                state.waiting_on = None;
+                state.since = None;
+                state.writable_since = None;
+                return Ok(take(apply, updating(true, "Failed", message)));
+            }
             return Ok(take(
                 apply,
                 updating(
@@ -123,6 +195,8 @@ pub async fn plan(
             ));
         }
         state.waiting_on = None;
+        state.since = None;
+        state.writable_since = None;
     }
     if drifted.is_empty() {
         return Ok(take(apply, idle()));
@@ -147,6 +221,8 @@ pub async fn plan(
     {
         apply[i] = true;
         state.waiting_on = Some(sites[i].clone());
+        state.since = Some(Instant::now());
+        state.writable_since = None;
         return Ok(take(
             apply,
             updating(true, "UpdateReplica", format!("Updating {}", sites[i])),

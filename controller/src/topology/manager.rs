@@ -37,6 +37,11 @@ pub const RECOVERY_RETRY: Duration = Duration::from_secs(30);
 /// Future anti-flap stamps are clamped to now + this grace.
 pub const CLOCK_SKEW_GRACE: Duration = Duration::from_secs(300);
 const LOG_RATE_LIMIT: Duration = Duration::from_secs(30);
+/// How long `/active-site`, `/status` and DNS keep naming a just-promoted site that this
+/// poll does not read writable (spec §3.5 `pendingPromotionActiveSiteTTL`): a promoted
+/// primary briefly fenced (its sidecar's stale lease, a probe catching a restart) is not
+/// reported as "no primary" to the sidecars that ask.
+pub const PENDING_PROMOTION_TTL: Duration = Duration::from_secs(30);
 
 /// What a topology manager needs from the outside world.
 #[derive(Clone)]
@@ -132,6 +137,12 @@ pub struct Manager {
     dragonfly: Option<crate::dragonfly::DragonflyHandle>,
     /// What the Dragonfly loop follows: the MySQL active site and the planned-failover pause.
     dragonfly_view: dragonfly::SharedView,
+    /// The last promoted site and when, until a later poll confirms it writable, another
+    /// site becomes active, or [`PENDING_PROMOTION_TTL`] runs out.
+    pending: Option<(String, Instant)>,
+    /// The candidate of the emergency promotion running right now (relay drain,
+    /// unfence, confirmation): reported by the `FailoverInProgress` condition.
+    promoting: Option<String>,
 }
 
 impl Manager {
@@ -192,6 +203,8 @@ impl Manager {
             pending_events: vec![],
             dragonfly: None,
             dragonfly_view: Default::default(),
+            pending: None,
+            promoting: None,
         };
         m.dragonfly = m.build_dragonfly(group);
         m.rehydrate(group);
@@ -249,6 +262,9 @@ impl Manager {
         if let Some(st) = &status {
             self.promotion_gtid = st.promotion_gtid_executed.clone();
             self.planned = st.planned_failover.clone();
+            if let Some(c) = st.conditions.iter().find(|c| c.type_ == "Bootstrapping") {
+                self.bootstrap.rehydrate(&c.message);
+            }
             for s in &st.sites {
                 if let Some(site) = self.sites.iter_mut().find(|x| x.spec.name == s.name) {
                     site.recovery = match s.recovery_state.as_str() {
@@ -382,6 +398,7 @@ impl Manager {
         for (i, from, to) in transitions {
             self.on_transition(i, from, to);
         }
+        self.settle_pending();
 
         // Publish the debounced view before any mutation: a promotion can take seconds, and
         // sidecars must not keep learning a primary this poll already saw as lost.
@@ -412,8 +429,11 @@ impl Manager {
         let planned_in_flight = self.planned_poll(annotations.as_ref()).await;
 
         if !planned_in_flight {
+            let seeded = self.fresh_deploy().await;
             self.fence_non_candidates(&cs).await;
-            if cs.split_brain {
+            if seeded {
+                // The seed is the only writer now: nothing to resolve or promote.
+            } else if cs.split_brain {
                 self.resolve_split_brain(&views).await;
             } else if !cs.promotion_candidates.is_empty() {
                 self.try_promote(&cs).await;
@@ -652,12 +672,65 @@ impl Manager {
             .filter(|t| t != &candidate)
             .or_else(|| self.last_writer.clone().filter(|w| w != &candidate));
         info!(candidate = %candidate, old_primary = ?old_primary, "initiating failover");
-        if let Err(e) = self.promote_site(&candidate, old_primary.as_deref()).await {
+        // Say so before the relay drain (up to 30s): status must not keep naming the lost
+        // primary while the promotion runs.
+        self.promoting = Some(candidate.clone());
+        self.write_status(cs).await;
+        let promoted = self.promote_site(&candidate, old_primary.as_deref()).await;
+        self.promoting = None;
+        if let Err(e) = promoted {
             error!(candidate = %candidate, error = %e, "failover failed");
+            self.write_status(cs).await;
             return;
         }
         self.registry.metrics().failover(&candidate);
         self.dragonfly_after_failover(&candidate, old_primary);
+        // activeSite names the new primary as soon as it is confirmed and recorded.
+        self.write_status(cs).await;
+    }
+
+    /// Clears the pending promotion (spec §3.5) once a poll reads the promoted site
+    /// writable, once another site is active, or when its TTL runs out.
+    fn settle_pending(&mut self) {
+        let Some((site, at)) = self.pending.clone() else {
+            return;
+        };
+        let active = self.active_site().map(|i| self.sites[i].spec.name.clone());
+        let read_writable = self
+            .site_index(&site)
+            .and_then(|i| self.sites[i].probe.as_ref())
+            .is_some_and(|p| !p.read_only);
+        if active.as_deref() == Some(site.as_str()) && read_writable {
+            info!(site = %site, "pending promotion cleared: a poll read the site writable");
+        } else if let Some(other) = active.filter(|a| *a != site) {
+            info!(site = %site, active = %other, "pending promotion cleared: another site is active");
+        } else if at.elapsed() >= PENDING_PROMOTION_TTL {
+            warn!(site = %site, "pending promotion expired before a poll read the site writable");
+        } else {
+            return;
+        }
+        self.pending = None;
+    }
+
+    /// The pending promoted site while its TTL runs and no other site is writable.
+    fn fresh_pending(&self) -> Option<usize> {
+        let (site, at) = self.pending.as_ref()?;
+        if at.elapsed() >= PENDING_PROMOTION_TTL {
+            return None;
+        }
+        let i = self.site_index(site)?;
+        let other_writable = self
+            .sites
+            .iter()
+            .enumerate()
+            .any(|(j, s)| j != i && s.deb.state == SiteState::Writable);
+        (!other_writable).then_some(i)
+    }
+
+    /// What `/active-site`, `/status` and DNS name: the fresh pending promotion, else the
+    /// confirmed active site.
+    fn reported_active(&self) -> Option<usize> {
+        self.fresh_pending().or_else(|| self.active_site())
     }
 
     /// Execute, confirm writability, record the failover, then flip DNS: the promotion
@@ -692,6 +765,7 @@ impl Manager {
         }
         self.registry.hooks().mutation("record-failover").await;
         self.record_failover(&candidate, gtid).await;
+        self.pending = Some((candidate.clone(), Instant::now()));
         if let Some(i) = self.site_index(&candidate) {
             self.set_state(i, SiteState::Writable);
             self.sites[i].recovery = Recovery::None;
@@ -996,12 +1070,77 @@ impl Manager {
         Ok(())
     }
 
+    fn bootstrap_inputs(&self) -> Vec<super::bootstrap::SiteInput<'_>> {
+        let group = self.group();
+        self.sites
+            .iter()
+            .map(|s| super::bootstrap::SiteInput {
+                name: &s.spec.name,
+                host: s.host(group),
+                role: s.spec.role,
+                state: s.deb.state,
+                probe: s.probe.as_ref(),
+                in_recovery: s.recovery != Recovery::None,
+            })
+            .collect()
+    }
+
+    /// Fresh-deploy bootstrap (spec §3.10, §3.4 step 2): with no failover history and
+    /// every core site answering with an empty data directory, make the seed the only
+    /// writer; auto-clone then copies it into every other site. Never runs with history,
+    /// so a failover can not be reverted by re-cloning. True when the seed was made.
+    async fn fresh_deploy(&mut self) -> bool {
+        if self.last_failover.is_some()
+            || self.last_failover_target.is_some()
+            || self.bootstrap.job.is_some()
+        {
+            return false;
+        }
+        let Some(seed) = super::bootstrap::fresh_deploy_seed(
+            &self.bootstrap_inputs(),
+            &self.cfg.site_priorities,
+        ) else {
+            return false;
+        };
+        let seed_name = self.sites[seed].spec.name.clone();
+        info!(site = %seed_name, source = "fresh-deploy", "starting bootstrap");
+        self.bootstrap.fresh = true;
+        self.bootstrap.last = None;
+        let hosts: Vec<(String, String)> = self
+            .sites
+            .iter()
+            .map(|s| (s.spec.name.clone(), s.host(self.group())))
+            .collect();
+        match super::bootstrap::seed_fresh_deploy(&*self.seams.sql, seed, &hosts).await {
+            Ok(()) => {
+                info!(site = %seed_name, "fresh-deploy seed is writable");
+                for i in 0..self.sites.len() {
+                    let to = if i == seed {
+                        SiteState::Writable
+                    } else {
+                        SiteState::ReadOnly
+                    };
+                    self.set_state(i, to);
+                }
+                self.last_writer = Some(seed_name);
+                true
+            }
+            Err(e) => {
+                warn!(site = %seed_name, error = %e, "bootstrap failed");
+                self.bootstrap.last = Some(super::bootstrap::Finished::Failed(e));
+                false
+            }
+        }
+    }
+
     /// Auto-clone (spec §3.10): one step per poll, only next to a confirmed active site.
     async fn auto_clone(&mut self) {
         let Some(active) = self.active_site() else {
             return;
         };
         let group = self.api.name.clone();
+        // Built from the fields (not `bootstrap_inputs`): `self.bootstrap` is borrowed
+        // mutably beside it.
         let inputs: Vec<super::bootstrap::SiteInput<'_>> = self
             .sites
             .iter()
@@ -1016,7 +1155,7 @@ impl Manager {
             .collect();
         let creds = (self.creds.user.as_str(), self.creds.password.as_str());
         self.bootstrap
-            .step(&*self.seams.sql, creds, active, &inputs)
+            .step(&self.seams.sql, creds, active, &inputs)
             .await;
     }
 
@@ -1027,8 +1166,8 @@ impl Manager {
     /// which every site came back fenced. Its own timer (the cooldown length) spaces
     /// attempts; the anti-flap cooldown does not gate it.
     ///
-    /// A promotion is confirmed synchronously inside the poll that runs it, so no
-    /// promotion is ever pending between polls here.
+    /// It waits while a promotion is pending (spec §3.7): the promoted site may be read
+    /// read-only for a moment right after its promotion.
     async fn check_primary_reassert(&mut self) {
         let Some(target) = self.last_failover_target.clone() else {
             return;
@@ -1047,6 +1186,9 @@ impl Manager {
         }
         if self.no_writer_polls < self.cfg.recovery_threshold {
             return; // not yet confirmed: may be a safety-net blip
+        }
+        if self.fresh_pending().is_some() {
+            return; // a promotion is pending (spec §3.7): let it settle first
         }
         match self.reassert_preconditions(ti).await {
             Ok(()) => {}
@@ -1171,7 +1313,7 @@ impl Manager {
 
     /// Level-triggered DNS: make the record name the active site, every poll.
     async fn reconcile_dns(&mut self) {
-        let Some(active) = self.active_site() else {
+        let Some(active) = self.reported_active() else {
             return;
         };
         let site = &self.sites[active];
@@ -1322,13 +1464,31 @@ impl Manager {
         let (b, b_reason, b_msg) = self.bootstrap.condition();
         conds.set("Bootstrapping", b, &b_reason, &b_msg);
         conds.set("Updating", false, "NotUpdating", "No update in progress");
-        // What the group reconciler reports (resources, Secret): one status writer.
-        for c in self
+        match &self.promoting {
+            Some(c) => conds.set(
+                "FailoverInProgress",
+                true,
+                "Promoting",
+                &format!("Promoting {c}: relay log drain, unfence, then writability confirmation"),
+            ),
+            None => conds.set(
+                "FailoverInProgress",
+                false,
+                "NoFailoverInProgress",
+                "No failover in progress",
+            ),
+        }
+        // What the group reconciler reports (resources, Secret, update): one status writer.
+        let reported = self
             .registry
-            .reported_conditions(&self.api.namespace, &self.api.name)
-        {
+            .reported_conditions(&self.api.namespace, &self.api.name);
+        for c in &reported {
             conds.set(&c.type_, c.status, &c.reason, &c.message);
         }
+        let update_phase = reported
+            .iter()
+            .find(|c| c.type_ == "Updating" && c.status)
+            .map(|c| c.reason.clone());
         MysqlFailoverGroupStatus {
             active_site: active
                 .map(|i| self.sites[i].spec.name.clone())
@@ -1341,6 +1501,7 @@ impl Manager {
             observed_generation: Some(self.generation),
             planned_failover: self.planned.clone(),
             dragonfly: self.dragonfly.as_ref().map(|d| d.status()),
+            update_phase,
         }
     }
 
@@ -1529,7 +1690,7 @@ impl Manager {
 
     fn publish(&self) {
         let active = self
-            .active_site()
+            .reported_active()
             .map(|i| self.sites[i].spec.name.clone())
             .unwrap_or_default();
         let view = GroupView {

@@ -150,6 +150,8 @@ pub struct State {
     /// `clone_valid_donor_list`: the `host:port` entries CLONE INSTANCE may copy from
     /// (a dynamic variable, empty at start-up, so lost on restart).
     pub clone_valid_donor_list: String,
+    /// How long a `CLONE INSTANCE` copies before it applies (zero: at once).
+    pub clone_duration: std::time::Duration,
 }
 
 /// A non-owning engine handle (donor registries must not keep engines alive in cycles).
@@ -445,6 +447,7 @@ impl Engine {
             ambiguous_next: BTreeMap::new(),
             clone_donors: BTreeMap::new(),
             clone_valid_donor_list: String::new(),
+            clone_duration: std::time::Duration::ZERO,
         };
         let (commits, _) = watch::channel(0);
         Engine {
@@ -602,6 +605,11 @@ impl Engine {
             .collect();
     }
 
+    /// Makes every later `CLONE INSTANCE` take `d` (the copy of a large data directory).
+    pub fn set_clone_duration(&self, d: std::time::Duration) {
+        self.state().clone_duration = d;
+    }
+
     pub fn set_apply_rate(&self, per_sec: f64) {
         self.state().apply_rate_per_sec = per_sec;
     }
@@ -683,6 +691,10 @@ impl Engine {
             let ambiguous = !fail && State::take_knob(&mut s.ambiguous_next, kind);
             (fail, ambiguous)
         };
+        let copying = self.state().clone_duration;
+        if matches!(stmt, Stmt::Clone { .. }) && !fail && !copying.is_zero() {
+            tokio::time::sleep(copying).await;
+        }
         let result = if fail {
             Err(SqlError::new(
                 1105,

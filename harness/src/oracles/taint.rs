@@ -1,7 +1,10 @@
 //! TAINT: the group's NoExecute taint sits on a candidate or dr-only site's node iff the
 //! site is not writable, lagging ground truth by at most detection plus one poll
 //! (F·(P+τ) plus P); reader nodes are never tainted; another group's taint is never
-//! touched. At the end it matches ground truth exactly.
+//! touched (its first sighting is the baseline). At the end it matches ground truth
+//! exactly. Canary pods (when seeded): one tolerating the taint is never evicted; one not
+//! tolerating it leaves only once its node carries the taint, and is gone by the end if it
+//! does.
 
 use std::collections::BTreeMap;
 
@@ -37,10 +40,33 @@ pub fn taint(input: &Input) -> Verdict {
         .find(|e| matches!(&e.kind, EventKind::GroupStatus(c) if !c.sites.is_empty()))
         .map_or(end, |e| e.at_ms);
     let mut frozen = Frozen::default();
+    let mut foreign_seen: std::collections::BTreeSet<(String, String)> = Default::default();
+    // Intolerant canary → (site, present).
+    let mut intolerant: BTreeMap<String, (String, bool)> = BTreeMap::new();
     for e in input.events {
         w.apply(e);
         let is_frozen = frozen.apply(e);
         match &e.kind {
+            EventKind::Canary {
+                pod,
+                site,
+                tolerates,
+                present,
+                ..
+            } => {
+                let at = fmt_secs(e.at_ms);
+                if *tolerates && !present {
+                    violations.push(format!("canary {pod} tolerating the taint evicted at {at}"));
+                }
+                if !tolerates {
+                    if !present && !tainted.get(site).copied().unwrap_or(false) {
+                        violations.push(format!(
+                            "canary {pod} left at {at} while {site}'s node carried no taint of this group"
+                        ));
+                    }
+                    intolerant.insert(pod.clone(), (site.clone(), *present));
+                }
+            }
             EventKind::Taint {
                 site,
                 key: k,
@@ -48,10 +74,12 @@ pub fn taint(input: &Input) -> Verdict {
                 node,
             } => {
                 if *k != key {
-                    violations.push(format!(
-                        "foreign taint {k} on {node} changed at {}",
-                        fmt_secs(e.at_ms)
-                    ));
+                    if !foreign_seen.insert((node.clone(), k.clone())) {
+                        violations.push(format!(
+                            "foreign taint {k} on {node} changed at {}",
+                            fmt_secs(e.at_ms)
+                        ));
+                    }
                     continue;
                 }
                 if roles.get(site).map(String::as_str) == Some("read-only") && *present {
@@ -117,6 +145,13 @@ pub fn taint(input: &Input) -> Verdict {
                 s.name,
                 if want { "not writable" } else { "writable" },
                 if has { "tainted" } else { "untainted" }
+            ));
+        }
+    }
+    for (pod, (site, present)) in &intolerant {
+        if *present && tainted.get(site).copied().unwrap_or(false) {
+            violations.push(format!(
+                "at the end canary {pod} still runs on {site}'s tainted node"
             ));
         }
     }

@@ -380,6 +380,67 @@ fn taint_flags_a_tainted_writer_and_a_tainted_reader() {
 }
 
 #[test]
+fn taint_judges_canaries_and_foreign_taints() {
+    let taint = |site: &str, key: &str, present| EventKind::Taint {
+        node: format!("node-{site}"),
+        site: site.into(),
+        key: key.into(),
+        present,
+    };
+    let canary = |pod: &str, tolerates, present| EventKind::Canary {
+        pod: pod.into(),
+        node: "node-b".into(),
+        site: "b".into(),
+        tolerates,
+        present,
+    };
+    let ours = "shipstream.io/db-readonly-demo";
+    let foreign = "shipstream.io/db-readonly-inventory";
+    let mut events = start();
+    events.push(ev(0.5, taint("a", foreign, true)));
+    events.push(ev(0.5, canary("canary-b-tolerant", true, true)));
+    events.push(ev(0.5, canary("canary-b-intolerant", false, true)));
+    events.push(ev(
+        1.0,
+        EventKind::GroupStatus(Box::new(claim("a", &[("a", "writable")]))),
+    ));
+    events.push(ev(1.5, taint("b", ours, true)));
+    let fin = Final {
+        sites: vec![
+            truth("a", true, false),
+            truth("b", true, true),
+            truth("r", true, true),
+        ],
+        ..Default::default()
+    };
+    let mut good = events.clone();
+    good.push(ev(1.6, canary("canary-b-intolerant", false, false)));
+    assert!(judge_one("TAINT", NODE_DOWN, &good, &fin).pass);
+    // The intolerant canary survives our taint.
+    let v = judge_one("TAINT", NODE_DOWN, &events, &fin);
+    assert!(!v.pass && v.detail.contains("still runs"), "{v:?}");
+    // The tolerating canary is evicted.
+    let mut bad = good.clone();
+    bad.push(ev(2.0, canary("canary-b-tolerant", true, false)));
+    let v = judge_one("TAINT", NODE_DOWN, &bad, &fin);
+    assert!(
+        !v.pass && v.detail.contains("tolerating the taint evicted"),
+        "{v:?}"
+    );
+    // Evicted before our taint: by something else.
+    let mut early = events[..events.len() - 1].to_vec();
+    early.push(ev(1.2, canary("canary-b-intolerant", false, false)));
+    early.push(ev(1.5, taint("b", ours, true)));
+    let v = judge_one("TAINT", NODE_DOWN, &early, &fin);
+    assert!(!v.pass && v.detail.contains("carried no taint"), "{v:?}");
+    // The foreign taint removed.
+    let mut foreign_gone = good.clone();
+    foreign_gone.push(ev(3.0, taint("a", foreign, false)));
+    let v = judge_one("TAINT", NODE_DOWN, &foreign_gone, &fin);
+    assert!(!v.pass && v.detail.contains("foreign taint"), "{v:?}");
+}
+
+#[test]
 fn rpo_a_names_the_drain_budget_cause_only_when_the_controller_logged_it() {
     let ack = EventKind::Ack {
         id: 5,

@@ -43,6 +43,7 @@ pub struct ClaimsSeen {
     events: BTreeMap<String, u32>,
     /// (node, taint key) present.
     taints: BTreeMap<(String, String), bool>,
+    canaries: super::canaries::Seen,
 }
 
 /// Samples the claims and records what changed.
@@ -115,6 +116,8 @@ pub fn observe_claims(api: &ApiServer, trace: &Trace, seen: &mut ClaimsSeen) {
             seen.taints.insert((name.clone(), k), p);
         }
     }
+    // After the taints: an eviction is recorded after the taint that caused it.
+    super::canaries::observe(api, trace, &mut seen.canaries);
 }
 
 fn opt_str(v: &Value) -> Option<String> {

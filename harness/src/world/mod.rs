@@ -4,6 +4,7 @@
 pub(crate) mod api_fault;
 mod aux_gate;
 mod backups;
+mod canaries;
 pub mod claims;
 pub mod clock;
 pub mod counter;
@@ -249,6 +250,11 @@ fn run_inner(
             .map(|s| s.name.clone())
             .collect::<Vec<_>>(),
     )?;
+    if scenario.scenario.topology.canaries {
+        let t = &scenario.scenario.topology;
+        let sites: Vec<String> = t.sites.iter().map(|s| s.name.clone()).collect();
+        canaries::seed(&api, &sites, &t.active)?;
+    }
     api.put_raw("secrets", operator_secret())
         .map_err(|e| anyhow::anyhow!("seeding the operator Secret: {e:?}"))?;
     {
