@@ -103,25 +103,9 @@ pub enum EventKind {
     /// A backup Job copied `source` (ground truth at that instant: whether it was
     /// read-only, which sites were writable, and which replicas were fit sources when the
     /// Job started).
-    BackupTaken {
-        job: String,
-        location: String,
-        source: String,
-        source_role: String,
-        source_read_only: bool,
-        writable: Vec<String>,
-        eligible_at_start: Vec<String>,
-        gtid: String,
-        rows: u64,
-    },
+    BackupTaken(Box<BackupTaken>),
     /// A verification Job restored the artifact at `location`: its GTID set and rows.
-    BackupRestored {
-        job: String,
-        location: String,
-        expected_gtid: String,
-        gtid: String,
-        rows: Vec<u64>,
-    },
+    BackupRestored(Box<BackupRestored>),
     /// Ground truth: a fake Dragonfly's role changed (boot, REPLICAOF, takeover).
     DragonflyRole {
         site: String,
@@ -174,6 +158,30 @@ pub struct ApiWrite {
     pub subresource: Option<String>,
     pub ok: bool,
     pub detail: String,
+}
+
+/// A backup Job copied its source (see [`EventKind::BackupTaken`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BackupTaken {
+    pub job: String,
+    pub location: String,
+    pub source: String,
+    pub source_role: String,
+    pub source_read_only: bool,
+    pub writable: Vec<String>,
+    pub eligible_at_start: Vec<String>,
+    pub gtid: String,
+    pub rows: u64,
+}
+
+/// A verification Job restored an artifact (see [`EventKind::BackupRestored`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BackupRestored {
+    pub job: String,
+    pub location: String,
+    pub expected_gtid: String,
+    pub gtid: String,
+    pub rows: Vec<u64>,
 }
 
 /// The controller's published claims (status and durable anti-flap record).

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use super::{Artifact, ObjectStore};
 use crate::fake_k8s::ApiServer;
 use crate::fake_mysql::Engine;
-use crate::trace::{EventKind, Trace};
+use crate::trace::{BackupRestored, BackupTaken, EventKind, Trace};
 
 /// How long a backup or verification Job takes.
 pub const JOB_RUNTIME: Duration = Duration::from_secs(5);
@@ -117,7 +117,7 @@ impl JobRunner {
             rows,
         };
         let size = artifact.size_bytes();
-        trace.record(EventKind::BackupTaken {
+        trace.record(EventKind::BackupTaken(Box::new(BackupTaken {
             job: job.into(),
             location: location.into(),
             source: src.site.clone(),
@@ -134,7 +134,7 @@ impl JobRunner {
             eligible_at_start,
             gtid: snap.gtid_executed.clone(),
             rows: artifact.rows.len() as u64,
-        });
+        })));
         self.store.put(location, artifact);
         Ok(JobResult {
             gtid_executed: Some(snap.gtid_executed),
@@ -154,13 +154,13 @@ impl JobRunner {
             .store
             .get(location)
             .ok_or_else(|| format!("no artifact at {location}"))?;
-        trace.record(EventKind::BackupRestored {
+        trace.record(EventKind::BackupRestored(Box::new(BackupRestored {
             job: job.into(),
             location: location.into(),
             expected_gtid: expect.into(),
             gtid: a.gtid_executed.clone(),
             rows: a.rows.clone(),
-        });
+        })));
         Ok(JobResult {
             gtid_executed: Some(a.gtid_executed),
             rows: Some(a.rows.len() as u64),

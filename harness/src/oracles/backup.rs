@@ -12,13 +12,16 @@ use std::collections::BTreeMap;
 use bloodraven::gtid::GtidSet;
 
 use super::{Input, Verdict};
-use crate::trace::EventKind;
+use crate::trace::{BackupRestored, BackupTaken, EventKind};
 
 pub fn backup_source(input: &Input) -> Verdict {
     let mut taken = 0;
     let mut wrong = vec![];
     for e in input.events {
-        let EventKind::BackupTaken {
+        let EventKind::BackupTaken(b) = &e.kind else {
+            continue;
+        };
+        let BackupTaken {
             job,
             source,
             source_role,
@@ -27,10 +30,7 @@ pub fn backup_source(input: &Input) -> Verdict {
             eligible_at_start,
             gtid,
             ..
-        } = &e.kind
-        else {
-            continue;
-        };
+        } = &**b;
         taken += 1;
         if source_role == "read-only" {
             wrong.push(format!("{job}: read from reader {source}"));
@@ -96,12 +96,12 @@ pub fn backup_verified(input: &Input) -> Verdict {
     let mut problems = vec![];
     let mut checked = 0usize;
     for e in input.events {
-        let EventKind::BackupRestored {
-            job, gtid, rows, ..
-        } = &e.kind
-        else {
+        let EventKind::BackupRestored(b) = &e.kind else {
             continue;
         };
+        let BackupRestored {
+            job, gtid, rows, ..
+        } = &**b;
         restores += 1;
         let claimed = GtidSet::parse(gtid).unwrap_or_default();
         let missing: Vec<u64> = acked

@@ -124,8 +124,7 @@ impl Manager {
                     false,
                     "DragonflyPromotionCompleted",
                     &format!("Dragonfly on {target} took over from {source}; sessions preserved"),
-                )
-                .await;
+                );
             }
             Err(e) => {
                 let msg = format!("REPLTAKEOVER on {target}'s Dragonfly failed: {e}");
