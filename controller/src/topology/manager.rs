@@ -24,8 +24,8 @@ use super::status::{events_between, Conditions, PendingEvent};
 use super::taint::{TaintOp, Tainter};
 
 mod backup;
-mod errant;
 mod dragonfly;
+mod errant;
 mod planned;
 mod planned_dragonfly;
 mod reclone;

@@ -74,6 +74,30 @@ pub struct BenchReport {
     pub explore: Option<ExploreThroughput>,
     /// Measurements that could not be taken, with the reason.
     pub not_measured: Vec<String>,
+    /// kill-site on the local target (real processes, real time), when measured.
+    #[serde(default)]
+    pub local: Option<LocalSpeed>,
+}
+
+/// kill-site on the local target: scenario seconds against real seconds.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LocalSpeed {
+    pub virtual_seconds: f64,
+    pub wall_seconds: f64,
+    pub pass: bool,
+}
+
+/// Runs kill-site on the local target (real binaries on loopback, time scaled).
+pub fn local_speed(dir: &Path) -> anyhow::Result<LocalSpeed> {
+    let loaded = crate::scenario::find(&crate::scenario::catalog_dir(), "kill-site")?;
+    match crate::local::run_local(&loaded, dir)? {
+        crate::local::Outcome::Ran(r) => Ok(LocalSpeed {
+            virtual_seconds: r.virtual_seconds,
+            wall_seconds: r.wall_seconds,
+            pass: r.pass,
+        }),
+        crate::local::Outcome::Skipped(why) => anyhow::bail!("kill-site skipped locally: {why}"),
+    }
 }
 
 /// An explore campaign's throughput (`chaos explore`, campaign seed 1, no shrinking).
@@ -150,7 +174,22 @@ pub fn run(exe: &Path, quick: bool, mut progress: impl FnMut(&str)) -> anyhow::R
     }
     progress("explore throughput");
     let explore = explore_throughput(quick)?;
-    Ok(judge(samples, Some(explore), quick))
+    let mut report = judge(samples, Some(explore), quick);
+    if quick {
+        report.not_measured.push(
+            "local target speed: not in --quick (CI runs the local smoke scenarios in their own step)"
+                .into(),
+        );
+    } else {
+        progress("kill-site on the local target");
+        match local_speed(Path::new("reports/bench/local-kill-site")) {
+            Ok(l) => report.local = Some(l),
+            Err(e) => report
+                .not_measured
+                .push(format!("local target speed: {e:#}")),
+        }
+    }
+    Ok(report)
 }
 
 /// Compares samples with the targets.
@@ -230,9 +269,8 @@ pub fn judge(samples: Vec<Sample>, explore: Option<ExploreThroughput>, quick: bo
         samples,
         checks,
         explore,
-        not_measured: vec![
-            "local target speed ratio: the local target is not built yet (issue 10)".into(),
-        ],
+        not_measured: vec![],
+        local: None,
     }
 }
 
@@ -271,6 +309,24 @@ impl BenchReport {
                 None => "not judged (debug build)",
             };
             s.push_str(&format!("| {} | {} | {met} |\n", c.target, c.measured));
+        }
+        if let Some(l) = &self.local {
+            let sim = self
+                .samples
+                .iter()
+                .find(|x| x.probe == "kill-site")
+                .map(|x| x.speed());
+            s.push_str(&format!(
+                "\nlocal target: kill-site {:.0}s of scenario time in {:.1}s real ({:.1}x, {}){}\n",
+                l.virtual_seconds,
+                l.wall_seconds,
+                l.virtual_seconds / l.wall_seconds.max(1e-9),
+                if l.pass { "passed" } else { "FAILED" },
+                sim.map_or(String::new(), |v| format!(
+                    "; the simulator runs it {:.0}x faster (wall)",
+                    v / (l.virtual_seconds / l.wall_seconds.max(1e-9))
+                )),
+            ));
         }
         for n in &self.not_measured {
             s.push_str(&format!("\nnot measured: {n}"));
