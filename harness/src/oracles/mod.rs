@@ -10,6 +10,7 @@ pub mod fence;
 mod flap_durable;
 mod liveness;
 mod planned;
+mod poll_liveness;
 mod safety;
 mod split_horizon;
 mod status_truth;
@@ -123,6 +124,7 @@ pub fn judge(input: &Input) -> Vec<Verdict> {
             "EVENTS" => events::events(input),
             "FLAP-D" => flap_durable::flap_durable(input),
             "TAINT" => taint::taint(input),
+            "PLV" => poll_liveness::poll_liveness(input),
             other => Verdict::new(
                 other,
                 false,
@@ -137,3 +139,5 @@ pub fn judge(input: &Input) -> Vec<Verdict> {
 mod tests;
 #[cfg(test)]
 mod tests_claims;
+#[cfg(test)]
+mod tests_poll;
