@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod net;
 pub mod plugin;
 pub mod reconcile;
+pub mod resolve;
 pub mod runner;
 pub mod sql;
 pub mod topology;

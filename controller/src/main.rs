@@ -93,13 +93,20 @@ async fn main() -> anyhow::Result<()> {
             let kube = kube::Client::try_default()
                 .await
                 .context("building the Kubernetes client (kubeconfig or in-cluster)")?;
+            let overrides = bloodraven::resolve::parse(
+                &std::env::var(bloodraven::resolve::ENV).unwrap_or_default(),
+            )
+            .map_err(anyhow::Error::msg)?;
             let seams = Seams {
                 kube,
-                sql: Arc::new(MysqlAsyncConnector {
-                    user: mysql_user,
-                    password: mysql_password,
-                    connect_timeout: Duration::from_secs(5),
-                }),
+                sql: bloodraven::resolve::ResolvingConnector::wrap(
+                    Arc::new(MysqlAsyncConnector {
+                        user: mysql_user,
+                        password: mysql_password,
+                        connect_timeout: Duration::from_secs(5),
+                    }),
+                    overrides,
+                ),
                 clock: Arc::new(SystemClock),
             };
             let registry = Registry::default();

@@ -8,6 +8,7 @@ pub mod explore;
 pub mod fake_k8s;
 pub mod fake_mysql;
 pub mod k3d;
+pub mod local;
 pub mod name;
 pub mod oracles;
 pub mod report;

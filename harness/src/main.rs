@@ -1,5 +1,6 @@
 //! `chaos`: run Bloodraven scenarios in the deterministic simulator.
-//! Exit codes: 0 pass, 1 a property was violated, 2 bad input.
+//! Exit codes: 0 pass, 1 a property was violated, 2 bad input; `--target local` adds 3
+//! skipped, 4 environment, 130 interrupted (chaos::local), `--target k3d` its own (chaos::k3d).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,6 +15,9 @@ enum Target {
     Sim,
     /// The playground k3d cluster (playground/setup.sh): real pods, real MySQL.
     K3d,
+    /// Real controller and sidecar processes on loopback against the fakes, timings
+    /// scaled 1/5 (exit 3: skipped, the scenario's faults have no local expression).
+    Local,
 }
 
 #[derive(Parser)]
@@ -112,6 +116,10 @@ struct RunAllArgs {
     /// Campaign folder (overrides --name).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Where to run: `local` runs each scenario once, in turn, on real processes
+    /// (--seeds, --jobs and --junit apply to the simulator only).
+    #[arg(long, value_enum, default_value_t = Target::Sim)]
+    target: Target,
 }
 
 #[derive(clap::Args)]
@@ -284,6 +292,9 @@ fn main() -> ExitCode {
                 };
                 return ExitCode::from(chaos::k3d::run(&loaded, &opts));
             }
+            if target == Target::Local {
+                return ExitCode::from(chaos::local::run(&loaded, report_dir));
+            }
             if dry_run {
                 return bad_input("--dry-run prints a cluster command plan: it needs --target k3d");
             }
@@ -332,6 +343,20 @@ fn run_all(dir: &std::path::Path, args: RunAllArgs) -> ExitCode {
             args.profile,
             dir.display()
         ));
+    }
+    match args.target {
+        Target::Sim => {}
+        Target::Local => {
+            let selected = chaos::campaign::select(&catalog, &args.profile);
+            let name = args
+                .name
+                .unwrap_or_else(|| format!("{}-local", args.profile));
+            let out = args
+                .out
+                .unwrap_or_else(|| workspace_root().join("reports").join(&name));
+            return ExitCode::from(chaos::local::run_all(&selected, &out));
+        }
+        Target::K3d => return bad_input("run-all runs on --target sim or local"),
     }
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     {

@@ -199,7 +199,8 @@ pub struct Fault {
 /// - `apiserver-outage`: the fake apiserver is out until `heal_at` (`mode`: `refuse` closes
 ///   connections, `503` answers ServiceUnavailable, `hang` never answers).
 /// - `deny`: writes to `resource` get 403 Forbidden until `heal_at` (RBAC drift: the
-///   group's status subresource, the whole group object, DNSEndpoints, nodes, events).
+///   group's status subresource, the whole group object, the object but not its status,
+///   DNSEndpoints, nodes, events).
 /// - `watch-drop`: open watch streams stall silently until `heal_at`, then are dropped.
 /// - `api-latency`: every API request waits between `min` and `max` until `heal_at`.
 /// - `stale-read`: GET and LIST answer from a copy of the objects up to `lag` old until
@@ -251,8 +252,16 @@ pub const PARTITION_MODES: &[&str] = &["blackhole", "refuse"];
 /// `apiserver-outage` modes.
 pub const OUTAGE_MODES: &[&str] = &["refuse", "503", "hang"];
 /// What a `deny` can refuse writes to: `status` is the group's status subresource only,
-/// `mfg` every write to the group object (annotations and status included).
-pub const DENY_RESOURCES: &[&str] = &["status", "mfg", "dnsendpoints", "nodes", "events"];
+/// `mfg` every write to the group object (annotations and status included), `mfg-object`
+/// the object itself (annotations) while its status stays writable.
+pub const DENY_RESOURCES: &[&str] = &[
+    "status",
+    "mfg",
+    "mfg-object",
+    "dnsendpoints",
+    "nodes",
+    "events",
+];
 /// Non-site hosts a `partition-pair` can name as `peer`.
 pub const PAIR_HOSTS: &[&str] = &["controller", "apiserver", "clients"];
 
@@ -1234,7 +1243,7 @@ failover_within = "45s"
             ),
             (
                 "op = \"deny\"\nresource = \"pods\"",
-                "faults[0].resource: \"pods\": expected one of status, mfg, dnsendpoints, nodes, events",
+                "faults[0].resource: \"pods\": expected one of status, mfg, mfg-object, dnsendpoints, nodes, events",
             ),
             (
                 "op = \"deny\"\nresource = \"status\"\nsite = \"a\"",

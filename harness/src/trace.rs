@@ -163,6 +163,16 @@ pub struct Trace {
     /// Virtual time as last set by the simulation driver, for events recorded outside
     /// any host (faults, the observer).
     driver_ms: Arc<AtomicU64>,
+    /// Local target: events are stamped with real elapsed time times a factor.
+    real: Option<Arc<ScaledRealTime>>,
+}
+
+/// Scenario time on the local target: real time since the start, times `factor`, so the
+/// oracles' bounds (written for the scenario's timings) apply unchanged.
+#[derive(Debug)]
+struct ScaledRealTime {
+    start: std::time::Instant,
+    factor: u32,
 }
 
 impl Trace {
@@ -170,12 +180,29 @@ impl Trace {
         Self::default()
     }
 
+    /// A trace for real processes: its clock starts now and runs `factor` times faster
+    /// than real time (the local target's time scale).
+    pub fn with_scaled_real_time(factor: u32) -> Self {
+        Self {
+            real: Some(Arc::new(ScaledRealTime {
+                start: std::time::Instant::now(),
+                factor,
+            })),
+            ..Self::default()
+        }
+    }
+
+    /// Scenario time of a scaled real-time trace (None in the simulator).
+    pub fn scaled_elapsed(&self) -> Option<std::time::Duration> {
+        self.real.as_ref().map(|r| r.start.elapsed() * r.factor)
+    }
+
     /// Records an event at the current virtual time.
     pub fn record(&self, kind: EventKind) {
-        let at_ms = turmoil::sim_elapsed().map_or_else(
-            || self.driver_ms.load(Ordering::Relaxed),
-            |d| d.as_millis() as u64,
-        );
+        let at_ms = match (turmoil::sim_elapsed(), self.scaled_elapsed()) {
+            (Some(d), _) | (None, Some(d)) => d.as_millis() as u64,
+            (None, None) => self.driver_ms.load(Ordering::Relaxed),
+        };
         self.inner.lock().unwrap().push(Event { at_ms, kind });
     }
 

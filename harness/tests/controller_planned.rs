@@ -84,7 +84,7 @@ fn event_count(ctx: &Ctx, reason: &str) -> usize {
 
 /// One INSERT as an application would send it; Some(id) when the server acknowledged it.
 async fn app_insert(ctx: &Ctx, site: &str, id: u64) -> Option<u64> {
-    let c = FramedSqlConnector::new(ctx.dialer.clone(), "app", "secret");
+    let c = FramedSqlConnector::new(ctx.dialer.clone(), "app", "app");
     let mut conn = c.connect(&host(site), 3306).await.ok()?;
     conn.query(&format!("INSERT INTO chaos.counter (id) VALUES ({id})"))
         .await

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bloodraven::annotations::{PlannedRequest, PLANNED_FAILOVER, RECLONE_SITE};
-use chaos::fake_k8s::ApiServer;
+use chaos::fake_k8s::{ApiServer, Loopback};
 use chaos::trace::Trace;
 use chaos::world::clock::SimClock;
 use serde_json::{json, Value};
@@ -72,12 +72,11 @@ fn group() -> Value {
 /// The fake apiserver on loopback, one group, and a kubeconfig with two contexts.
 struct World {
     api: ApiServer,
-    dir: PathBuf,
-    kubeconfig: PathBuf,
+    lb: Loopback,
 }
 
 impl World {
-    async fn new(name: &str) -> Self {
+    async fn new() -> Self {
         let api = ApiServer::with_bloodraven_crds(Arc::new(SimClock::new()), Trace::new());
         for ns in [NS, "elsewhere"] {
             api.put_raw(
@@ -87,34 +86,18 @@ impl World {
             .unwrap();
         }
         api.put_raw("mysqlfailovergroups", group()).unwrap();
-        let listener = bloodraven::net::TokioListener::bind("127.0.0.1:0")
-            .await
-            .unwrap();
-        let port = listener.0.local_addr().unwrap().port();
-        tokio::spawn(api.clone().serve(Box::new(listener)));
-        let dir = std::env::temp_dir().join(format!("kubectl-bloodraven-{name}-{port}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let kubeconfig = dir.join("config");
-        std::fs::write(
-            &kubeconfig,
-            format!(
-                "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://127.0.0.1:{port}\n\
-                 contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: {NS}\n\
-                 - name: other\n  context:\n    cluster: fake\n    user: fake\n    namespace: elsewhere\n\
-                 current-context: fake\nusers:\n- name: fake\n  user: {{}}\n"
-            ),
-        )
-        .unwrap();
-        Self {
-            api,
-            dir,
-            kubeconfig,
-        }
+        let mut lb = api.serve_loopback(NS).await.unwrap();
+        lb.add_context("other", "elsewhere").unwrap();
+        Self { api, lb }
     }
 
     /// Runs the plugin with `args` (KUBECONFIG set, no --kubeconfig flag).
     async fn run(&self, args: &str) -> Output {
-        let (bin, kc, home) = (plugin_bin(), self.kubeconfig.clone(), self.dir.clone());
+        let (bin, kc, home) = (
+            plugin_bin(),
+            self.lb.kubeconfig.clone(),
+            self.lb.dir.clone(),
+        );
         let args: Vec<String> = args.split_whitespace().map(String::from).collect();
         tokio::task::spawn_blocking(move || {
             std::process::Command::new(bin)
@@ -157,7 +140,7 @@ fn code(o: &Output) -> i32 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_in_every_output_format() {
-    let w = World::new("status").await;
+    let w = World::new().await;
     let table = w.run("status").await;
     assert_eq!(code(&table), 0, "{}", stderr(&table));
     insta::assert_snapshot!("status_table", stdout(&table));
@@ -199,7 +182,7 @@ async fn status_in_every_output_format() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promote_writes_the_grammar_the_controller_parses() {
-    let w = World::new("promote").await;
+    let w = World::new().await;
     let o = w
         .run("promote g b --max-lag-wait 90s --drain-timeout 5s")
         .await;
@@ -223,7 +206,7 @@ async fn promote_writes_the_grammar_the_controller_parses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promote_refuses_what_the_controller_would_refuse() {
-    let w = World::new("refuse").await;
+    let w = World::new().await;
     for (args, msg) in [
         (
             "promote g zz",
@@ -283,7 +266,7 @@ fn fake_controller(api: ApiServer, phases: Vec<Value>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_returns_when_the_phase_ends_and_fails_on_failed() {
-    let w = World::new("wait").await;
+    let w = World::new().await;
     let phase = |p: &str| json!({"phase": p, "targetSite": "b", "sourcePrimary": "a"});
     fake_controller(
         w.api.clone(),
@@ -349,7 +332,7 @@ async fn wait_returns_when_the_phase_ends_and_fails_on_failed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reclone_fills_the_prefix_and_refuses_bad_requests() {
-    let w = World::new("reclone").await;
+    let w = World::new().await;
     let o = w.run("reclone g c").await;
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(

@@ -70,6 +70,9 @@ const CASES: &[(&str, &str)] = &[
     ("root", "SET GLOBAL gtid_mode = OFF"),
 ];
 
+/// `(user, password)` handshakes both transports must refuse identically (1045, same text).
+const BAD_LOGINS: &[(&str, &str)] = &[("repl", "wrong"), ("root", ""), ("mallory", "x")];
+
 fn engine() -> Engine {
     let e = Engine::new("conformance", UUID, 3, Trace::new());
     e.boot(false);
@@ -94,14 +97,14 @@ fn password(user: &str) -> &'static str {
 
 async fn run(
     engine: &Engine,
-    connect: &dyn Fn(&str) -> Box<dyn SqlConnector>,
+    connect: &dyn Fn(&str, &str) -> Box<dyn SqlConnector>,
     host: &str,
     port: u16,
     user: &str,
     sql: &str,
 ) -> Result<QueryResult, SqlError> {
     let sql = statement(engine, sql);
-    let connector = connect(user);
+    let connector = connect(user, password(user));
     let mut conn = connector.connect(host, port).await?;
     let r = tokio::time::timeout(Duration::from_secs(10), conn.query(&sql))
         .await
@@ -124,16 +127,15 @@ async fn sql_cases_agree_between_the_framed_transport_and_mysql_async() {
         .unwrap();
 
     let dialer: SharedDialer = Arc::new(TokioDialer);
-    let framed = move |user: &str| -> Box<dyn SqlConnector> {
+    let framed = move |user: &str, password: &str| -> Box<dyn SqlConnector> {
         Box::new(
-            FramedSqlConnector::new(dialer.clone(), user, password(user))
-                .with_client_host("127.0.0.1"),
+            FramedSqlConnector::new(dialer.clone(), user, password).with_client_host("127.0.0.1"),
         )
     };
-    let wire = |user: &str| -> Box<dyn SqlConnector> {
+    let wire = |user: &str, password: &str| -> Box<dyn SqlConnector> {
         Box::new(MysqlAsyncConnector {
             user: user.to_string(),
-            password: password(user).to_string(),
+            password: password.to_string(),
             connect_timeout: Duration::from_secs(5),
         })
     };
@@ -147,6 +149,16 @@ async fn sql_cases_agree_between_the_framed_transport_and_mysql_async() {
     }
     // The table exercises refusals as much as successes.
     assert!(errors >= 10, "only {errors} error cases");
+    for (user, pw) in BAD_LOGINS {
+        let refused = |r: Result<Box<dyn bloodraven::sql::SqlConn>, SqlError>| match r {
+            Ok(_) => panic!("{user}/{pw:?}: a bad login was accepted"),
+            Err(e) => e,
+        };
+        let a = refused(framed(user, pw).connect("127.0.0.1", framed_port).await);
+        let b = refused(wire(user, pw).connect("127.0.0.1", wire_port).await);
+        assert_eq!(a.code, 1045, "{user}: {a}");
+        assert_eq!(a, b, "{user}/{pw:?}");
+    }
     assert_eq!(framed_engine.snapshot(), wire_engine.snapshot());
 }
 

@@ -104,23 +104,8 @@ async fn playground_manifests_pass_server_dry_run() {
             group, "v1", plural, kind, namespaced, false,
         ));
     }
-    let listener = bloodraven::net::TokioListener::bind("127.0.0.1:0")
-        .await
-        .unwrap();
-    let port = listener.0.local_addr().unwrap().port();
-    tokio::spawn(api.clone().serve(Box::new(listener)));
-    let dir = std::env::temp_dir().join(format!("playground-dry-run-{port}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let kubeconfig = dir.join("config");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://127.0.0.1:{port}\n\
-             contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n\
-             current-context: fake\nusers:\n- name: fake\n  user: {{}}\n"
-        ),
-    )
-    .unwrap();
+    let lb = api.serve_loopback("default").await.unwrap();
+    let (dir, kubeconfig) = (lb.dir.clone(), lb.kubeconfig.clone());
     let apply = |file: PathBuf, dry: bool| {
         let kubeconfig = kubeconfig.clone();
         let cache = dir.join("cache");
@@ -131,12 +116,7 @@ async fn playground_manifests_pass_server_dry_run() {
                     .arg(&kubeconfig)
                     .arg("--cache-dir")
                     .arg(&cache);
-                c.args([
-                    "apply",
-                    "--server-side",
-                    "--validate=false",
-                    "--field-manager=playground",
-                ]);
+                c.args(["apply", "--server-side", "--field-manager=playground"]);
                 if dry {
                     c.arg("--dry-run=server");
                 }

@@ -3,6 +3,7 @@
 //! time, so its peak RSS is its own and measurements do not compete for the cores. The
 //! targets of issue 11 are reported, never enforced: wall time depends on the machine.
 
+mod cpu;
 mod probe;
 mod shapes;
 
@@ -83,12 +84,24 @@ pub struct ExploreThroughput {
     pub wall_seconds: f64,
     pub runs_per_min_per_core: f64,
     pub runs_per_min: f64,
+    /// CPU seconds the campaign used on all its threads.
+    #[serde(default)]
+    pub cpu_seconds: Option<f64>,
+}
+
+impl ExploreThroughput {
+    /// Runs per CPU-minute: what one idle core sustains, whatever the machine's load.
+    pub fn runs_per_cpu_min(&self) -> Option<f64> {
+        self.cpu_seconds
+            .map(|c| self.runs as f64 * 60.0 / c.max(1e-9))
+    }
 }
 
 /// Runs a short explore campaign on every core and measures it.
 pub fn explore_throughput(quick: bool) -> anyhow::Result<ExploreThroughput> {
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     let runs = if quick { 8 } else { 60 };
+    let cpu_before = cpu::process_cpu_seconds();
     let summary = crate::explore::campaign(&crate::explore::Options {
         campaign_seed: 1,
         runs: Some(runs),
@@ -105,6 +118,9 @@ pub fn explore_throughput(quick: bool) -> anyhow::Result<ExploreThroughput> {
         wall_seconds: summary.wall_seconds,
         runs_per_min_per_core: summary.runs_per_min_per_core(),
         runs_per_min: summary.runs as f64 * 60.0 / summary.wall_seconds.max(1e-9),
+        cpu_seconds: cpu::process_cpu_seconds()
+            .zip(cpu_before)
+            .map(|(after, before)| after - before),
     })
 }
 
@@ -142,12 +158,18 @@ pub fn judge(samples: Vec<Sample>, explore: Option<ExploreThroughput>, quick: bo
     let get = |p: &str| samples.iter().find(|s| s.probe == p);
     let judged = |met: bool| release().then_some(met);
     let mut checks = vec![];
+    // Speed is judged on CPU time where it was measured: wall time on a shared machine
+    // counts the neighbours' work too (both are shown).
     for id in ["kill-site", "kill-site-three-sites"] {
         if let Some(s) = get(id) {
+            let speed = s.cpu_speed().unwrap_or(s.speed());
             checks.push(Check {
                 target: format!("{id} >= {SPEED_TARGET:.0}x real time"),
-                measured: format!("{:.0}x", s.speed()),
-                met: judged(s.speed() >= SPEED_TARGET),
+                measured: match s.cpu_speed() {
+                    Some(c) => format!("{c:.0}x per CPU second ({:.0}x wall)", s.speed()),
+                    None => format!("{:.0}x wall", s.speed()),
+                },
+                met: judged(speed >= SPEED_TARGET),
             });
         }
     }
@@ -159,8 +181,10 @@ pub fn judge(samples: Vec<Sample>, explore: Option<ExploreThroughput>, quick: bo
             met: judged(mib < MEMORY_TARGET_MIB),
         });
     }
-    // Wall seconds per site per virtual minute, smallest vs largest shape.
-    let per_site_minute = |s: &Sample| s.wall_seconds / (s.sites as f64 * s.virtual_seconds / 60.0);
+    // CPU (else wall) seconds per site per virtual minute, smallest vs largest shape.
+    let per_site_minute = |s: &Sample| {
+        s.cpu_seconds.unwrap_or(s.wall_seconds) / (s.sites as f64 * s.virtual_seconds / 60.0)
+    };
     let growth = |label: &str, small: Option<&Sample>, large: Option<&Sample>| {
         let (small, large) = (small?, large?);
         let ratio = per_site_minute(large) / per_site_minute(small);
@@ -184,16 +208,19 @@ pub fn judge(samples: Vec<Sample>, explore: Option<ExploreThroughput>, quick: bo
         .max_by(|a, b| a.virtual_seconds.total_cmp(&b.virtual_seconds));
     checks.extend(growth("run length", get("quiet-3x5m"), longest));
     if let Some(x) = &explore {
+        // The target is for 2 cores; runs are independent, so 2 idle cores sustain twice
+        // the runs per CPU-minute.
+        let on_two_cores = x.runs_per_cpu_min().map(|r| 2.0 * r);
         checks.push(Check {
-            target: format!(
-                "explore >= {EXPLORE_TARGET:.0} runs/min on all cores ({} here)",
-                x.jobs
-            ),
-            measured: format!(
-                "{:.0} runs/min ({:.0}/min/core)",
-                x.runs_per_min, x.runs_per_min_per_core
-            ),
-            met: judged(x.runs_per_min >= EXPLORE_TARGET),
+            target: format!("explore >= {EXPLORE_TARGET:.0} runs/min on 2 cores"),
+            measured: match on_two_cores {
+                Some(r) => format!(
+                    "{r:.0} runs/min from CPU time ({:.0} runs/min wall on {} jobs)",
+                    x.runs_per_min, x.jobs
+                ),
+                None => format!("{:.0} runs/min wall on {} jobs", x.runs_per_min, x.jobs),
+            },
+            met: judged(on_two_cores.unwrap_or(x.runs_per_min) >= EXPLORE_TARGET),
         });
     }
     BenchReport {
@@ -218,16 +245,20 @@ impl BenchReport {
             self.cores,
             if self.quick { ", quick" } else { "" }
         );
-        s.push_str("| measurement | sites | virtual | wall | speed | peak RSS |\n");
-        s.push_str("|---|---:|---:|---:|---:|---:|\n");
+        s.push_str(
+            "| measurement | sites | virtual | wall | CPU | speed (wall) | speed (CPU) | peak RSS |\n",
+        );
+        s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
         for x in &self.samples {
             s.push_str(&format!(
-                "| {} | {} | {:.0}s | {:.2}s | {:.0}x | {} |\n",
+                "| {} | {} | {:.0}s | {:.2}s | {} | {:.0}x | {} | {} |\n",
                 x.probe,
                 x.sites,
                 x.virtual_seconds,
                 x.wall_seconds,
+                x.cpu_seconds.map_or("-".into(), |c| format!("{c:.2}s")),
                 x.speed(),
+                x.cpu_speed().map_or("-".into(), |c| format!("{c:.0}x")),
                 x.peak_rss_kib
                     .map_or("-".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
             ));
@@ -261,6 +292,7 @@ mod tests {
             wall_seconds: wall,
             peak_rss_kib: Some(40 * 1024),
             trace_events: 1,
+            cpu_seconds: Some(wall),
         }
     }
 
@@ -289,15 +321,23 @@ mod tests {
                 wall_seconds: 6.0,
                 runs_per_min_per_core: 50.0,
                 runs_per_min: 100.0,
+                // 10 runs in 12 CPU-seconds: 50 per CPU-minute, 100 on 2 cores.
+                cpu_seconds: Some(12.0),
             }),
             false,
         );
         let find = |t: &str| r.checks.iter().find(|c| c.target.contains(t)).unwrap();
-        assert_eq!(find("kill-site >=").measured, "120x");
+        assert_eq!(
+            find("kill-site >=").measured,
+            "120x per CPU second (120x wall)"
+        );
         assert_eq!(find("linear in sites").measured, "2.00x");
         assert_eq!(find("linear in run length").measured, "1.00x");
         assert_eq!(find("peak RSS").measured, "40.0 MiB");
-        assert_eq!(find("explore >=").measured, "100 runs/min (50/min/core)");
+        assert_eq!(
+            find("explore >=").measured,
+            "100 runs/min from CPU time (100 runs/min wall on 2 jobs)"
+        );
         if release() {
             assert_eq!(find("kill-site >=").met, Some(false));
             assert_eq!(find("linear in sites").met, Some(false));
@@ -308,6 +348,6 @@ mod tests {
         }
         assert!(r
             .table()
-            .contains("| quiet-8x5m | 8 | 300s | 8.00s | 38x | 40.0 MiB |"));
+            .contains("| quiet-8x5m | 8 | 300s | 8.00s | 8.00s | 38x | 38x | 40.0 MiB |"));
     }
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::shapes;
+use super::{cpu, shapes};
 use crate::scenario::{self, Loaded};
 use crate::world::{self, RunConfig};
 
@@ -19,11 +19,19 @@ pub struct Sample {
     /// Peak resident set of the child process, KiB (None where /proc is missing).
     pub peak_rss_kib: Option<u64>,
     pub trace_events: usize,
+    /// CPU seconds the simulation used (None where not measurable).
+    #[serde(default)]
+    pub cpu_seconds: Option<f64>,
 }
 
 impl Sample {
     pub fn speed(&self) -> f64 {
         self.virtual_seconds / self.wall_seconds.max(1e-9)
+    }
+
+    /// Virtual seconds per CPU second: the speed on an idle core, whatever the load.
+    pub fn cpu_speed(&self) -> Option<f64> {
+        self.cpu_seconds.map(|c| self.virtual_seconds / c.max(1e-9))
     }
 }
 
@@ -50,6 +58,7 @@ pub fn measure(probe: &str) -> anyhow::Result<Sample> {
     let loaded = load(probe)?;
     // Wall time measures the harness's speed only; it never reaches the simulation.
     let started = Instant::now();
+    let cpu_before = cpu::process_cpu_seconds();
     let out = world::run(
         &loaded,
         &RunConfig {
@@ -59,6 +68,9 @@ pub fn measure(probe: &str) -> anyhow::Result<Sample> {
         },
     )?;
     let wall = started.elapsed();
+    let cpu_seconds = cpu::process_cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     Ok(Sample {
         probe: probe.to_string(),
         sites: loaded.scenario.topology.sites.len(),
@@ -66,6 +78,7 @@ pub fn measure(probe: &str) -> anyhow::Result<Sample> {
         wall_seconds: wall.as_secs_f64(),
         peak_rss_kib: peak_rss_kib(),
         trace_events: out.events.len(),
+        cpu_seconds,
     })
 }
 

@@ -102,6 +102,33 @@ fn status_denial_fails_only_status_writes() {
 }
 
 #[test]
+fn object_denial_leaves_the_status_subresource_writable() {
+    run(|g, api| async move {
+        // What the scenario op `deny{resource = "mfg-object"}` sets.
+        let (plural, sub) = ("mysqlfailovergroups", Some(""));
+        api.deny(plural, sub);
+        assert_eq!(
+            http_code(
+                g.write_failover_annotations("2025-06-15T00:00:00Z", "b")
+                    .await
+            ),
+            Some(403)
+        );
+        g.write_status(&status("b")).await?;
+        let now = g.get().await?;
+        assert_eq!(now.status.unwrap().active_site, "b");
+        assert!(
+            now.metadata.annotations.unwrap_or_default().is_empty(),
+            "the denied annotation write did not land"
+        );
+        api.allow(plural, sub);
+        g.write_failover_annotations("2025-06-15T00:00:00Z", "b")
+            .await?;
+        Ok(())
+    });
+}
+
+#[test]
 fn object_dns_node_and_event_denials_are_independent() {
     run(|g, api| async move {
         api.deny("mysqlfailovergroups", None);
@@ -232,6 +259,40 @@ fn stalled_watch_is_detected_only_by_a_read_timeout_then_dropped() {
                 assert_eq!(o.data["spec"]["endpoints"][0]["targets"][0], "10.0.0.2")
             }
             other => panic!("expected the record, got {other:?}"),
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn stale_watch_starts_from_an_older_resource_version_and_lags() {
+    run(|g, api| async move {
+        let groups: Api<DynamicObject> = Api::namespaced_with(
+            g.client.clone(),
+            NAMESPACE,
+            &kube::api::ApiResource::erase::<bloodraven::crd::MysqlFailoverGroup>(&()),
+        );
+        g.write_status(&status("a")).await?;
+        api.set_stale_reads(Some(Duration::from_secs(10)));
+        g.get().await?; // the copy is taken here
+        g.write_status(&status("b")).await?;
+        let live_rv = api.resource_version();
+        // A fresh watch starts from the copy: the old status at an older resourceVersion.
+        let mut stream = groups.watch(&WatchParams::default(), "0").await?.boxed();
+        match stream.next().await {
+            Some(Ok(WatchEvent::Added(o))) => {
+                assert_eq!(o.data["status"]["activeSite"], "a");
+                let rv: u64 = o.metadata.resource_version.unwrap().parse()?;
+                assert!(rv < live_rv, "served rv {rv} is not older than {live_rv}");
+            }
+            other => panic!("expected the stale object, got {other:?}"),
+        }
+        // The write already made is delivered only once the copy catches up.
+        let early = tokio::time::timeout(Duration::from_secs(5), stream.next()).await;
+        assert!(early.is_err(), "delivered before the lag: {early:?}");
+        match tokio::time::timeout(Duration::from_secs(10), stream.next()).await? {
+            Some(Ok(WatchEvent::Modified(o))) => assert_eq!(o.data["status"]["activeSite"], "b"),
+            other => panic!("expected the late update, got {other:?}"),
         }
         Ok(())
     });

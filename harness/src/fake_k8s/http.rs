@@ -94,6 +94,8 @@ enum Route {
     GroupList,
     Group(String),
     ResourceList(String, String),
+    OpenApiIndex,
+    OpenApi(String, String),
     Resource(ResReq),
     NotFound,
 }
@@ -105,6 +107,9 @@ fn route(path: &str) -> Route {
         ["healthz" | "readyz" | "livez", ..] => return Route::Health,
         ["api"] => return Route::ApiVersions,
         ["apis"] => return Route::GroupList,
+        ["openapi", "v3"] => return Route::OpenApiIndex,
+        ["openapi", "v3", "api", v] => return Route::OpenApi(String::new(), v.to_string()),
+        ["openapi", "v3", "apis", g, v] => return Route::OpenApi(g.to_string(), v.to_string()),
         ["apis", g] => return Route::Group(g.to_string()),
         ["api", v] => return Route::ResourceList(String::new(), v.to_string()),
         ["apis", g, v] => return Route::ResourceList(g.to_string(), v.to_string()),
@@ -300,6 +305,13 @@ async fn handle(api: ApiServer, req: Request<Incoming>) -> Response<Body> {
                 None => err_resp(&not_found_generic()),
             }
         }
+        Route::OpenApiIndex => return json_resp(200, &super::openapi::index(&api.lock())),
+        Route::OpenApi(g, v) => {
+            return match super::openapi::document(&api.lock(), &g, &v) {
+                Some(doc) => json_resp(200, &doc),
+                None => err_resp(&not_found_generic()),
+            }
+        }
         Route::NotFound => return err_resp(&not_found_generic()),
         Route::Resource(rr) => rr,
     };
@@ -330,11 +342,10 @@ async fn handle(api: ApiServer, req: Request<Incoming>) -> Response<Body> {
     if write {
         let denied = {
             let st = api.lock();
+            // `Some("")` scopes a denial to the object itself (no subresource).
+            let sub = rr.sub.clone().unwrap_or_default();
             st.denied.contains(&(rr.plural.clone(), None))
-                || rr
-                    .sub
-                    .as_ref()
-                    .is_some_and(|s| st.denied.contains(&(rr.plural.clone(), Some(s.clone()))))
+                || st.denied.contains(&(rr.plural.clone(), Some(sub)))
         };
         if denied {
             let verb = verb_of(&method, rr.name.is_some());
@@ -453,6 +464,33 @@ async fn handle_resource(
         manager: manager_of(q, ua),
         dry_run: q.get("dryRun").is_some_and(|d| d == "All"),
     };
+    let strict = match q.get("fieldValidation").map(String::as_str) {
+        None | Some("" | "Ignore" | "Warn") => false,
+        Some("Strict") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "fieldValidation parameter unsupported: {other:?} (expected Ignore, Warn or Strict)"
+            )))
+        }
+    };
+    // Strict validation judges the object the write would produce: a dry run first.
+    let dry = Writer {
+        dry_run: true,
+        ..writer.clone()
+    };
+    let check = |st: &super::store::Store, r: Result<Value, ApiError>| -> Result<(), ApiError> {
+        match r {
+            Ok(v) if strict => match super::openapi::unknown_field(st, def, &rr.version, &v) {
+                Some(field) => Err(ApiError::bad_request(format!(
+                    "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: unknown field \"{field}\"",
+                    kind = def.kind,
+                    version = rr.version
+                ))),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    };
     let parse_body = || -> Result<Value, ApiError> {
         if ctype.starts_with("application/vnd.kubernetes.protobuf")
             || ctype.starts_with("application/cbor")
@@ -535,14 +573,23 @@ async fn handle_resource(
         }
         (&Method::POST, None) => {
             let b = parse_body()?;
-            api.lock()
-                .create(def, rr.ns.as_deref(), b, &writer)
+            let mut st = api.lock();
+            if strict {
+                let r = st.probe(|st| st.create(def, rr.ns.as_deref(), b.clone(), &dry));
+                check(&st, r)?;
+            }
+            st.create(def, rr.ns.as_deref(), b, &writer)
                 .map(|v| Reply::Object(201, v))
         }
         (&Method::PUT, Some(name)) => {
             let b = parse_body()?;
-            api.lock()
-                .replace(def, ns, name, rr.sub.as_deref(), b, &writer)
+            let mut st = api.lock();
+            if strict {
+                let r =
+                    st.probe(|st| st.replace(def, ns, name, rr.sub.as_deref(), b.clone(), &dry));
+                check(&st, r)?;
+            }
+            st.replace(def, ns, name, rr.sub.as_deref(), b, &writer)
                 .map(|v| Reply::Object(200, v))
         }
         (&Method::PATCH, Some(name)) => {
@@ -563,8 +610,12 @@ async fn handle_resource(
                 }
             };
             let b = parse_body()?;
-            api.lock()
-                .patch(def, ns, name, rr.sub.as_deref(), kind, &b, &writer)
+            let mut st = api.lock();
+            if strict {
+                let r = st.probe(|st| st.patch(def, ns, name, rr.sub.as_deref(), kind, &b, &dry));
+                check(&st, r.map(|(_, v)| v))?;
+            }
+            st.patch(def, ns, name, rr.sub.as_deref(), kind, &b, &writer)
                 .map(|(c, v)| Reply::Object(c, v))
         }
         (&Method::DELETE, Some(name)) => {
@@ -680,10 +731,8 @@ fn start_watch(
         let mut last = match start {
             Some(rv) => rv,
             None => {
-                let (items, rv) = {
-                    let st = api.lock();
-                    (st.list(&def, ns.as_deref()), st.rv())
-                };
+                // The initial list comes from the read path (an older copy under stale reads).
+                let (items, rv) = api.lock().read_list(&def, ns.as_deref());
                 for o in items.into_iter().filter(|o| matches(o)) {
                     if tx
                         .send(watch_line("ADDED", &with_version(&def, &version, o)))
@@ -729,10 +778,18 @@ fn start_watch(
                     _ = tx.closed() => return,
                 }
             }
-            let changes = {
-                let st = api.lock();
-                st.changes_since(&key, ns.as_deref(), last)
-                    .map(|c| (c, st.rv()))
+            // Under stale reads the stream lags like a slow watch cache: it delivers changes
+            // only up to the resourceVersion of the stale copy, and looks again when that is
+            // retaken.
+            let (changes, retake) = {
+                let mut st = api.lock();
+                let horizon = st.read_horizon();
+                let upto = horizon.map_or(st.rv(), |(rv, _)| rv);
+                let changes = st.changes_since(&key, ns.as_deref(), last).map(|c| {
+                    let c: Vec<_> = c.into_iter().filter(|c| c.rv <= upto).collect();
+                    (c, upto)
+                });
+                (changes, horizon.map(|(_, wait)| wait))
             };
             match changes {
                 Err(()) => {
@@ -753,7 +810,14 @@ fn start_watch(
                     last = last.max(now);
                 }
             }
+            let retake = async {
+                match retake {
+                    Some(wait) => tokio::time::sleep(wait.max(Duration::from_millis(1))).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
+                _ = retake => {},
                 r = rv_rx.changed() => if r.is_err() { return },
                 _ = drop_rx.changed() => return,
                 _ = outage_rx.changed() => {},

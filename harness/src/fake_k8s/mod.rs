@@ -6,6 +6,8 @@
 
 mod eviction;
 mod http;
+mod loopback;
+mod openapi;
 pub mod patch;
 pub mod selector;
 mod store;
@@ -24,6 +26,7 @@ use serde_json::{json, Value};
 
 use crate::trace::Trace;
 
+pub use loopback::{kubectl_binary, kubectl_for_test, Loopback};
 use store::Store;
 pub use store::{PatchKind, ResourceDef};
 
@@ -297,7 +300,9 @@ impl ApiServer {
 
     /// Writes (POST/PUT/PATCH/DELETE) to `resource` get 403 Forbidden: with `subresource`
     /// None every write to the resource (subresources included), with `Some("status")` only
-    /// writes to `/status`. `resource` is the plural (`mysqlfailovergroups`).
+    /// writes to `/status`, with `Some("")` only writes to the object itself (its `/status`
+    /// stays writable, as with an RBAC rule granting only the subresource). `resource` is the
+    /// plural (`mysqlfailovergroups`).
     pub fn deny(&self, resource: &str, subresource: Option<&str>) {
         self.lock()
             .denied
@@ -325,7 +330,9 @@ impl ApiServer {
     }
 
     /// GET and LIST answer from a copy of the objects up to `lag` old (None: live again);
-    /// writes still go to the live state, so a write based on a stale read conflicts.
+    /// writes still go to the live state, so a write based on a stale read conflicts. Watch
+    /// streams lag the same way: their initial list is that copy (an older resourceVersion)
+    /// and they deliver changes only once the copy has caught up with them.
     pub fn set_stale_reads(&self, lag: Option<Duration>) {
         self.lock().stale = lag.map(store::StaleReads::new);
     }

@@ -341,6 +341,16 @@ impl Store {
         self.rv
     }
 
+    /// Runs a dry-run write whose only purpose is to look at the result (strict field
+    /// validation): the uid and generated-name sequences are left as they were, so the
+    /// objects a client creates do not depend on whether it asked for validation.
+    pub(crate) fn probe<T>(&mut self, f: impl FnOnce(&mut Store) -> T) -> T {
+        let counters = (self.uid_counter, self.name_counter);
+        let r = f(self);
+        (self.uid_counter, self.name_counter) = counters;
+        r
+    }
+
     fn next_uid(&mut self) -> String {
         self.uid_counter += 1;
         let a = splitmix(self.uid_counter);
@@ -437,6 +447,17 @@ impl Store {
                     .collect();
             }
         }
+    }
+
+    /// How far a watch may see while stale reads last: the resourceVersion of the stale copy
+    /// and how long until it is retaken. None when reads are live.
+    pub fn read_horizon(&mut self) -> Option<(u64, Duration)> {
+        self.refresh_stale();
+        let st = self.stale.as_ref()?;
+        let age = st.taken_at.map_or(Duration::ZERO, |t| {
+            tokio::time::Instant::now().duration_since(t)
+        });
+        Some((st.rv, st.lag.saturating_sub(age)))
     }
 
     /// [`Store::get`] as a client read sees it (from the stale copy while stale reads last).

@@ -874,38 +874,12 @@ fn fake_k8s_direct_accessors() {
 /// The real `kubectl` against the fake apiserver on loopback (skipped when kubectl is absent).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fake_k8s_kubectl_smoke() {
-    if std::process::Command::new("kubectl")
-        .arg("version")
-        .arg("--client")
-        .output()
-        .is_err()
-    {
-        // CI installs kubectl and sets CHAOS_REQUIRE_KUBECTL=1: there a missing kubectl fails.
-        assert!(
-            std::env::var("CHAOS_REQUIRE_KUBECTL").as_deref() != Ok("1"),
-            "kubectl not found on PATH and CHAOS_REQUIRE_KUBECTL=1"
-        );
-        eprintln!("kubectl not found: skipped");
+    let Some(kubectl_bin) = super::kubectl_for_test("fake_k8s_kubectl_smoke") else {
         return;
-    }
+    };
     let api = new_api();
-    let listener = bloodraven::net::TokioListener::bind("127.0.0.1:0")
-        .await
-        .unwrap();
-    let port = listener.0.local_addr().unwrap().port();
-    tokio::spawn(api.clone().serve(Box::new(listener)));
-    let dir = std::env::temp_dir().join(format!("fake-k8s-kubectl-{port}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let kubeconfig = dir.join("config");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://127.0.0.1:{port}\n\
-             contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: default\n\
-             current-context: fake\nusers:\n- name: fake\n  user: {{}}\n"
-        ),
-    )
-    .unwrap();
+    let lb = api.serve_loopback("default").await.unwrap();
+    let (dir, kubeconfig) = (lb.dir.clone(), lb.kubeconfig.clone());
     let mfg = dir.join("mfg.yaml");
     std::fs::write(
         &mfg,
@@ -914,10 +888,11 @@ async fn fake_k8s_kubectl_smoke() {
     .unwrap();
     let kubectl = |args: Vec<String>| {
         let kubeconfig = kubeconfig.clone();
+        let kubectl_bin = kubectl_bin.clone();
         let cache = dir.join("cache");
         async move {
             tokio::task::spawn_blocking(move || {
-                let out = std::process::Command::new("kubectl")
+                let out = std::process::Command::new(kubectl_bin)
                     .arg("--kubeconfig")
                     .arg(&kubeconfig)
                     .arg("--cache-dir")
@@ -945,10 +920,10 @@ async fn fake_k8s_kubectl_smoke() {
     )
     .unwrap();
     // Typed kubectl commands (`create configmap`) send protobuf, which the fake refuses (415);
-    // `create -f`/`apply` send JSON. There is no OpenAPI document: client validation is off.
+    // `create -f`/`apply` send JSON. Validation stays on: kubectl reads the OpenAPI v3
+    // documents and leaves strict field validation to the server.
     kubectl(vec![
         "create".into(),
-        "--validate=false".into(),
         "-f".into(),
         cm_file.display().to_string(),
     ])
@@ -960,7 +935,6 @@ async fn fake_k8s_kubectl_smoke() {
     assert_eq!(out.trim(), "configmap/k1");
     kubectl(vec![
         "apply".into(),
-        "--validate=false".into(),
         "--server-side".into(),
         "-f".into(),
         mfg.display().to_string(),
@@ -978,5 +952,4 @@ async fn fake_k8s_kubectl_smoke() {
         api.get("mysqlfailovergroups", "default", "g1").unwrap()["spec"]["primary"],
         "a"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

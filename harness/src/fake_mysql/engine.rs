@@ -1026,7 +1026,12 @@ impl Engine {
                 }
                 ok
             }
-            Stmt::Clone { host, port, .. } => {
+            Stmt::Clone {
+                user,
+                host,
+                port,
+                password,
+            } => {
                 let donor_err = || {
                     SqlError::new(
                         3862,
@@ -1051,6 +1056,13 @@ impl Engine {
                     }
                     (d.gtid_executed.clone(), d.rows.clone())
                 };
+                // The donor authenticates the recipient like any client (same accounts).
+                if let Err(e) = super::accounts::check_plain(user, &s.site, password) {
+                    return Err(SqlError::new(
+                        3862,
+                        format!("Clone Donor Error: {} : {}.", e.code, e.message),
+                    ));
+                }
                 // The recipient's data is replaced (server_uuid is kept: auto.cnf is not
                 // cloned); the donor's binlog is not copied, so its GTIDs become purged. The
                 // automatic restart is not modelled: every other session is dropped and the
@@ -1612,13 +1624,19 @@ mod tests {
         }
         let e = engine();
         e.errant_write(1);
-        let sql = "CLONE INSTANCE FROM 'root'@'mysql-b':3306 IDENTIFIED BY 'p' REQUIRE SSL";
+        let sql = "CLONE INSTANCE FROM 'root'@'mysql-b':3306 IDENTIFIED BY 'secret' REQUIRE SSL";
         assert_eq!(
             e.query("root", sql).await.unwrap_err().code,
             3862,
             "no donor registered"
         );
         e.set_clone_donors([("mysql-b", &donor)]);
+        let bad = sql.replace("'secret'", "'wrong'");
+        let refused = e.query("root", &bad).await.unwrap_err();
+        assert_eq!(
+            (refused.code, refused.message.as_str()),
+            (3862, "Clone Donor Error: 1045 : Access denied for user 'root'@'a' (using password: YES).")
+        );
         let (other, killed) = e.open_session("app", "x", SessionKind::Client, "Sleep");
         q(&e, sql).await;
         killed.notified().await;

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use bloodraven::net::{BoxIo, Listener};
 
+use super::accounts;
 use super::engine::{Engine, SessionKind};
 use super::wire::{
     read_frame, write_frame, Greeting, Handshake, HandshakeReply, Request, Response,
@@ -55,7 +56,7 @@ async fn connection(engine: Engine, mut io: BoxIo) {
         engine: engine.clone(),
         id,
     };
-    let user = hs.user;
+    let user = hs.user.clone();
 
     if engine.state().hang {
         // Blackhole: the TCP connection exists, the greeting never comes.
@@ -65,6 +66,11 @@ async fn connection(engine: Engine, mut io: BoxIo) {
                 _ = kill.notified() => return,
             }
         }
+    }
+    // The same accounts as the wire server: a wrong password or unknown user gets 1045.
+    if let Err(err) = accounts::check_plain(&user, &host, &hs.password) {
+        let _ = write_frame(&mut io, &HandshakeReply::Err { err }).await;
+        return;
     }
     let greeting = HandshakeReply::Greeting(Greeting {
         server_uuid: engine.server_uuid(),

@@ -37,7 +37,8 @@ fn mysqld(sim: &mut turmoil::Sim<'_>, name: &str, engine: &Engine) {
 }
 
 fn connector(user: &str) -> FramedSqlConnector {
-    FramedSqlConnector::new(Arc::new(SimDialer), user, "secret")
+    let password = super::accounts::password_of(user).unwrap_or("secret");
+    FramedSqlConnector::new(Arc::new(SimDialer), user, password)
 }
 
 async fn q(conn: &mut Box<dyn SqlConn>, sql: &str) -> QueryResult {
@@ -89,7 +90,7 @@ fn replication_scenario() -> Vec<crate::trace::Event> {
             assert_eq!(res.gtid, Some(format!("{SRC_UUID}:{id}")));
         }
         assert!(status(&mut cr).await.rows.is_empty());
-        q(&mut cr, "CHANGE REPLICATION SOURCE TO SOURCE_HOST='src', SOURCE_PORT=3306, SOURCE_USER='repl', SOURCE_PASSWORD='p', SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1").await;
+        q(&mut cr, "CHANGE REPLICATION SOURCE TO SOURCE_HOST='src', SOURCE_PORT=3306, SOURCE_USER='repl', SOURCE_PASSWORD='repl', SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1").await;
         q(&mut cr, "START REPLICA").await;
         let want = q(&mut cs, "SELECT @@global.gtid_executed").await.scalar().unwrap().to_string();
         let w = q(&mut cr, &format!("SELECT WAIT_FOR_EXECUTED_GTID_SET('{want}', 10)")).await;
@@ -207,7 +208,7 @@ fn crash_keeps_data_and_reboots_with_replication_stopped() {
         let c = connector("root");
         let mut cs = c.connect("src", 3306).await?;
         let mut cr = c.connect("rep", 3306).await?;
-        q(&mut cr, "CHANGE REPLICATION SOURCE TO SOURCE_HOST='src', SOURCE_USER='repl', SOURCE_AUTO_POSITION=1").await;
+        q(&mut cr, "CHANGE REPLICATION SOURCE TO SOURCE_HOST='src', SOURCE_USER='repl', SOURCE_PASSWORD='repl', SOURCE_AUTO_POSITION=1").await;
         q(&mut cr, "START REPLICA").await;
         q(&mut cs, "INSERT INTO chaos.counter (id) VALUES (1)").await;
         let r2 = r.clone();
@@ -263,7 +264,7 @@ fn chained_replication_uses_log_replica_updates() {
         let mut ca = conn.connect("a", 3306).await?;
         for (host, source) in [("b", "a"), ("c", "b")] {
             let mut x = conn.connect(host, 3306).await?;
-            q(&mut x, &format!("CHANGE REPLICATION SOURCE TO SOURCE_HOST='{source}', SOURCE_USER='repl', SOURCE_AUTO_POSITION=1")).await;
+            q(&mut x, &format!("CHANGE REPLICATION SOURCE TO SOURCE_HOST='{source}', SOURCE_USER='repl', SOURCE_PASSWORD='repl', SOURCE_AUTO_POSITION=1")).await;
             q(&mut x, "START REPLICA").await;
         }
         for id in 1..=3 {

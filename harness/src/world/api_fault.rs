@@ -9,6 +9,7 @@ pub fn denied_target(resource: &str) -> (&'static str, Option<&'static str>) {
     match resource {
         "status" => ("mysqlfailovergroups", Some("status")),
         "mfg" => ("mysqlfailovergroups", None),
+        "mfg-object" => ("mysqlfailovergroups", Some("")),
         "dnsendpoints" => ("dnsendpoints", None),
         "nodes" => ("nodes", None),
         "events" => ("events", None),
@@ -40,6 +41,7 @@ pub fn apply(api: &ApiServer, op: &str, fault: &ApiFault, heal: bool, trace: &Tr
                 api.deny(plural, sub);
             }
             match sub {
+                Some("") => format!("{plural} (not its subresources)"),
                 Some(sub) => format!("{plural}/{sub}"),
                 None => plural.to_string(),
             }

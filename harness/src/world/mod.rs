@@ -1,13 +1,13 @@
 //! The simulated world: one turmoil host per pod or service, the fakes, the unmodified
 //! controller and sidecars, the workload, the fault schedule and the ground-truth observer.
 
-mod api_fault;
+pub(crate) mod api_fault;
 mod aux_gate;
 pub mod claims;
 pub mod clock;
 pub mod counter;
 pub mod logs;
-mod site;
+pub(crate) mod site;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -411,6 +411,7 @@ fn run_inner(
     let mut observed_active: Option<String> = None;
     let mut observed_dns: Option<Option<String>> = None;
     let mut claims_seen = claims::ClaimsSeen::default();
+    let mut observed_rv: Option<u64> = None;
     while sim.elapsed() < duration {
         let now = sim.elapsed();
         trace.set_driver_time(now);
@@ -437,16 +438,22 @@ fn run_inner(
         }
         if now >= next_observe {
             next_observe = now + OBSERVE_EVERY;
-            observe(
-                &api,
-                &site_names,
-                &resolver,
-                &trace,
-                &mut observed_active,
-                &mut observed_dns,
-                now,
-            );
-            claims::observe_claims(&api, &trace, &mut claims_seen);
+            // The observer reads apiserver state only: while no object changed (same
+            // resourceVersion) a sample would see what the last one saw, so skip it.
+            let rv = api.resource_version();
+            if observed_rv != Some(rv) {
+                observed_rv = Some(rv);
+                observe(
+                    &api,
+                    &site_names,
+                    &resolver,
+                    &trace,
+                    &mut observed_active,
+                    &mut observed_dns,
+                    now,
+                );
+                claims::observe_claims(&api, &trace, &mut claims_seen);
+            }
         }
         sim.step()
             .map_err(|e| anyhow::anyhow!("simulation step failed: {e}"))?;
@@ -629,7 +636,7 @@ enum Action {
 /// `annotate`: a merge of one annotation into the live group, as `kubectl annotate` does.
 /// `<divergent:SITE:N>` in the value becomes the first N characters of SITE's reported
 /// divergentGtid (empty when it has none).
-fn annotate(api: &ApiServer, key: &str, value: Option<&str>, trace: &Trace) {
+pub(crate) fn annotate(api: &ApiServer, key: &str, value: Option<&str>, trace: &Trace) {
     let value = value.map(|v| expand_divergent(api, v));
     trace.record(EventKind::Fault {
         op: "annotate".into(),
@@ -688,7 +695,7 @@ fn expand_divergent(api: &ApiServer, value: &str) -> String {
 }
 
 /// The fake applier's normal speed (transactions a second).
-const NORMAL_APPLY_RATE: f64 = 1000.0;
+pub(crate) const NORMAL_APPLY_RATE: f64 = 1000.0;
 
 struct Schedule {
     items: Vec<(Duration, Action)>,
@@ -697,8 +704,8 @@ struct Schedule {
 }
 
 /// A crashed pod is restarted by the kubelet after this; mysqld answers later still.
-const POD_RESTART_DELAY: Duration = Duration::from_secs(5);
-const MYSQLD_BOOT_DELAY: Duration = Duration::from_secs(10);
+pub(crate) const POD_RESTART_DELAY: Duration = Duration::from_secs(5);
+pub(crate) const MYSQLD_BOOT_DELAY: Duration = Duration::from_secs(10);
 /// The workload's host.
 pub const COUNTER_HOST: &str = "counter";
 

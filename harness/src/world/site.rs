@@ -33,7 +33,7 @@ pub struct SiteCtl(
 
 /// On the very first boot sidecars start after the controller has had time to publish
 /// the active site (a steady-state group, not a fresh deploy).
-const FIRST_BOOT_SIDECAR_DELAY: Duration = Duration::from_secs(8);
+pub(crate) const FIRST_BOOT_SIDECAR_DELAY: Duration = Duration::from_secs(8);
 
 impl SiteCtl {
     pub fn initial(active: bool) -> Self {
