@@ -6,8 +6,9 @@
 //! call per point and no behaviour.
 //!
 //! One [`FaultHooks`] belongs to one controller instance (it travels in its
-//! [`Registry`](crate::topology::Registry)), never to the process: simulations run in
-//! parallel threads.
+//! [`Registry`](crate::topology::Registry)) and to the sidecars of the same simulated run
+//! (handed to `bloodraven_sidecar::run_with_hooks`), never to the process: simulations
+//! run in parallel threads.
 
 /// A behaviour a test can break.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -25,16 +26,36 @@ pub enum Broken {
     IgnoreGtidFreshness,
     /// Leave a split brain alone (breaks DW).
     SkipSplitBrainFence,
+    /// Give every apiserver call of a poll its full 10s and never skip the rest after a
+    /// timeout, so a hanging apiserver holds the poll loop (breaks PLV).
+    UnboundedApiCalls,
+    /// Sidecar: the fencing monitor decides to self-fence but never does (breaks FENCE
+    /// and SW-H).
+    NeverSelfFence,
+    /// Declare a site unreachable on its first failed probe instead of F straight ones
+    /// (breaks DEB, and NOFO under a flapping link).
+    NoDebounce,
+    /// Promote a planned target without waiting for it to apply the fenced source's GTIDs
+    /// (breaks NAL-P and PF).
+    SkipPlannedCatchUp,
+    /// Accept any reclone annotation, skipping the GTID-prefix / confirm interlock (breaks
+    /// RCL).
+    SkipRecloneInterlock,
 }
 
 impl Broken {
-    pub const ALL: [Broken; 6] = [
+    pub const ALL: [Broken; 11] = [
         Broken::SkipFenceOldPrimary,
         Broken::DnsBeforeConfirm,
         Broken::IgnoreCooldown,
         Broken::RepointDivergent,
         Broken::IgnoreGtidFreshness,
         Broken::SkipSplitBrainFence,
+        Broken::UnboundedApiCalls,
+        Broken::NeverSelfFence,
+        Broken::NoDebounce,
+        Broken::SkipPlannedCatchUp,
+        Broken::SkipRecloneInterlock,
     ];
 
     /// The name used in repro files and on the command line.
@@ -46,6 +67,11 @@ impl Broken {
             Broken::RepointDivergent => "repoint-divergent",
             Broken::IgnoreGtidFreshness => "ignore-gtid-freshness",
             Broken::SkipSplitBrainFence => "skip-split-brain-fence",
+            Broken::UnboundedApiCalls => "unbounded-api-calls",
+            Broken::NeverSelfFence => "never-self-fence",
+            Broken::NoDebounce => "no-debounce",
+            Broken::SkipPlannedCatchUp => "skip-planned-catch-up",
+            Broken::SkipRecloneInterlock => "skip-reclone-interlock",
         }
     }
 

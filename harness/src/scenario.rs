@@ -154,7 +154,8 @@ pub struct Fault {
     #[serde(default)]
     pub rate: Option<f64>,
     /// `pvc-loss`: what the new data directory holds, `empty` (default) or `new-uuid`;
-    /// `apiserver-outage`: one of [`OUTAGE_MODES`].
+    /// `apiserver-outage`: one of [`OUTAGE_MODES`]; `partition`, `partition-pair`: one of
+    /// [`PARTITION_MODES`].
     #[serde(default)]
     pub mode: Option<String>,
     /// `deny`: one of [`DENY_RESOURCES`].
@@ -205,9 +206,11 @@ pub struct BackupRequest {
 /// - `site-down`: the pod dies and is held down until `heal_at` (never if absent).
 /// - `crash`: the pod dies; the kubelet restarts it 5s later, mysqld answers 10s later.
 /// - `partition`: the site's pod is cut from every other host (controller, apiserver,
-///   clients, other sites) until `heal_at`. Cut links drop packets (a blackhole: calls hang
-///   until their timeouts).
-/// - `partition-pair`: only the links between `site` and `peer` are cut, until `heal_at`.
+///   clients, other sites) until `heal_at`. `mode = "blackhole"` (default): cut links drop
+///   packets, calls hang until their timeouts; `mode = "refuse"`: connects are refused and
+///   established connections reset at once (NetworkPolicy reject, a proxy in reset mode).
+/// - `partition-pair`: only the links between `site` and `peer` are cut, until `heal_at`
+///   (`mode` as for `partition`).
 /// - `sidecar-kill`: only the sidecar container dies (mysqld keeps running, connections
 ///   stay); a new sidecar starts after `down` and reruns its startup safety net.
 /// - `controller-restart`: the controller host crashes and boots again after `down`.
@@ -297,6 +300,10 @@ pub const FAULT_OPS: &[&str] = &[
 pub use crate::fake_mysql::STMT_KINDS;
 /// `pvc-loss` modes.
 pub const PVC_LOSS_MODES: &[&str] = &["empty", "new-uuid"];
+/// `partition` and `partition-pair` modes: `blackhole` (the default) drops packets, so
+/// connects and reads hang until their timeouts; `refuse` resets connections at once,
+/// established ones included.
+pub const PARTITION_MODES: &[&str] = &["blackhole", "refuse"];
 /// `apiserver-outage` modes.
 pub const OUTAGE_MODES: &[&str] = &["refuse", "503", "hang"];
 /// What a `deny` can refuse writes to: `status` is the group's status subresource only,
@@ -318,8 +325,8 @@ fn op_fields(op: &str) -> &'static [&'static str] {
     match op {
         "node-down" | "site-down" => &["site", "heal_at", "boot"],
         "crash" => &["site", "boot"],
-        "partition" => &["site", "heal_at"],
-        "partition-pair" => &["site", "peer", "heal_at"],
+        "partition" => &["site", "heal_at", "mode"],
+        "partition-pair" => &["site", "peer", "heal_at", "mode"],
         "sidecar-kill" => &["site", "down"],
         "controller-restart" => &["down"],
         "controller-crash" => &["n", "down"],
@@ -350,7 +357,7 @@ fn op_fields(op: &str) -> &'static [&'static str] {
 pub const PROPERTIES: &[&str] = &[
     "SW", "DNS-W", "RPO-A", "FAILOVER", "NDA", "NOFO-PRE", "REJOIN", "NOFO", "FENCE", "FLAP",
     "CONV", "DW", "SW-H", "EG", "DNS-C", "STATUS", "EVENTS", "FLAP-D", "TAINT", "PF", "NAL-P",
-    "RCL", "BKP-SRC", "BKP-V", "DF",
+    "RCL", "BKP-SRC", "BKP-V", "DF", "PLV",
 ];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -962,16 +969,21 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
             }
             r => r.unwrap_or(0.0),
         };
-        let mode = match (f.mode.as_deref(), f.op == "pvc-loss") {
-            (Some(m), true) if !PVC_LOSS_MODES.contains(&m) => {
+        let modes = match f.op.as_str() {
+            "pvc-loss" => Some(PVC_LOSS_MODES),
+            "partition" | "partition-pair" => Some(PARTITION_MODES),
+            _ => None,
+        };
+        let mode = match (f.mode.as_deref(), modes) {
+            (Some(m), Some(allowed)) if !allowed.contains(&m) => {
                 return Err(err(
                     file,
                     &field("mode"),
-                    format!("{m:?}: expected one of {}", PVC_LOSS_MODES.join(", ")),
+                    format!("{m:?}: expected one of {}", allowed.join(", ")),
                 ))
             }
-            (m, true) => Some(m.unwrap_or("empty").to_string()),
-            (_, false) => None,
+            (m, Some(allowed)) => Some(m.unwrap_or(allowed[0]).to_string()),
+            (_, None) => None,
         };
         let api = api_fault(file, &field, f)?;
         let stmt = match (&f.stmt, takes.contains(&"stmt")) {
@@ -1282,6 +1294,36 @@ failover_within = "45s"
         parse("x.toml", &OK.replace(from, to))
             .unwrap_err()
             .to_string()
+    }
+
+    #[test]
+    fn partitions_take_a_mode_and_default_to_blackhole() {
+        let fault = |body: &str| {
+            parse(
+                "x.toml",
+                &OK.replace("op = \"node-down\"\nsite = \"a\"", body),
+            )
+        };
+        let l = fault("op = \"partition\"\nsite = \"a\"").unwrap();
+        assert_eq!(l.faults[0].mode.as_deref(), Some("blackhole"));
+        let l = fault("op = \"partition-pair\"\nsite = \"a\"\npeer = \"b\"\nmode = \"refuse\"")
+            .unwrap();
+        assert_eq!(l.faults[0].mode.as_deref(), Some("refuse"));
+        let e = fault("op = \"partition\"\nsite = \"a\"\nmode = \"reset\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("faults[0].mode: \"reset\": expected one of blackhole, refuse"),
+            "{e}"
+        );
+        let e = fault(
+            "op = \"partition-oneway\"\nsite = \"a\"\npeer = \"controller\"\nmode = \"refuse\"",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("faults[0].mode: not used by \"partition-oneway\""),
+            "{e}"
+        );
     }
 
     #[test]

@@ -130,6 +130,9 @@ pub enum EventKind {
         tolerates: bool,
         present: bool,
     },
+    /// A controller poll completed; `interval_ms` is the adaptive interval it waits before
+    /// the next one (PLV).
+    Poll { host: String, interval_ms: u64 },
     /// Sampled by the observer: the group's NoExecute taint appeared on (or left) a node.
     Taint {
         node: String,

@@ -1,6 +1,6 @@
-//! For each safety property: on a scenario where it holds, a controller with the matching
-//! behaviour deliberately broken (through the test-only fault hooks of the `fault-hooks`
-//! feature, never a production flag) makes its oracle fail.
+//! For each safety property: on a scenario where it holds, a controller (or sidecar) with
+//! the matching behaviour deliberately broken (through the test-only fault hooks of the
+//! `fault-hooks` feature, never a production flag) makes its oracle fail.
 
 use bloodraven::fault_hooks::Broken;
 use chaos::runner::run_with;
@@ -136,4 +136,52 @@ properties = ["SW", "DW"]
 fn sw_fails_when_the_old_primary_is_not_fenced() {
     let s = parse("old-primary-back.toml", OLD_PRIMARY_BACK).expect("valid scenario");
     breaks(&s, Broken::SkipFenceOldPrimary, "SW");
+}
+
+#[test]
+fn fence_fails_when_the_sidecar_never_self_fences() {
+    // a is cut from everything for 60s: its sidecar must fence it within H.
+    breaks(
+        &catalog("network-partition-primary"),
+        Broken::NeverSelfFence,
+        "FENCE",
+    );
+}
+
+#[test]
+fn sw_h_fails_when_the_deposed_primary_is_never_fenced_by_its_sidecar() {
+    // Only the controller loses a: a's sidecar hears the promotion of b and must fence a
+    // within F1; the controller cannot reach a to do it until the cut heals at 90s.
+    breaks(
+        &catalog("operator-cannot-reach-primary"),
+        Broken::NeverSelfFence,
+        "SW-H",
+    );
+}
+
+#[test]
+fn plv_fails_when_api_calls_can_hold_a_poll() {
+    // The apiserver hangs for 90s: a poll whose every API call waits out its own 10s
+    // timeout stalls far beyond interval + τ + 2s.
+    breaks(
+        &catalog("apiserver-outage-during-failover"),
+        Broken::UnboundedApiCalls,
+        "PLV",
+    );
+}
+
+#[test]
+fn nofo_fails_when_probes_are_not_debounced() {
+    // 3s refused windows: two failed probes at most, never F = 3 in a row.
+    breaks(&catalog("flapping-partition"), Broken::NoDebounce, "NOFO");
+}
+
+#[test]
+fn rcl_fails_when_the_reclone_interlock_is_skipped() {
+    // A prefix that does not match a's divergent GTID must be rejected, never cloned over.
+    breaks(
+        &catalog("reclone-interlock-bad-prefix"),
+        Broken::SkipRecloneInterlock,
+        "RCL",
+    );
 }

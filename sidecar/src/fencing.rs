@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use bloodraven::fault_hooks::{Broken, FaultHooks};
 use bloodraven::http::get;
 use chrono::{DateTime, Utc};
 use tokio::time::{Instant, MissedTickBehavior};
@@ -27,10 +28,16 @@ pub struct Ctx {
     pub cfg: SidecarConfig,
     pub seams: Seams,
     pub state: Mutex<Monitor>,
+    /// Test-only broken behaviours (empty in production).
+    hooks: FaultHooks,
 }
 
 impl Ctx {
     pub fn new(cfg: SidecarConfig, seams: Seams) -> Arc<Self> {
+        Self::with_hooks(cfg, seams, FaultHooks::default())
+    }
+
+    pub(crate) fn with_hooks(cfg: SidecarConfig, seams: Seams, hooks: FaultHooks) -> Arc<Self> {
         let peers = cfg.peers.iter().map(|(h, p)| format!("{h}:{p}"));
         let monitor = Monitor::new(
             cfg.site.clone(),
@@ -43,6 +50,7 @@ impl Ctx {
             state: Mutex::new(monitor),
             cfg,
             seams,
+            hooks,
         })
     }
 
@@ -257,9 +265,13 @@ pub async fn tick(ctx: &Ctx) -> TickReport {
             };
         }
     };
-    let action = ctx
+    let mut action = ctx
         .state()
         .evaluate(Instant::now(), ctx.now_wall(), read_only);
+    if matches!(action, Action::Fence(_)) && ctx.hooks.broken(Broken::NeverSelfFence) {
+        debug!(?action, "fault hook: self-fence skipped");
+        action = Action::Nothing;
+    }
     let fence = match &action {
         Action::Nothing => None,
         Action::Rearmed => {

@@ -15,6 +15,7 @@ mod tests;
 
 use anyhow::anyhow;
 use bloodraven::clock::SharedClock;
+use bloodraven::fault_hooks::FaultHooks;
 use bloodraven::net::{Listener, SharedDialer};
 use bloodraven::sql::SharedSqlConnector;
 use tracing::info;
@@ -40,6 +41,26 @@ pub async fn run(
     seams: Seams,
     listener: Box<dyn Listener>,
 ) -> anyhow::Result<()> {
+    serve(cfg, seams, listener, FaultHooks::default()).await
+}
+
+/// [`run`] with test-only broken behaviours (the chaos harness's broken sidecars).
+#[cfg(feature = "fault-hooks")]
+pub async fn run_with_hooks(
+    cfg: SidecarConfig,
+    seams: Seams,
+    listener: Box<dyn Listener>,
+    hooks: FaultHooks,
+) -> anyhow::Result<()> {
+    serve(cfg, seams, listener, hooks).await
+}
+
+async fn serve(
+    cfg: SidecarConfig,
+    seams: Seams,
+    listener: Box<dyn Listener>,
+    hooks: FaultHooks,
+) -> anyhow::Result<()> {
     let cfg = cfg.clamped();
     info!(
         pod = %cfg.pod_name,
@@ -50,7 +71,7 @@ pub async fn run(
         peers = cfg.peers.len(),
         "sidecar starting"
     );
-    let ctx = fencing::Ctx::new(cfg, seams);
+    let ctx = fencing::Ctx::with_hooks(cfg, seams, hooks);
     let server = bloodraven::http::serve(listener, server::handler(ctx.clone()));
     let work = async {
         fencing::safety_net(&ctx).await;

@@ -17,6 +17,13 @@ use crate::clock::SharedClock;
 use crate::crd::{self, MysqlFailoverGroup, MysqlFailoverGroupStatus};
 
 pub const API_TIMEOUT: Duration = Duration::from_secs(10);
+/// The API budget of a poll (PLV: a poll completes within interval + τ + 2s of the last
+/// one, even when the apiserver hangs): its API calls share a deadline τ + 2s after the
+/// poll started, each still gets at least [`POLL_API_MIN`] (a poll that spent its budget
+/// on a promotion must still flip DNS and write status), and once one has timed out the
+/// rest of the poll's calls are skipped. Every call is level-triggered, retried next poll.
+pub const POLL_API_BUDGET: Duration = Duration::from_secs(7);
+pub const POLL_API_MIN: Duration = Duration::from_secs(2);
 pub const FIELD_MANAGER: &str = "bloodraven";
 
 #[derive(Debug, thiserror::Error)]
@@ -25,14 +32,52 @@ pub enum K8sError {
     Kube(#[from] kube::Error),
     #[error("apiserver call timed out after {0:?}")]
     Timeout(Duration),
+    #[error("apiserver call skipped: an earlier call of this poll timed out")]
+    SkippedThisPoll,
+}
+
+/// The API budget of the poll running on this task.
+struct PollApi {
+    deadline: tokio::time::Instant,
+    timed_out: std::cell::Cell<bool>,
+}
+
+tokio::task_local! {
+    static POLL_API: PollApi;
+}
+
+/// Runs one poll under the poll API budget ([`POLL_API_BUDGET`]). `budget = false` keeps
+/// the plain per-call [`API_TIMEOUT`] (the chaos harness's broken controllers).
+pub async fn within_poll<F: std::future::Future>(budget: bool, poll: F) -> F::Output {
+    if !budget {
+        return poll.await;
+    }
+    let api = PollApi {
+        deadline: tokio::time::Instant::now() + POLL_API_BUDGET,
+        timed_out: std::cell::Cell::new(false),
+    };
+    POLL_API.scope(api, poll).await
 }
 
 async fn bounded<T>(
     fut: impl std::future::Future<Output = Result<T, kube::Error>>,
 ) -> Result<T, K8sError> {
-    match tokio::time::timeout(API_TIMEOUT, fut).await {
+    let limit = match POLL_API.try_with(|p| {
+        let left = p
+            .deadline
+            .saturating_duration_since(tokio::time::Instant::now());
+        (!p.timed_out.get()).then(|| left.clamp(POLL_API_MIN, API_TIMEOUT))
+    }) {
+        Ok(None) => return Err(K8sError::SkippedThisPoll),
+        Ok(Some(limit)) => limit,
+        Err(_) => API_TIMEOUT,
+    };
+    match tokio::time::timeout(limit, fut).await {
         Ok(r) => Ok(r?),
-        Err(_) => Err(K8sError::Timeout(API_TIMEOUT)),
+        Err(_) => {
+            let _ = POLL_API.try_with(|p| p.timed_out.set(true));
+            Err(K8sError::Timeout(limit))
+        }
     }
 }
 

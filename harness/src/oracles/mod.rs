@@ -12,6 +12,7 @@ pub mod fence;
 mod flap_durable;
 mod liveness;
 mod planned;
+mod poll_liveness;
 mod safety;
 mod split_horizon;
 mod status_truth;
@@ -128,6 +129,7 @@ pub fn judge(input: &Input) -> Vec<Verdict> {
             "BKP-SRC" => backup::backup_source(input),
             "BKP-V" => backup::backup_verified(input),
             "DF" => dragonfly::dragonfly(input),
+            "PLV" => poll_liveness::poll_liveness(input),
             other => Verdict::new(
                 other,
                 false,
@@ -142,3 +144,5 @@ pub fn judge(input: &Input) -> Vec<Verdict> {
 mod tests;
 #[cfg(test)]
 mod tests_claims;
+#[cfg(test)]
+mod tests_poll;

@@ -64,18 +64,15 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for SimLogLayer {
     fn on_event(&self, event: &TracingEvent<'_>, ctx: Context<'_, S>) {
         let meta = event.metadata();
         let target = meta.target();
+        if target == "bloodraven::poll" {
+            self.record_poll(event, &ctx);
+            return;
+        }
         let ours = target.starts_with("bloodraven") || target.starts_with("chaos");
         if !ours || *meta.level() > Level::INFO {
             return;
         }
-        let host = ctx
-            .event_scope(event)
-            .and_then(|scope| {
-                scope
-                    .from_root()
-                    .find_map(|s| s.extensions().get::<HostName>().map(|h| h.0.clone()))
-            })
-            .unwrap_or_else(|| "harness".into());
+        let host = host_of(event, &ctx);
         let mut f = Fields::default();
         event.record(&mut f);
         let level = meta.level().as_str().to_string();
@@ -97,5 +94,51 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for SimLogLayer {
                 msg: f.message,
             });
         }
+    }
+}
+
+/// The simulated host an event was emitted on (its `node` span), else "harness".
+fn host_of<S: Subscriber + for<'a> LookupSpan<'a>>(
+    event: &TracingEvent<'_>,
+    ctx: &Context<'_, S>,
+) -> String {
+    ctx.event_scope(event)
+        .and_then(|scope| {
+            scope
+                .from_root()
+                .find_map(|s| s.extensions().get::<HostName>().map(|h| h.0.clone()))
+        })
+        .unwrap_or_else(|| "harness".into())
+}
+
+/// Reads `interval_ms` of the controller's "poll complete" line.
+#[derive(Default)]
+struct PollFields {
+    interval_ms: u64,
+}
+
+impl Visit for PollFields {
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if field.name() == "interval_ms" {
+            self.interval_ms = value;
+        }
+    }
+
+    fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+}
+
+impl SimLogLayer {
+    /// The controller's per-poll debug line becomes a [`EventKind::Poll`] (PLV).
+    fn record_poll<S: Subscriber + for<'a> LookupSpan<'a>>(
+        &self,
+        event: &TracingEvent<'_>,
+        ctx: &Context<'_, S>,
+    ) {
+        let mut f = PollFields::default();
+        event.record(&mut f);
+        self.trace.record(EventKind::Poll {
+            host: host_of(event, ctx),
+            interval_ms: f.interval_ms,
+        });
     }
 }

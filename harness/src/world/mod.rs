@@ -26,7 +26,7 @@ use crate::fake_k8s::ApiServer;
 use crate::fake_mysql::{Engine, FramedSqlConnector};
 use crate::oracles::{Final, SiteTruth};
 use crate::scenario::{Loaded, TimedFault};
-use crate::simnet::{SimDialer, SimListener};
+use crate::simnet::{Refusals, RefusingDialer, SimListener};
 use crate::trace::{Event, EventKind, Trace};
 
 use self::aux_gate::AuxGate;
@@ -217,7 +217,10 @@ fn run_inner(
         .tcp_capacity(4096)
         .build();
 
-    let dialer: SharedDialer = Arc::new(SimDialer);
+    let refusals = Refusals::default();
+    let dialer: SharedDialer = Arc::new(RefusingDialer {
+        refusals: refusals.clone(),
+    });
     // One hooks object for this run's controller, kept across its restarts.
     let hooks = bloodraven::fault_hooks::FaultHooks::default();
     for b in &cfg.broken {
@@ -343,6 +346,7 @@ fn run_inner(
             ctl: ctl.clone(),
             dialer: dialer.clone(),
             wall: clock,
+            hooks: hooks.clone(),
             lease: bloodraven::duration::parse(&spec.sidecar.lease_timeout)?,
             peer_check: bloodraven::duration::parse(&spec.sidecar.peer_check_interval)?,
         };
@@ -425,7 +429,10 @@ fn run_inner(
         false => None,
     };
     let mut schedule = Schedule::new(&scenario.faults, &site_names);
-    let mut links = Links::default();
+    let mut links = Links {
+        refusals,
+        ..Links::default()
+    };
     let mut next_observe = Duration::ZERO;
     let mut observed_active: Option<String> = None;
     let mut observed_dns: Option<Option<String>> = None;
@@ -601,6 +608,8 @@ enum Action {
         peers: Vec<String>,
         detail: String,
         heal: bool,
+        /// `refuse` mode: connections reset at once instead of packets dropped.
+        refuse: bool,
     },
     Sidecar {
         site: String,
@@ -825,16 +834,21 @@ impl Schedule {
                     }
                 }
                 "partition" | "partition-pair" => {
-                    let (peers, detail) = match &f.peer {
+                    let (peers, mut detail) = match &f.peer {
                         Some(p) => (vec![pair_host(p)], format!("{site} <-> {p}")),
                         None => (others(&site, all_sites), format!("{site} <-> everything")),
                     };
+                    let refuse = f.mode.as_deref() == Some("refuse");
+                    if refuse {
+                        detail.push_str(" (refuse)");
+                    }
                     let cut = |heal| Action::Cut {
                         op: f.op.clone(),
                         site: site.clone(),
                         peers: peers.clone(),
                         detail: detail.clone(),
                         heal,
+                        refuse,
                     };
                     items.push((f.at, cut(false)));
                     if let Some(at) = f.heal_at {
@@ -906,6 +920,7 @@ impl Schedule {
                         peers: peers.clone(),
                         detail: format!("{site} <-> other sites"),
                         heal,
+                        refuse: false,
                     };
                     items.push((f.at, cut(false)));
                     if let Some(at) = f.heal_at {
@@ -1093,6 +1108,8 @@ impl Schedule {
 #[derive(Default)]
 struct Links {
     cut: BTreeMap<(String, String), u32>,
+    /// The run's `refuse`-mode cuts, enforced by its [`RefusingDialer`].
+    refusals: Refusals,
 }
 
 impl Links {
@@ -1183,6 +1200,7 @@ fn apply(sim: &mut turmoil::Sim, action: &Action, env: &Env, links: &mut Links) 
             peers,
             detail,
             heal,
+            refuse,
         } => {
             let (_, host, _, _) = find(site);
             trace.record(EventKind::Fault {
@@ -1191,10 +1209,15 @@ fn apply(sim: &mut turmoil::Sim, action: &Action, env: &Env, links: &mut Links) 
                 heal: *heal,
             });
             for p in peers {
-                if *heal {
-                    links.heal(sim, host, p);
-                } else {
-                    links.cut(sim, host, p);
+                match (*refuse, *heal) {
+                    (false, false) => links.cut(sim, host, p),
+                    (false, true) => links.heal(sim, host, p),
+                    (true, false) => links
+                        .refusals
+                        .cut(sim.lookup(host.as_str()), sim.lookup(p.as_str())),
+                    (true, true) => links
+                        .refusals
+                        .heal(sim.lookup(host.as_str()), sim.lookup(p.as_str())),
                 }
             }
         }

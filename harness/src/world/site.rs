@@ -78,6 +78,8 @@ pub struct SiteHost {
     pub ctl: SiteCtl,
     pub dialer: SharedDialer,
     pub wall: Arc<dyn WallClock>,
+    /// The run's test-only broken behaviours (the sidecar consults `NeverSelfFence`).
+    pub hooks: bloodraven::fault_hooks::FaultHooks,
     pub lease: Duration,
     pub peer_check: Duration,
 }
@@ -118,6 +120,7 @@ impl SiteHost {
         // alone. A killed sidecar's run future is dropped: its listener closes, its SQL
         // sessions and HTTP calls end; connection tasks already accepted finish on their own.
         let mut wanted = self.ctl.1.subscribe();
+        let sidecar_hooks = self.hooks.clone();
         tokio::spawn(async move {
             tokio::time::sleep(sidecar_delay).await;
             loop {
@@ -125,11 +128,13 @@ impl SiteHost {
                 if !start {
                     return;
                 }
-                let (cfg, seams) = (cfg.clone(), seams.clone());
+                let (cfg, seams, hooks) = (cfg.clone(), seams.clone(), sidecar_hooks.clone());
                 let mut task = tokio::spawn(async move {
                     match SimListener::bind(8080).await {
                         Ok(l) => {
-                            if let Err(e) = bloodraven_sidecar::run(cfg, seams, Box::new(l)).await {
+                            let run =
+                                bloodraven_sidecar::run_with_hooks(cfg, seams, Box::new(l), hooks);
+                            if let Err(e) = run.await {
                                 tracing::error!(error = %e, "sidecar stopped");
                             }
                         }

@@ -479,7 +479,12 @@ impl Manager {
         };
         let got = tokio::time::timeout(PROBE_TIMEOUT, read).await;
         if let Ok(Ok(g)) = &got {
-            if g.is_superset_of(&fence) {
+            if g.is_superset_of(&fence)
+                || self
+                    .registry
+                    .hooks()
+                    .broken(crate::fault_hooks::Broken::SkipPlannedCatchUp)
+            {
                 let waited = elapsed(p.lag_wait_start_time.as_deref(), now);
                 self.registry.metrics().observe(
                     crate::metrics::PLANNED_FAILOVER_LAG_WAIT,
