@@ -24,6 +24,9 @@ async fn fail_over_to_b(ctx: &Ctx, m: &mut bloodraven::topology::Manager) {
     assert_eq!(ctx.status()["activeSite"], "b", "b promoted");
     assert_eq!(ctx.status()["lastFailoverTarget"], "b");
     assert!(!ctx.read_only("b"));
+    // The next poll reads b writable, which confirms and clears the pending promotion
+    // (§3.5): re-assert never runs while a promotion is pending.
+    ctx.poll(m).await;
 }
 
 fn refusals(ctx: &Ctx) -> Vec<String> {
