@@ -126,7 +126,8 @@ pub fn controller_command(
         ("AUX_ADDR", format!("127.0.0.1:{aux}")),
         ("METRICS_ADDR", format!("127.0.0.1:{metrics}")),
         ("WATCH_NAMESPACE", NAMESPACE.to_string()),
-        ("RUST_LOG", "info".to_string()),
+        // The Deployment's `info`, plus the per-poll line PLV needs.
+        ("RUST_LOG", "info,bloodraven::poll=debug".to_string()),
         ("MYSQL_OPERATOR_USER", CONTROLLER_SQL_USER.to_string()),
         ("MYSQL_OPERATOR_PASSWORD", "secret".to_string()),
         ("MYSQL_REPLICATION_USER", REPL_USER.to_string()),
