@@ -67,7 +67,8 @@ fn the_controller_command_matches_the_playground_deployment() {
     let names: Vec<String> = env.iter().map(|(k, _)| k.clone()).collect();
     assert_like_the_deployment(&args, &names);
     let rust_log = env.iter().find(|(k, _)| k == "RUST_LOG").unwrap();
-    assert_eq!(rust_log.1, "info");
+    // The Deployment's level, plus the per-poll debug line that PLV reads.
+    assert_eq!(rust_log.1, "info,bloodraven::poll=debug");
 }
 
 struct Ledger {
