@@ -14,7 +14,7 @@ use bloodraven::crd;
 use bloodraven::net::{BoxIo, Dialer, TokioListener};
 use bloodraven::resolve::{Overrides, ResolvingConnector};
 use bloodraven::sql::MysqlAsyncConnector;
-use rand::{RngCore, SeedableRng};
+use rand::SeedableRng;
 use serde_json::json;
 use tokio::net::TcpListener;
 
@@ -189,7 +189,12 @@ pub async fn run(
     let mut framed = BTreeMap::new();
     let mut engines = vec![];
     for (i, s) in topo.sites.iter().enumerate() {
-        let engine = Engine::new(&s.name, &uuid(&mut rng), (i + 1) as u32, trace.clone());
+        let engine = Engine::new(
+            &s.name,
+            &crate::world::server_uuid(&mut rng),
+            (i + 1) as u32,
+            trace.clone(),
+        );
         let port = fake_mysql::mysql_protocol::serve_loopback(engine.clone()).await?;
         ledger.note(&format!("port {port} mysqld {} (wire)", s.name));
         wire.insert(s.name.clone(), port);
@@ -464,20 +469,6 @@ fn fill_ack_gtids(events: &mut [Event]) {
             }
         }
     }
-}
-
-fn uuid(rng: &mut rand_chacha::ChaCha8Rng) -> String {
-    let mut b = [0u8; 16];
-    rng.fill_bytes(&mut b);
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
 }
 
 /// SIGINT and SIGTERM end the run (the children die with their guards).

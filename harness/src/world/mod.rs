@@ -163,7 +163,7 @@ fn fresh_uuid(site: &str, at: Duration) -> String {
     )
 }
 
-fn server_uuid(rng: &mut rand_chacha::ChaCha8Rng) -> String {
+pub(crate) fn server_uuid(rng: &mut rand_chacha::ChaCha8Rng) -> String {
     let mut b = [0u8; 16];
     rng.fill_bytes(&mut b);
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
