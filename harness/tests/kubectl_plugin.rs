@@ -448,6 +448,23 @@ fn spec_of(w: &World, resource: &str, name: &str) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_of_a_group_lists_its_backups_and_verifications() {
+    let w = backup_world().await;
+    let o = w.run("verify-backup g --profile nightly --name v-1").await;
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = w.run("status g").await;
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    insta::assert_snapshot!("status_group_backups", stdout(&o));
+    let wide = stdout(&w.run("status g -o wide").await);
+    assert!(
+        wide.contains("s3://b/g/x") && wide.contains("xtrabackup exited 1"),
+        "{wide}"
+    );
+    // Another group's backup (h-1) is not listed.
+    assert!(!wide.contains("h-1"), "{wide}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_creates_a_mysqlbackup_in_every_output_format() {
     let w = backup_world().await;
     let o = w.run("backup g --profile nightly --name nightly-2").await;

@@ -132,7 +132,46 @@ impl Phased for MysqlBackupVerification {
     }
 }
 
+/// How many of a group's requests of each kind `status <group>` shows (the newest).
+const STATUS_REQUESTS: usize = 5;
+
+/// The newest `n` of `items` that belong to `group`, oldest first.
+fn newest<K: Resource>(mut items: Vec<K>, group: impl Fn(&K) -> bool, n: usize) -> Vec<K> {
+    items.retain(&group);
+    items.sort_by(|a, b| {
+        (&a.meta().creation_timestamp, &a.meta().name)
+            .cmp(&(&b.meta().creation_timestamp, &b.meta().name))
+    });
+    let skip = items.len().saturating_sub(n);
+    items.into_iter().skip(skip).collect()
+}
+
 impl Ctx {
+    /// The group's newest backups and verifications, for `status <group>` (empty when it
+    /// has none; a note when they cannot be listed, e.g. the CRDs are not installed).
+    pub(super) async fn backup_summary(&self, group: &str, wide: bool) -> String {
+        let backups: Api<MysqlBackup> = Api::namespaced(self.client.clone(), &self.namespace);
+        let verifs: Api<MysqlBackupVerification> =
+            Api::namespaced(self.client.clone(), &self.namespace);
+        let lp = ListParams::default();
+        let (b, v) = match (backups.list(&lp).await, verifs.list(&lp).await) {
+            (Ok(b), Ok(v)) => (b.items, v.items),
+            (Err(e), _) | (_, Err(e)) => return format!("\nBackups: cannot be listed ({e})\n"),
+        };
+        let b = newest(b, |b| b.spec.failover_group_ref == group, STATUS_REQUESTS);
+        let v = newest(v, |v| v.spec.failover_group_ref == group, STATUS_REQUESTS);
+        let mut out = String::new();
+        if !b.is_empty() {
+            out.push_str("\nBackups:\n");
+            out.push_str(&render::backups(&b, wide));
+        }
+        if !v.is_empty() {
+            out.push_str("\nVerifications:\n");
+            out.push_str(&render::verifications(&v, wide));
+        }
+        out
+    }
+
     fn progress(&self, out: &mut dyn std::io::Write, line: &str) -> Result<(), Exit> {
         match self.output {
             Output::Table | Output::Wide => write(out, &format!("{line}\n")),

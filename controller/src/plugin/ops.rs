@@ -64,7 +64,9 @@ impl Ctx {
         if let Some(g) = group {
             let obj = self.get(g).await?;
             let text = match self.output {
-                Output::Table | Output::Wide => render::group(&obj, wide),
+                Output::Table | Output::Wide => {
+                    render::group(&obj, wide) + &self.backup_summary(g, wide).await
+                }
                 _ => self.dump(&obj)?,
             };
             return write(out, &text);
