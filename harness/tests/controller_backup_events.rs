@@ -74,6 +74,9 @@ fn backup_and_verification_events_are_recorded_on_the_requests() {
         let mut typo = spec.clone();
         typo["profileName"] = json!("nighty");
         request(&ctx, "mysqlbackups", "MysqlBackup", "typo-1", typo);
+        // Its Job name would be 64 characters: it can never run.
+        let long = "l".repeat(64 - "-backup-1".len());
+        request(&ctx, "mysqlbackups", "MysqlBackup", &long, spec.clone());
         let mut verify = spec.clone();
         verify["backupName"] = json!("nightly-1");
         request(
@@ -93,6 +96,13 @@ fn backup_and_verification_events_are_recorded_on_the_requests() {
         }
         assert_eq!(phase(&ctx, "mysqlbackups", "nightly-1"), "Running");
         assert_eq!(phase(&ctx, "mysqlbackups", "typo-1"), "Failed");
+        assert_eq!(phase(&ctx, "mysqlbackups", &long), "Failed");
+        let st = &ctx.api.get("mysqlbackups", NS, &long).unwrap()["status"];
+        assert_eq!(st["reason"], "InvalidName", "{st}");
+        assert!(ctx
+            .api
+            .get("jobs", NS, &format!("{long}-backup-1"))
+            .is_none());
         // The verification waits for its backup to end.
         assert_eq!(phase(&ctx, "mysqlbackupverifications", "check-1"), "");
 
@@ -131,7 +141,10 @@ fn backup_and_verification_events_are_recorded_on_the_requests() {
         );
         assert_eq!(
             events(&ctx, "BackupFailed"),
-            [on("mysqlbackups", "MysqlBackup", "typo-1", "Warning")]
+            [
+                on("mysqlbackups", "MysqlBackup", &long, "Warning"),
+                on("mysqlbackups", "MysqlBackup", "typo-1", "Warning")
+            ]
         );
         assert_eq!(
             events(&ctx, "BackupVerificationFailed"),

@@ -277,3 +277,64 @@ pub fn crd_yamls() -> [(&'static str, String); 2] {
         ),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_name_must_be_a_short_dns_subdomain() {
+        let ok = |n: &str| check_job_name("r", n).is_ok();
+        assert!(ok("nightly-1-backup-1"));
+        assert!(ok("a.b-verify"));
+        assert!(ok(&"x".repeat(MAX_JOB_NAME)));
+        assert!(!ok(&"x".repeat(MAX_JOB_NAME + 1)));
+        for bad in [
+            "Nightly-verify",
+            "a_b-verify",
+            "-a-verify",
+            "a..b-verify",
+            "a.-b-verify",
+        ] {
+            assert!(!ok(bad), "{bad}");
+        }
+        let e = check_job_name("Bad", "Bad-verify").unwrap_err();
+        assert!(e.contains("name \"Bad\" cannot be used"), "{e}");
+    }
+
+    fn backup(name: &str, group: &str, profile: &str, phase: BackupPhase, at: &str) -> MysqlBackup {
+        let mut b = MysqlBackup::new(
+            name,
+            MysqlBackupSpec {
+                failover_group_ref: group.into(),
+                profile_name: profile.into(),
+                ..Default::default()
+            },
+        );
+        b.status = Some(MysqlBackupStatus {
+            phase,
+            completion_time: Some(at.into()),
+            ..Default::default()
+        });
+        b
+    }
+
+    #[test]
+    fn the_latest_succeeded_backup_is_of_the_group_and_profile() {
+        use BackupPhase::*;
+        let items = [
+            backup("old", "g", "p", Succeeded, "2026-01-01T00:00:00Z"),
+            backup("new", "g", "p", Succeeded, "2026-01-02T00:00:00Z"),
+            backup("failed", "g", "p", Failed, "2026-01-03T00:00:00Z"),
+            backup("other-profile", "g", "q", Succeeded, "2026-01-04T00:00:00Z"),
+            backup("other-group", "h", "p", Succeeded, "2026-01-05T00:00:00Z"),
+        ];
+        let name = |b: Option<&MysqlBackup>| b.and_then(|b| b.metadata.name.clone());
+        assert_eq!(name(latest_succeeded(&items, "g", "p")), Some("new".into()));
+        assert_eq!(
+            name(latest_succeeded(&items, "g", "q")),
+            Some("other-profile".into())
+        );
+        assert_eq!(name(latest_succeeded(&items, "g", "r")), None);
+    }
+}

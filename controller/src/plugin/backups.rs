@@ -407,3 +407,31 @@ fn check_verifiable(b: &MysqlBackup, group: &str, profile: &str) -> Result<(), E
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_name_leaves_room_for_the_suffix_and_the_job_name() {
+        let long = "g".repeat(80);
+        for (parts, job) in [
+            (
+                vec![long.as_str(), "nightly"],
+                backup_job_name as fn(&str, u32) -> String,
+            ),
+            (vec!["Orders_EU", "Night.ly"], backup_job_name),
+        ] {
+            let m = request_name(None, &parts, |n| job(n, 1)).unwrap();
+            let prefix = m.generate_name.unwrap();
+            let generated = format!("{prefix}{}", "x".repeat(GENERATED_SUFFIX));
+            check_job_name(&generated, &job(&generated, 1)).unwrap();
+            assert!(prefix.ends_with('-'), "{prefix}");
+        }
+        let m = request_name(None, &["orders", "nightly", "verify"], verify_job_name).unwrap();
+        assert_eq!(m.generate_name.as_deref(), Some("orders-nightly-verify-"));
+        assert!(request_name(Some("UPPER"), &[], verify_job_name).is_err());
+        let m = request_name(Some("mine"), &[], verify_job_name).unwrap();
+        assert_eq!(m.name.as_deref(), Some("mine"));
+    }
+}
