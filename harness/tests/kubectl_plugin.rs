@@ -617,6 +617,19 @@ async fn verify_backup_picks_and_checks_the_backup() {
     let js: Value = serde_json::from_str(&stdout(&o)).expect("stdout is JSON");
     assert_eq!(js["kind"], "MysqlBackupVerification");
     assert_eq!(js["spec"]["backupName"], "nightly-old");
+    // The backup may also be given as the second argument.
+    let o = w
+        .run("verify-backup g nightly-old --profile nightly --name v-5")
+        .await;
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        spec_of(&w, "mysqlbackupverifications", "v-5")["backupName"],
+        "nightly-old"
+    );
+    let o = w
+        .run("verify-backup g nightly-old --backup nightly-new --profile nightly")
+        .await;
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
     let o = w
         .run("verify-backup g --profile nightly --name v-4 -o yaml")
         .await;

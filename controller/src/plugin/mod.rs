@@ -117,6 +117,9 @@ pub enum Command {
     /// Restore a backup in a scratch instance and check it: create a MysqlBackupVerification.
     VerifyBackup {
         group: String,
+        /// The MysqlBackup to verify (same as --backup).
+        #[arg(value_name = "BACKUP", conflicts_with = "backup")]
+        backup_arg: Option<String>,
         /// A profile of the group's spec.backup.profiles.
         #[arg(long)]
         profile: String,
@@ -238,11 +241,13 @@ async fn dispatch(cli: Cli, out: &mut dyn std::io::Write) -> Result<(), Exit> {
         }
         Command::VerifyBackup {
             group,
+            backup_arg,
             profile,
             backup,
             name,
             wait,
         } => {
+            let backup = backup.or(backup_arg);
             ctx.verify_backup(&group, &profile, backup, name, &wait, out)
                 .await
         }
