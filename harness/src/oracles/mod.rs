@@ -151,4 +151,6 @@ mod tests;
 #[cfg(test)]
 mod tests_claims;
 #[cfg(test)]
+mod tests_order;
+#[cfg(test)]
 mod tests_poll;
