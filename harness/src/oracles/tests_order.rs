@@ -1,4 +1,4 @@
-//! PWO, FBP and DEB can fail: hand-built polls with a known violation are reported, and
+//! PWO, FBP, DEB and PF's protocol order can fail: hand-built polls with a known violation are reported, and
 //! the same polls in the sound order pass.
 
 use super::*;
@@ -7,6 +7,10 @@ use crate::trace::{ApiWrite, Event, EventKind, SiteClaim, StatusClaim};
 use crate::world::{CONTROLLER_HOST, CONTROLLER_SQL_USER};
 
 fn judge_one(property: &str, events: &[Event]) -> Verdict {
+    judge_with(property, events, &Final::default())
+}
+
+fn judge_with(property: &str, events: &[Event], fin: &Final) -> Verdict {
     let s = parse(
         "t.toml",
         &format!(
@@ -19,14 +23,19 @@ sites = [{{ name = "a" }}, {{ name = "b" }}]
 active = "a"
 [expect]
 properties = ["{property}"]
-"#
+{extra}
+"#,
+            extra = if property == "PF" {
+                "planned_phase = \"Succeeded\""
+            } else {
+                ""
+            }
         ),
     )
     .unwrap();
-    let fin = Final::default();
     judge(&Input {
         events,
-        fin: &fin,
+        fin,
         scenario: &s,
         group: "demo",
     })
@@ -197,4 +206,43 @@ fn deb_flags_writable_after_one_writable_probe_without_an_unfence() {
         ev(1.6, claim("b", "writable")),
     ];
     assert!(judge_one("DEB", &debounced).pass);
+}
+
+#[test]
+fn pf_flags_a_planned_target_unfenced_before_the_source_is_fenced() {
+    let fin = Final {
+        status: serde_json::json!({"plannedFailover": {
+            "phase": "Succeeded", "sourcePrimary": "a", "targetSite": "b", "transactionsLost": 0
+        }}),
+        ..Default::default()
+    };
+    let annotate = EventKind::Fault {
+        op: "annotate".into(),
+        detail: "bloodraven.shipstream.io/planned-failover=b".into(),
+        heal: false,
+    };
+    let early = vec![
+        ev(0.5, state("a", false)),
+        ev(0.5, state("b", true)),
+        ev(30.0, annotate.clone()),
+        ev(40.0, sql("b", UNFENCE)),
+        ev(40.0, state("b", false)),
+    ];
+    let v = judge_with("PF", &early, &fin);
+    assert!(
+        v.detail
+            .contains("target b unfenced while the source a was still writable"),
+        "{v:?}"
+    );
+    let in_order = vec![
+        ev(0.5, state("a", false)),
+        ev(0.5, state("b", true)),
+        ev(30.0, annotate),
+        ev(36.0, sql("a", FENCE)),
+        ev(36.0, state("a", true)),
+        ev(40.0, sql("b", UNFENCE)),
+        ev(40.0, state("b", false)),
+    ];
+    let v = judge_with("PF", &in_order, &fin);
+    assert!(!v.detail.contains("still writable"), "{v:?}");
 }
