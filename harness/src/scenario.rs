@@ -575,12 +575,31 @@ pub fn parse(file: &str, text: &str) -> Result<Loaded, ScenarioError> {
             message: e.message().to_string(),
         }
     })?;
-    validate(file, scenario).map_err(|mut e| {
+    let mut loaded = validate(file, scenario).map_err(|mut e| {
         if let Some(line) = crate::scenario_lines::line_of(text, &e.field) {
             e.message.push_str(&format!(" (line {line})"));
         }
         e
-    })
+    })?;
+    add_always_on(&mut loaded.scenario.expect.properties);
+    Ok(loaded)
+}
+
+/// Safety properties judged on every run whether the scenario lists them or not
+/// (SCENARIOS.md §1: "the catalog lists only what a scenario targets"). SW gives way to
+/// SW-H where a scenario judges the split horizon. Not here yet, so judged only where
+/// listed: FENCE c-f and the STATUS safety form (their oracles judge the whole property),
+/// DW (its oracle has no model of a writer the controller cannot reach, so a hung old
+/// primary counts as a dual writer) and RPO-A (it needs one writer at the end).
+pub const ALWAYS_ON: &[&str] = &["SW", "PWO", "FBP", "DEB", "PLV", "DNS-W", "NDA", "FLAP"];
+
+fn add_always_on(properties: &mut Vec<String>) {
+    for p in ALWAYS_ON {
+        let covered = *p == "SW" && properties.iter().any(|x| x == "SW-H");
+        if !covered && !properties.iter().any(|x| x == p) {
+            properties.push(p.to_string());
+        }
+    }
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
