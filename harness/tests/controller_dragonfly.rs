@@ -270,6 +270,51 @@ fn dragonfly_only_master_loss_promotes_a_replica_without_touching_mysql() {
     });
 }
 
+/// How many times Events of `reason` were recorded (aggregated Events carry a count).
+fn event_count(ctx: &Ctx, reason: &str) -> u64 {
+    ctx.api
+        .list("events", Some(NS))
+        .iter()
+        .filter(|e| e["reason"] == reason)
+        .map(|e| e["count"].as_u64().unwrap_or(1))
+        .sum()
+}
+
+#[test]
+fn emergency_path_skips_a_target_the_manager_already_promoted() {
+    simulate(setup(enabled()), |ctx| async move {
+        let mut m = bootstrap(&ctx).await;
+        // a's Dragonfly is cut first: the manager promotes b on its own.
+        for h in [
+            "bloodraven",
+            names::host(GROUP, "b").as_str(),
+            names::host(GROUP, "c").as_str(),
+        ] {
+            turmoil::partition(names::host(GROUP, "a").as_str(), h);
+        }
+        for _ in 0..4 {
+            m.dragonfly_tick().await;
+            ctx.poll(&mut m).await;
+        }
+        assert_eq!(df(&ctx, "b").role(), Role::Master);
+        assert_eq!(promotions(&ctx, "b", "success"), 1);
+        // Then MySQL on a dies: the emergency path finds b serving already.
+        ctx.engine("a").shutdown();
+        for _ in 0..15 {
+            ctx.poll(&mut m).await;
+            if ctx.status()["activeSite"] == "b" {
+                break;
+            }
+        }
+        assert_eq!(ctx.status()["activeSite"], "b");
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(promotions(&ctx, "b", "success"), 1, "promoted once");
+        assert_eq!(promotions(&ctx, "b", "skipped"), 1);
+        assert_eq!(event_count(&ctx, "DragonflyPromotionCompleted"), 1);
+        assert_eq!(df(&ctx, "b").get("session:1").as_deref(), Some("alice"));
+    });
+}
+
 fn annotate(ctx: &Ctx, value: &str) {
     ctx.api
         .modify("mysqlfailovergroups", NS, GROUP, |o| {

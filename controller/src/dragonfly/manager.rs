@@ -451,15 +451,28 @@ impl DragonflyManager {
         if let Some(o) = &old {
             self.set_labels(o, None, false).await;
         }
-        if let Err(e) = self.conn(target).await {
+        let seen = match self.info(target).await {
+            Ok(i) => i,
+            Err(e) => {
+                self.metrics
+                    .dragonfly_promotion(&self.api.name, target, "failed");
+                self.event(
+                    true,
+                    "DragonflyPromotionFailed",
+                    &format!("Dragonfly on {target} is unreachable: {e}"),
+                )
+                .await;
+                return;
+            }
+        };
+        // The manager's own tick may have seen the master die before MySQL did and
+        // promoted the target already: nothing to hand over, and no second promotion.
+        if self.active == target && seen.role == Role::Master && !seen.pristine_master() {
             self.metrics
-                .dragonfly_promotion(&self.api.name, target, "failed");
-            self.event(
-                true,
-                "DragonflyPromotionFailed",
-                &format!("Dragonfly on {target} is unreachable: {e}"),
-            )
-            .await;
+                .dragonfly_promotion(&self.api.name, target, "skipped");
+            self.set_labels(target, Some("master"), true).await;
+            info!(target = %target, "Dragonfly already serves from the MySQL failover target");
+            self.publish(None);
             return;
         }
         let method = match self.takeover(target, false).await {
