@@ -204,13 +204,15 @@ pub struct BackupRequest {
 /// Fault ops and what they do:
 /// - `node-down`: pod, sidecar and node die; back (`boot`) only if `heal_at` is set.
 /// - `site-down`: the pod dies and is held down until `heal_at` (never if absent).
+///   Both take the site's Dragonfly too (same node); it restarts empty at `heal_at`.
 /// - `crash`: the pod dies; the kubelet restarts it 5s later, mysqld answers 10s later.
 /// - `partition`: the site's pod is cut from every other host (controller, apiserver,
 ///   clients, other sites) until `heal_at`. `mode = "blackhole"` (default): cut links drop
 ///   packets, calls hang until their timeouts; `mode = "refuse"`: connects are refused and
 ///   established connections reset at once (NetworkPolicy reject, a proxy in reset mode).
 /// - `partition-pair`: only the links between `site` and `peer` are cut, until `heal_at`
-///   (`mode` as for `partition`).
+///   (`mode` as for `partition`). Both partitions cut the sites' Dragonflies (and the
+///   session workload, for `clients`) the same way.
 /// - `sidecar-kill`: only the sidecar container dies (mysqld keeps running, connections
 ///   stay); a new sidecar starts after `down` and reruns its startup safety net.
 /// - `controller-restart`: the controller host crashes and boots again after `down`.
