@@ -78,6 +78,9 @@ pub struct SpecOverrides {
     pub dragonfly_max_sync_wait: Option<String>,
     /// `spec.dragonfly.plannedFailover.onSyncTimeout`: `proceed` or `fail`.
     pub dragonfly_on_sync_timeout: Option<String>,
+    /// `spec.dragonfly.auth`: every Dragonfly requires a password, read by the controller
+    /// from a Secret the world creates (needs `dragonfly = true`).
+    pub dragonfly_auth: Option<bool>,
 }
 
 impl SpecOverrides {
@@ -708,7 +711,9 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
         }
     }
     if !o.dragonfly_enabled()
-        && (o.dragonfly_max_sync_wait.is_some() || o.dragonfly_on_sync_timeout.is_some())
+        && (o.dragonfly_max_sync_wait.is_some()
+            || o.dragonfly_on_sync_timeout.is_some()
+            || o.dragonfly_auth.is_some())
     {
         return Err(err(
             file,

@@ -405,3 +405,79 @@ fn planned_sync_timeout_with_fail_policy_rolls_back() {
         assert_eq!(promotions(&ctx, "b", "failed"), 1);
     });
 }
+
+/// Creates (or replaces) the Dragonfly auth Secret with `data`.
+fn put_auth_secret(ctx: &Ctx, data: Value) {
+    ctx.api
+        .put_raw(
+            "secrets",
+            json!({"apiVersion": "v1", "kind": "Secret",
+                   "metadata": {"name": "df-auth", "namespace": NS},
+                   "stringData": data}),
+        )
+        .expect("secret");
+}
+
+async fn tick_and_poll(ctx: &Ctx, m: &mut Manager) -> Value {
+    m.dragonfly_tick().await;
+    ctx.poll(m).await;
+    ctx.status()["dragonfly"].clone()
+}
+
+#[test]
+fn auth_password_comes_from_its_secret_and_a_missing_one_is_reported() {
+    let mut spec = enabled();
+    spec["auth"] = json!({"secretName": "df-auth"});
+    simulate(setup(spec), |ctx| async move {
+        for (_, n) in &ctx.dragonflies {
+            n.require_pass("s3cret");
+        }
+        let mut m = ctx.manager().await;
+        ctx.poll(&mut m).await;
+        // No Secret: a clear message, nothing dialled.
+        let st = tick_and_poll(&ctx, &mut m).await;
+        assert_eq!(st["phase"], "Degraded", "{st}");
+        let msg = st["message"].as_str().unwrap_or_default();
+        assert!(
+            msg.contains(&format!("Secret {NS}/df-auth")) && msg.contains("not found"),
+            "{msg}"
+        );
+        assert!(
+            df(&ctx, "b").role() == Role::Master,
+            "b was never configured"
+        );
+        // The Secret lacks the key.
+        put_auth_secret(&ctx, json!({"pass": "s3cret"}));
+        let st = tick_and_poll(&ctx, &mut m).await;
+        let msg = st["message"].as_str().unwrap_or_default();
+        assert!(msg.contains("has no key \"password\""), "{msg}");
+        // A wrong password: every site refuses with Redis's words.
+        put_auth_secret(&ctx, json!({"password": "nope"}));
+        let st = tick_and_poll(&ctx, &mut m).await;
+        let site = &st["sites"][0];
+        assert_eq!(site["role"], "unreachable", "{st}");
+        assert!(
+            site["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("WRONGPASS invalid username-password pair"),
+            "{site}"
+        );
+        assert!(
+            df(&ctx, "b").role() == Role::Master,
+            "b was never configured"
+        );
+        // The right one: replication is configured through authenticated links.
+        put_auth_secret(&ctx, json!({"password": "s3cret"}));
+        for _ in 0..4 {
+            tick_and_poll(&ctx, &mut m).await;
+        }
+        df(&ctx, "a").set("session:1", "alice").unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let st = tick_and_poll(&ctx, &mut m).await;
+        assert!(follows(df(&ctx, "b"), "a") && follows(df(&ctx, "c"), "a"));
+        assert_eq!(df(&ctx, "c").get("session:1").as_deref(), Some("alice"));
+        assert_eq!(st["phase"], "Ready", "{st}");
+        assert!(st.get("message").is_none_or(Value::is_null), "{st}");
+    });
+}

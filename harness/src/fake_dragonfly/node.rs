@@ -34,6 +34,9 @@ pub(super) struct State {
     pub kill_epoch: u64,
     /// Bumped at every boot, so replids stay unique and deterministic.
     pub boots: u64,
+    /// `requirepass` (and `masterauth`, the same secret): configuration, kept across
+    /// restarts. None: no authentication.
+    pub password: Option<String>,
 }
 
 /// A handle on one fake Dragonfly (shared by its server, its replication task and the
@@ -67,6 +70,7 @@ impl Node {
                 writes_paused: false,
                 kill_epoch: 0,
                 boots: 0,
+                password: None,
             })),
             trace,
         }
@@ -101,6 +105,11 @@ impl Node {
             role: role.into(),
             detail: detail.into(),
         });
+    }
+
+    /// Runs with `requirepass <password>` (and `masterauth` for its replication link).
+    pub fn require_pass(&self, password: &str) {
+        self.lock().password = Some(password.into());
     }
 
     pub fn site(&self) -> String {

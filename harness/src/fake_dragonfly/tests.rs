@@ -118,3 +118,44 @@ fn takeover_needs_a_live_master_and_a_restart_loses_everything() {
     assert!(nodes[0].keys().is_empty());
     assert_eq!(nodes[0].role(), Role::Master);
 }
+
+#[test]
+fn requirepass_refuses_until_auth_and_guards_the_replication_link() {
+    let (mut sim, nodes) = world(&["df-a", "df-b", "df-c"]);
+    nodes[0].require_pass("pw");
+    nodes[1].require_pass("pw");
+    let (b, c) = (nodes[1].clone(), nodes[2].clone());
+    sim.client("test", async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut ca = conn("df-a").await;
+        let e = ca.call(&["PING"], T).await.unwrap_err();
+        assert!(
+            matches!(&e, DfError::Refused(_, _, m) if m == "NOAUTH Authentication required."),
+            "{e}"
+        );
+        let e = ca.auth("wrong", T).await.unwrap_err();
+        assert!(
+            matches!(&e, DfError::Refused(_, _, m) if m == "WRONGPASS invalid username-password pair or user is disabled."),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("wrong"), "the password is never echoed: {e}");
+        ca.auth("pw", T).await.unwrap();
+        ca.call(&["SET", "k", "v"], T).await.unwrap();
+        // A node without requirepass refuses AUTH, as Redis does.
+        let mut cc = conn("df-c").await;
+        let e = cc.auth("pw", T).await.unwrap_err();
+        assert!(e.to_string().contains("without any password configured"), "{e}");
+        // b authenticates its link with its own password (masterauth) and syncs; c has
+        // none and is refused by a's requirepass, so its link never comes up.
+        let mut cb = conn("df-b").await;
+        cb.auth("pw", T).await.unwrap();
+        cb.replicaof("df-a", PORT, T).await.unwrap();
+        cc.replicaof("df-a", PORT, T).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(b.get("k").as_deref(), Some("v"));
+        assert_eq!(c.get("k"), None);
+        assert!(!cc.info_replication(T).await.unwrap().link_up);
+        Ok(())
+    });
+    sim.run().unwrap();
+}

@@ -24,6 +24,10 @@ pub const IMAGE: &str = "docker.dragonflydb.io/dragonflydb/dragonfly:v1.38.0";
 /// The session workload's host and its write period.
 pub const SESSIONS_HOST: &str = "sessions";
 const SESSION_EVERY: Duration = Duration::from_millis(500);
+/// With `dragonfly_auth`: the Secret the group's `spec.dragonfly.auth` names, and the
+/// password in it (every Dragonfly's `requirepass`).
+pub const AUTH_SECRET: &str = "mysql-demo-dragonfly-auth";
+pub const PASSWORD: &str = "df-sessions-pw";
 
 /// `spec.dragonfly` of the group, when the scenario enables it.
 pub fn spec_json(o: &SpecOverrides) -> Option<Value> {
@@ -37,7 +41,11 @@ pub fn spec_json(o: &SpecOverrides) -> Option<Value> {
     if let Some(v) = &o.dragonfly_on_sync_timeout {
         planned["onSyncTimeout"] = json!(v);
     }
-    Some(json!({"enabled": true, "image": IMAGE, "plannedFailover": planned}))
+    let mut df = json!({"enabled": true, "image": IMAGE, "plannedFailover": planned});
+    if o.dragonfly_auth == Some(true) {
+        df["auth"] = json!({ "secretName": AUTH_SECRET });
+    }
+    Some(df)
 }
 
 /// A `dragonfly-*` fault action.
@@ -77,7 +85,18 @@ impl DfWorld {
         trace: &Trace,
         dialer: &SharedDialer,
         until: Duration,
+        auth: bool,
     ) -> anyhow::Result<Self> {
+        let password = auth.then(|| PASSWORD.to_string());
+        if auth {
+            api.put_raw(
+                "secrets",
+                json!({"apiVersion": "v1", "kind": "Secret",
+                       "metadata": {"name": AUTH_SECRET, "namespace": NAMESPACE},
+                       "stringData": {"password": PASSWORD}}),
+            )
+            .map_err(|e| anyhow::anyhow!("seeding the Dragonfly auth Secret: {e:?}"))?;
+        }
         let mut nodes = vec![];
         for site in sites {
             let host = names::host(GROUP, site);
@@ -94,6 +113,9 @@ impl DfWorld {
             )
             .map_err(|e| anyhow::anyhow!("seeding the Dragonfly pod of {site}: {e:?}"))?;
             let node = Node::new(site, &host, trace.clone());
+            if let Some(pw) = &password {
+                node.require_pass(pw);
+            }
             let (n, d) = (node.clone(), dialer.clone());
             sim.host(host.as_str(), move || {
                 let (n, d) = (n.clone(), d.clone());
@@ -106,8 +128,9 @@ impl DfWorld {
             let (target, dialer, trace) = (target.clone(), dialer.clone(), trace.clone());
             sim.host(SESSIONS_HOST, move || {
                 let (target, dialer, trace) = (target.clone(), dialer.clone(), trace.clone());
+                let password = password.clone();
                 async move {
-                    sessions(target, dialer, trace, until).await;
+                    sessions(target, dialer, trace, until, password).await;
                     Ok(())
                 }
             });
@@ -255,6 +278,7 @@ async fn sessions(
     dialer: SharedDialer,
     trace: Trace,
     until: Duration,
+    password: Option<String>,
 ) {
     let t = Duration::from_secs(1);
     let mut conn: Option<(String, DfConn)> = None;
@@ -265,10 +289,14 @@ async fn sessions(
             continue;
         };
         if conn.as_ref().is_none_or(|(h, _)| *h != host) {
-            conn = DfConn::open(&*dialer, &host, fake_dragonfly::PORT, t)
-                .await
-                .ok()
-                .map(|c| (host.clone(), c));
+            let open = async {
+                let mut c = DfConn::open(&*dialer, &host, fake_dragonfly::PORT, t).await?;
+                if let Some(pw) = &password {
+                    c.auth(pw, t).await?;
+                }
+                Ok::<_, bloodraven::dragonfly::client::DfError>(c)
+            };
+            conn = open.await.ok().map(|c| (host.clone(), c));
         }
         let Some((_, c)) = conn.as_mut() else {
             continue;

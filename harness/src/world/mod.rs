@@ -426,6 +426,7 @@ fn run_inner(
             &trace,
             &dialer,
             duration,
+            topo.spec.dragonfly_auth == Some(true),
         )?),
         false => None,
     };
