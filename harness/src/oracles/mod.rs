@@ -145,4 +145,6 @@ mod tests;
 #[cfg(test)]
 mod tests_claims;
 #[cfg(test)]
+mod tests_dragonfly;
+#[cfg(test)]
 mod tests_poll;
