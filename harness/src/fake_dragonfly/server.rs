@@ -92,7 +92,15 @@ async fn command(node: &Node, args: &[String], dialer: &SharedDialer) -> Reply {
     match (name.as_str(), &a[1..]) {
         ("PING", []) => Reply::Simple("PONG".into()),
         ("INFO", [] | ["replication" | "REPLICATION"]) => Reply::bulk(node.info_replication(now)),
-        ("INFO", ["persistence" | "PERSISTENCE"]) => Reply::bulk("# Persistence\r\nloading:0\r\n"),
+        ("INFO", ["persistence" | "PERSISTENCE"]) => Reply::bulk(node.info_persistence()),
+        ("SAVE", []) => {
+            node.save(now);
+            Reply::ok()
+        }
+        ("BGSAVE", []) => {
+            node.save(now);
+            Reply::Simple("Background saving started".into())
+        }
         ("INFO", [other]) => Reply::bulk(format!("# {other}\r\n")),
         ("SET", [k, v]) => match node.set(k, v) {
             Ok(()) => Reply::ok(),
@@ -189,7 +197,7 @@ async fn command(node: &Node, args: &[String], dialer: &SharedDialer) -> Reply {
         }
         (
             "PING" | "GET" | "SET" | "INFO" | "REPLTAKEOVER" | "CLIENT" | "DFLYSYNC"
-            | "DFLYTAKEOVER",
+            | "DFLYTAKEOVER" | "SAVE" | "BGSAVE",
             _,
         ) => arity(&name),
         _ => Reply::err(format!(
