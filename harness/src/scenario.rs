@@ -78,6 +78,9 @@ pub struct SpecOverrides {
     pub dragonfly_max_sync_wait: Option<String>,
     /// `spec.dragonfly.plannedFailover.onSyncTimeout`: `proceed` or `fail`.
     pub dragonfly_on_sync_timeout: Option<String>,
+    /// `spec.dragonfly.auth`: every Dragonfly requires a password, read by the controller
+    /// from a Secret the world creates (needs `dragonfly = true`).
+    pub dragonfly_auth: Option<bool>,
 }
 
 impl SpecOverrides {
@@ -204,13 +207,15 @@ pub struct BackupRequest {
 /// Fault ops and what they do:
 /// - `node-down`: pod, sidecar and node die; back (`boot`) only if `heal_at` is set.
 /// - `site-down`: the pod dies and is held down until `heal_at` (never if absent).
+///   Both take the site's Dragonfly too (same node); it restarts empty at `heal_at`.
 /// - `crash`: the pod dies; the kubelet restarts it 5s later, mysqld answers 10s later.
 /// - `partition`: the site's pod is cut from every other host (controller, apiserver,
 ///   clients, other sites) until `heal_at`. `mode = "blackhole"` (default): cut links drop
 ///   packets, calls hang until their timeouts; `mode = "refuse"`: connects are refused and
 ///   established connections reset at once (NetworkPolicy reject, a proxy in reset mode).
 /// - `partition-pair`: only the links between `site` and `peer` are cut, until `heal_at`
-///   (`mode` as for `partition`).
+///   (`mode` as for `partition`). Both partitions cut the sites' Dragonflies (and the
+///   session workload, for `clients`) the same way.
 /// - `sidecar-kill`: only the sidecar container dies (mysqld keeps running, connections
 ///   stay); a new sidecar starts after `down` and reruns its startup safety net.
 /// - `controller-restart`: the controller host crashes and boots again after `down`.
@@ -725,7 +730,9 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
         }
     }
     if !o.dragonfly_enabled()
-        && (o.dragonfly_max_sync_wait.is_some() || o.dragonfly_on_sync_timeout.is_some())
+        && (o.dragonfly_max_sync_wait.is_some()
+            || o.dragonfly_on_sync_timeout.is_some()
+            || o.dragonfly_auth.is_some())
     {
         return Err(err(
             file,

@@ -151,6 +151,8 @@ mod tests;
 #[cfg(test)]
 mod tests_claims;
 #[cfg(test)]
+mod tests_dragonfly;
+#[cfg(test)]
 mod tests_order;
 #[cfg(test)]
 mod tests_poll;
