@@ -7,6 +7,7 @@
 mod eviction;
 mod http;
 mod loopback;
+mod names;
 mod openapi;
 pub mod patch;
 pub mod selector;

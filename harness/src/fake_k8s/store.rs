@@ -841,6 +841,7 @@ impl Store {
                 }
             },
         };
+        super::names::validate_new(def, &name, &body)?;
         if self.get(def, &ns, &name).is_some() {
             return Err(ApiError::already_exists(def, &name));
         }
