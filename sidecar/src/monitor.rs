@@ -57,6 +57,8 @@ pub struct Monitor {
     /// The controller answered `/active-site` with 200 during the current tick.
     authoritative_this_tick: bool,
     fenced: bool,
+    /// `@@read_only` at the previous evaluation (`None` before the first).
+    was_read_only: Option<bool>,
 }
 
 impl Monitor {
@@ -77,6 +79,7 @@ impl Monitor {
             view: None,
             authoritative_this_tick: false,
             fenced: false,
+            was_read_only: None,
         }
     }
 
@@ -171,6 +174,7 @@ impl Monitor {
 
     /// The decision of one tick, given MySQL's current `@@read_only`.
     pub fn evaluate(&mut self, now: Instant, now_wall: DateTime<Utc>, read_only: bool) -> Action {
+        let was_read_only = self.was_read_only.replace(read_only);
         let mut rearmed = false;
         if self.fenced {
             if read_only {
@@ -190,6 +194,17 @@ impl Monitor {
         if read_only {
             // Replicas (and fenced instances) never self-fence.
             return Action::Nothing;
+        }
+        if was_read_only == Some(true) && !rearmed {
+            // Read-only last tick, writable now: the operator promoted us (or a human
+            // unfenced us) since then. Every view cached so far, this tick's included,
+            // may predate that, so none of them may fence the site just promoted; only a
+            // view observed from now on can (the aux endpoint may be down, explore run
+            // 126). Leases are kept: an isolated new primary still fences after L.
+            self.view = Some(TopologyView {
+                active_site: String::new(),
+                observed_at: now_wall,
+            });
         }
 
         if self.topology_enabled {
@@ -380,6 +395,79 @@ mod tests {
             "older than the rearm"
         );
         assert!(m.observe_peer_active_site("b", wall(101), wall(105)));
+    }
+
+    #[test]
+    fn promotion_outdates_the_cached_foreign_view() {
+        // Replica a caches "b" from the controller, then from a peer; the aux endpoint
+        // goes away and the operator promotes a.
+        let (mut m, t0) = monitor(&["b:8080"]);
+        m.begin_tick();
+        m.observe_controller_active_site("b", wall(10));
+        assert_eq!(m.evaluate(t0, wall(10), true), Action::Nothing);
+        m.begin_tick();
+        assert!(m.observe_peer_active_site("b", wall(12), wall(15)));
+        assert_eq!(m.evaluate(t0, wall(15), true), Action::Nothing);
+        m.begin_tick();
+        assert_eq!(
+            m.evaluate(t0, wall(20), false),
+            Action::Nothing,
+            "a view from before the promotion must not fence the promoted site"
+        );
+        assert!(m.active_view().is_none());
+        // Views older than the promotion stay out; a newer one still fences.
+        m.begin_tick();
+        assert!(!m.observe_peer_active_site("b", wall(18), wall(25)));
+        assert_eq!(m.evaluate(t0, wall(25), false), Action::Nothing);
+        m.begin_tick();
+        m.observe_controller_active_site("b", wall(30));
+        assert!(matches!(
+            m.evaluate(t0, wall(30), false),
+            Action::Fence(FenceReason::TopologyMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn controller_answer_in_the_promotion_tick_may_predate_it() {
+        // The answer came before the read_only probe of the same tick, so the promotion
+        // may have happened in between: it only counts from the next tick.
+        let (mut m, t0) = monitor(&[]);
+        m.begin_tick();
+        m.observe_controller_active_site("b", wall(5));
+        assert_eq!(m.evaluate(t0, wall(5), true), Action::Nothing);
+        m.begin_tick();
+        m.observe_controller_active_site("b", wall(10));
+        assert_eq!(m.evaluate(t0, wall(10), false), Action::Nothing);
+        m.begin_tick();
+        m.observe_controller_active_site("b", wall(15));
+        assert!(matches!(
+            m.evaluate(t0, wall(15), false),
+            Action::Fence(FenceReason::TopologyMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn a_writer_that_never_was_read_only_keeps_rule1() {
+        // The deposed primary: writable on every tick, so its cache is never outdated.
+        let (mut m, t0) = monitor(&["b:8080"]);
+        m.begin_tick();
+        m.observe_controller_active_site("a", wall(5));
+        assert_eq!(m.evaluate(t0, wall(5), false), Action::Nothing);
+        m.begin_tick();
+        assert!(m.observe_peer_active_site("b", wall(8), wall(10)));
+        assert!(matches!(
+            m.evaluate(t0, wall(10), false),
+            Action::Fence(FenceReason::TopologyMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn promotion_keeps_the_lease() {
+        // Unlike the rearm, a promotion of an unfenced replica grants no fresh lease.
+        let (mut m, t0) = monitor(&[]);
+        assert_eq!(m.evaluate(t0 + TICK, wall(5), true), Action::Nothing);
+        let a = m.evaluate(t0 + LEASE + TICK, wall(25), false);
+        assert!(is_lease_fence(&a), "{a:?}");
     }
 
     #[test]

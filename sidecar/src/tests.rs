@@ -555,6 +555,45 @@ async fn read_only_replica_is_never_fenced() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn promoted_replica_is_not_fenced_by_its_cache_while_the_controller_is_away() {
+    // Explore run 126: replica a caches "b", the aux endpoint goes down, the operator
+    // promotes a. The cached "b" predates the promotion and must not fence a; once the
+    // controller is back and still names b, the newer answer fences as usual.
+    let (net, sql) = (Net::default(), FakeSql::new(true));
+    Controller::start(&net, 200, "b");
+    let ctx = Ctx::new(config(&[]), seams(&net, &sql));
+    ctx.state().seed_startup_grace(tokio::time::Instant::now());
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert_eq!(tick(&ctx).await.action, Some(Action::Nothing));
+    assert_eq!(ctx.state().active_view().unwrap().active_site, "b");
+
+    net.unlisten("ctl", 8082);
+    sql.set_writable();
+    for _ in 0..2 {
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(tick(&ctx).await.action, Some(Action::Nothing));
+    }
+    assert!(!sql.read_only());
+    assert_eq!(sql.count(FENCE), 0);
+    assert!(
+        ctx.state().active_view().is_none(),
+        "the stale view is gone"
+    );
+
+    Controller::start(&net, 200, "b");
+    tokio::time::advance(Duration::from_secs(5)).await;
+    let r = tick(&ctx).await;
+    assert!(
+        matches!(
+            r.action,
+            Some(Action::Fence(FenceReason::TopologyMismatch { ref active_site, .. })) if active_site == "b"
+        ),
+        "{r:?}"
+    );
+    assert!(sql.read_only());
+}
+
+#[tokio::test(start_paused = true)]
 async fn reachable_peer_suppresses_the_lease_fence() {
     let (net, sql) = (Net::default(), FakeSql::new(false));
     // Peer b: a sidecar that answers ping and has no topology view.

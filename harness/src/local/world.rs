@@ -29,6 +29,7 @@ use crate::scenario::Loaded;
 use crate::trace::{Event, EventKind, Trace};
 use crate::txn_gtid::TxnGtid;
 use crate::world::counter::{Counter, Resolver};
+use crate::world::fault_plan::Action as Fault;
 use crate::world::{
     claims, lb_ip, operator_secret, APISERVER_HOST, APP_SQL_USER, CONTROLLER_HOST,
     CONTROLLER_SQL_USER, COUNTER_HOST, GROUP, NAMESPACE, REPL_USER, SIDECAR_SQL_USER,
@@ -614,11 +615,11 @@ impl World {
                     self.start_sidecar(i)?;
                 }
             }
-            Action::Down {
+            Action::Fault(Fault::Down {
                 site,
                 op,
                 boot_fenced,
-            } => {
+            }) => {
                 let i = self.site(&site);
                 let host = self.sites[i].host.clone();
                 self.fault(
@@ -634,11 +635,12 @@ impl World {
                 self.net.set_down(&host, true);
                 self.host_event(&host, false);
             }
-            Action::Up {
+            Action::Fault(Fault::Up {
                 site,
                 op,
                 boot_fenced,
-            } => {
+                mysqld_delay,
+            }) => {
                 let i = self.site(&site);
                 let host = self.sites[i].host.clone();
                 self.fault(&op, site.clone(), true);
@@ -646,7 +648,7 @@ impl World {
                 self.start_sidecar(i)?;
                 self.host_event(&host, true);
                 schedule.push(
-                    now + crate::world::MYSQLD_BOOT_DELAY,
+                    now + mysqld_delay,
                     Action::MysqldBoot {
                         site,
                         fenced: boot_fenced,
@@ -657,24 +659,27 @@ impl World {
                 let i = self.site(&site);
                 self.sites[i].boot_mysqld(fenced);
             }
-            Action::Cut {
+            Action::Fault(Fault::Cut {
                 op,
                 site,
                 peers,
                 detail,
                 heal,
-            } => {
+                // A local cut always refuses new connections and stalls established ones
+                // (net.rs); `refuse` mode's resets are not modelled here.
+                refuse: _,
+            }) => {
                 self.fault(&op, detail, heal);
                 let host = site_host(&site);
                 for p in peers {
                     self.net.cut(&host, &p, heal);
                 }
             }
-            Action::OneWay { site, from, heal } => {
+            Action::Fault(Fault::OneWay { site, from, heal }) => {
                 self.fault("partition-oneway", format!("{site} <- {from}"), heal);
                 self.net.oneway(&from, &site_host(&site), heal);
             }
-            Action::Sidecar { site, running } => {
+            Action::Fault(Fault::Sidecar { site, running }) => {
                 let i = self.site(&site);
                 self.fault("sidecar-kill", site, running);
                 if running {
@@ -683,7 +688,7 @@ impl World {
                     self.sites[i].sidecar = None;
                 }
             }
-            Action::Controller { up } => {
+            Action::Fault(Fault::Controller { up }) => {
                 self.fault("controller-restart", CONTROLLER_HOST.into(), up);
                 if up {
                     self.start_controller()?;
@@ -693,15 +698,15 @@ impl World {
                 self.net.set_down(CONTROLLER_HOST, !up);
                 self.host_event(CONTROLLER_HOST, up);
             }
-            Action::ErrantWrite { site, n } => {
+            Action::Fault(Fault::ErrantWrite { site, n }) => {
                 self.fault("errant-write", format!("{site} x{n}"), false);
                 self.sites[self.site(&site)].engine.errant_write(n);
             }
-            Action::WipeData {
+            Action::Fault(Fault::WipeData {
                 site,
                 uuid,
                 local_txns,
-            } => {
+            }) => {
                 self.fault(
                     "pvc-loss",
                     format!("{site}: fresh datadir {uuid}, {local_txns} local transaction(s)"),
@@ -711,7 +716,7 @@ impl World {
                 e.wipe_datadir(&uuid);
                 e.errant_write(local_txns);
             }
-            Action::Human { site, fence } => {
+            Action::Fault(Fault::Human { site, fence }) => {
                 let (op, sql) = if fence {
                     ("manual-fence", "SET GLOBAL super_read_only = ON")
                 } else {
@@ -721,11 +726,11 @@ impl World {
                 let e = self.sites[self.site(&site)].engine.clone();
                 let _ = e.query(SIDECAR_SQL_USER, sql).await;
             }
-            Action::Annotate { key, value } => {
+            Action::Fault(Fault::Annotate { key, value }) => {
                 let value = value.map(|v| scale::annotation_value(&v));
                 crate::world::annotate(&self.api, &key, value.as_deref(), &self.trace);
             }
-            Action::Mysqld { site, up } => {
+            Action::Fault(Fault::Mysqld { site, up }) => {
                 let i = self.site(&site);
                 self.fault("mysqld-kill", site, up);
                 if up {
@@ -734,7 +739,7 @@ impl World {
                     self.sites[i].stop_mysqld();
                 }
             }
-            Action::ApplyRate { site, rate } => {
+            Action::Fault(Fault::ApplyRate { site, rate }) => {
                 self.fault(
                     "apply-stall",
                     match rate {
@@ -747,7 +752,7 @@ impl World {
                     .engine
                     .set_apply_rate(rate.unwrap_or(crate::world::NORMAL_APPLY_RATE));
             }
-            Action::Pause { site, frozen } => {
+            Action::Fault(Fault::Pause { site, frozen }) => {
                 self.fault("pause", site.clone(), !frozen);
                 let e = &self.sites[self.site(&site)].engine;
                 e.set_hang(frozen);
@@ -757,10 +762,10 @@ impl World {
                     crate::world::NORMAL_APPLY_RATE
                 });
             }
-            Action::Api { op, fault, heal } => {
+            Action::Fault(Fault::Api { op, fault, heal }) => {
                 crate::world::api_fault::apply(&self.api, &op, &fault, heal, &self.trace);
             }
-            Action::Sql { op, site, stmt, n } => {
+            Action::Fault(Fault::Sql { op, site, stmt, n }) => {
                 self.fault(&op, format!("{site} {stmt} x{n}"), false);
                 let n = u32::try_from(n).expect("validated n");
                 let e = &self.sites[self.site(&site)].engine;
@@ -769,6 +774,11 @@ impl World {
                 } else {
                     e.ambiguous_next(&stmt, n);
                 }
+            }
+            Action::Fault(other) => {
+                anyhow::bail!(
+                    "{other:?} has no local expression (unsupported() skips such scenarios)"
+                )
             }
         }
         Ok(())
