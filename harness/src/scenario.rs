@@ -357,7 +357,7 @@ fn op_fields(op: &str) -> &'static [&'static str] {
 pub const PROPERTIES: &[&str] = &[
     "SW", "DNS-W", "RPO-A", "FAILOVER", "NDA", "NOFO-PRE", "REJOIN", "NOFO", "FENCE", "FLAP",
     "CONV", "DW", "SW-H", "EG", "DNS-C", "STATUS", "EVENTS", "FLAP-D", "TAINT", "PF", "NAL-P",
-    "RCL", "BKP-SRC", "BKP-V", "DF", "PLV",
+    "RCL", "BKP-SRC", "BKP-V", "DF", "PLV", "PWO", "FBP", "DEB",
 ];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -4,6 +4,7 @@
 mod backup;
 pub mod bounds;
 mod data;
+mod debounce;
 mod dns_convergence;
 mod dragonfly;
 mod events;
@@ -13,6 +14,8 @@ mod flap_durable;
 mod liveness;
 mod planned;
 mod poll_liveness;
+mod polls;
+mod promotion_order;
 mod safety;
 mod split_horizon;
 mod status_truth;
@@ -130,6 +133,9 @@ pub fn judge(input: &Input) -> Vec<Verdict> {
             "BKP-V" => backup::backup_verified(input),
             "DF" => dragonfly::dragonfly(input),
             "PLV" => poll_liveness::poll_liveness(input),
+            "PWO" => promotion_order::no_promote_over_writer(input),
+            "FBP" => promotion_order::fence_before_promote(input),
+            "DEB" => debounce::debounce(input),
             other => Verdict::new(
                 other,
                 false,
@@ -144,5 +150,7 @@ pub fn judge(input: &Input) -> Vec<Verdict> {
 mod tests;
 #[cfg(test)]
 mod tests_claims;
+#[cfg(test)]
+mod tests_order;
 #[cfg(test)]
 mod tests_poll;
