@@ -3,6 +3,8 @@
 //! NoExecute taint the pod does not tolerate is deleted. `tolerationSeconds` is not
 //! modelled (eviction is immediate), nor are NoSchedule effects on scheduling.
 
+use std::borrow::Borrow;
+
 use serde_json::Value;
 
 use super::store::Store;
@@ -37,15 +39,16 @@ fn tolerates(toleration: &Value, taint: &Value) -> bool {
 }
 
 /// (namespace, name) of the pods a NoExecute taint evicts now.
-pub fn victims(nodes: &[Value], pods: &[Value]) -> Vec<(String, String)> {
+pub fn victims<V: Borrow<Value>>(nodes: &[V], pods: &[V]) -> Vec<(String, String)> {
     let mut out = vec![];
-    for pod in pods {
+    for pod in pods.iter().map(V::borrow) {
         let node_name = str_at(pod, "/spec/nodeName");
         if node_name.is_empty() || pod.pointer("/metadata/deletionTimestamp").is_some() {
             continue;
         }
         let Some(node) = nodes
             .iter()
+            .map(V::borrow)
             .find(|n| str_at(n, "/metadata/name") == node_name)
         else {
             continue;

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bloodraven::net::Listener;
@@ -387,8 +388,13 @@ async fn handle(api: ApiServer, req: Request<Incoming>) -> Response<Body> {
                 };
                 record(true, &name, detail);
             }
-            json_resp(code, &with_version(&def, &rr.version, v))
+            json_resp(code, &with_version_shared(&def, &rr.version, v))
         }
+        Ok(Reply::Json(code, bytes)) => Response::builder()
+            .status(code)
+            .header("content-type", "application/json")
+            .body(full(bytes))
+            .expect("valid response"),
         Ok(Reply::Raw(resp)) => {
             if write {
                 record(true, &res_name, "200".into());
@@ -407,8 +413,22 @@ async fn handle(api: ApiServer, req: Request<Incoming>) -> Response<Body> {
 }
 
 enum Reply {
-    Object(u16, Value),
+    /// Shared with the store where the reply is a stored object as is.
+    Object(u16, Arc<Value>),
+    /// Already serialized (lists, written from borrowed objects).
+    Json(u16, Vec<u8>),
     Raw(Response<Body>),
+}
+
+/// A list reply serialized straight from the stored objects. The fields are in
+/// alphabetical order, as a `json!` object (a sorted map) would print them.
+#[derive(serde::Serialize)]
+struct ListReply<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: String,
+    items: Vec<&'a Value>,
+    kind: String,
+    metadata: Value,
 }
 
 fn not_found_generic() -> ApiError {
@@ -417,6 +437,18 @@ fn not_found_generic() -> ApiError {
         "NotFound",
         "the server could not find the requested resource",
     )
+}
+
+/// [`with_version`] for a shared object: copies it only when the version differs.
+fn with_version_shared(def: &ResourceDef, version: &str, v: Arc<Value>) -> Arc<Value> {
+    let api_version = def.api_version(version);
+    if v.get("kind").and_then(Value::as_str) == Some(def.kind.as_str())
+        && v.get("apiVersion").and_then(Value::as_str) != Some(api_version.as_str())
+    {
+        Arc::new(with_version(def, version, Arc::unwrap_or_clone(v)))
+    } else {
+        v
+    }
 }
 
 fn with_version(def: &ResourceDef, version: &str, mut v: Value) -> Value {
@@ -522,10 +554,10 @@ async fn handle_resource(
                 )?));
             }
             let (items, rv) = api.lock().read_list(def, rr.ns.as_deref());
-            let mut items: Vec<Value> = items
+            let mut items: Vec<Arc<Value>> = items
                 .into_iter()
                 .filter(|o| ls.matches(o) && fs.matches(o))
-                .map(|o| with_version(def, &rr.version, o))
+                .map(|o| with_version_shared(def, &rr.version, o))
                 .collect();
             let key = |o: &Value| {
                 format!(
@@ -555,15 +587,14 @@ async fn handle_resource(
                     meta["remainingItemCount"] = json!(0);
                 }
             }
-            Ok(Reply::Object(
-                200,
-                json!({
-                    "apiVersion": def.api_version(&rr.version),
-                    "kind": format!("{}List", def.kind),
-                    "metadata": meta,
-                    "items": items,
-                }),
-            ))
+            let reply = ListReply {
+                api_version: def.api_version(&rr.version),
+                items: items.iter().map(|o| o.as_ref()).collect(),
+                kind: format!("{}List", def.kind),
+                metadata: meta,
+            };
+            let bytes = serde_json::to_vec(&reply).expect("lists serialize");
+            Ok(Reply::Json(200, bytes))
         }
         (&Method::GET, Some(name)) => {
             let mut st = api.lock();
@@ -579,7 +610,7 @@ async fn handle_resource(
                 check(&st, r)?;
             }
             st.create(def, rr.ns.as_deref(), b, &writer)
-                .map(|v| Reply::Object(201, v))
+                .map(|v| Reply::Object(201, v.into()))
         }
         (&Method::PUT, Some(name)) => {
             let b = parse_body()?;
@@ -590,7 +621,7 @@ async fn handle_resource(
                 check(&st, r)?;
             }
             st.replace(def, ns, name, rr.sub.as_deref(), b, &writer)
-                .map(|v| Reply::Object(200, v))
+                .map(|v| Reply::Object(200, v.into()))
         }
         (&Method::PATCH, Some(name)) => {
             let ct = ctype.split(';').next().unwrap_or("").trim();
@@ -616,7 +647,7 @@ async fn handle_resource(
                 check(&st, r.map(|(_, v)| v))?;
             }
             st.patch(def, ns, name, rr.sub.as_deref(), kind, &b, &writer)
-                .map(|(c, v)| Reply::Object(c, v))
+                .map(|(c, v)| Reply::Object(c, v.into()))
         }
         (&Method::DELETE, Some(name)) => {
             if rr.sub.is_some() {
@@ -636,12 +667,12 @@ async fn handle_resource(
                     .is_some_and(|d| d == &json!(["All"]));
             api.lock()
                 .delete(def, ns, name, opts.as_ref(), dry)
-                .map(|v| Reply::Object(200, v))
+                .map(|v| Reply::Object(200, v.into()))
         }
         (&Method::DELETE, None) => {
             let (ls, fs) = selectors(q)?;
             let mut st = api.lock();
-            let victims: Vec<Value> = st
+            let victims: Vec<Arc<Value>> = st
                 .list(def, rr.ns.as_deref())
                 .into_iter()
                 .filter(|o| ls.matches(o) && fs.matches(o))
@@ -666,7 +697,8 @@ async fn handle_resource(
             Ok(Reply::Object(
                 200,
                 json!({"apiVersion": def.api_version(&rr.version), "kind": format!("{}List", def.kind),
-                       "metadata": {"resourceVersion": rv.to_string()}, "items": deleted}),
+                       "metadata": {"resourceVersion": rv.to_string()}, "items": deleted})
+                .into(),
             ))
         }
         _ => Err(ApiError::method_not_allowed(format!(
@@ -735,7 +767,7 @@ fn start_watch(
                 let (items, rv) = api.lock().read_list(&def, ns.as_deref());
                 for o in items.into_iter().filter(|o| matches(o)) {
                     if tx
-                        .send(watch_line("ADDED", &with_version(&def, &version, o)))
+                        .send(watch_line("ADDED", &with_version_shared(&def, &version, o)))
                         .await
                         .is_err()
                     {

@@ -244,11 +244,18 @@ impl ApiServer {
     pub fn get(&self, resource: &str, ns: &str, name: &str) -> Option<Value> {
         let st = self.lock();
         let def = st.resolve(resource)?;
-        st.get(&def, ns, name)
+        st.get(&def, ns, name).map(Arc::unwrap_or_clone)
     }
 
     /// Objects of a resource (all namespaces when `ns` is None), sorted by namespace/name.
     pub fn list(&self, resource: &str, ns: Option<&str>) -> Vec<Value> {
+        let list = self.list_shared(resource, ns);
+        list.into_iter().map(Arc::unwrap_or_clone).collect()
+    }
+
+    /// [`ApiServer::list`] without copying: the stored trees themselves, for readers that
+    /// only look (the world's observer samples every object each poll).
+    pub fn list_shared(&self, resource: &str, ns: Option<&str>) -> Vec<Arc<Value>> {
         let st = self.lock();
         match st.resolve(resource) {
             Some(def) => st.list(&def, ns),

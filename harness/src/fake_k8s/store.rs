@@ -101,7 +101,8 @@ struct ManagerEntry {
 
 #[derive(Clone, Debug)]
 struct Obj {
-    value: Value,
+    /// Shared: reads hand out the same tree instead of deep copies; writes replace it.
+    value: Arc<Value>,
     managers: BTreeMap<ManagerKey, ManagerEntry>,
 }
 
@@ -175,7 +176,7 @@ pub(crate) struct StaleReads {
     pub lag: Duration,
     taken_at: Option<tokio::time::Instant>,
     rv: u64,
-    objects: BTreeMap<ResKey, BTreeMap<ObjKey, Value>>,
+    objects: BTreeMap<ResKey, BTreeMap<ObjKey, Arc<Value>>>,
 }
 
 impl StaleReads {
@@ -422,10 +423,12 @@ impl Store {
         if since < self.floor {
             return Err(());
         }
+        // The history is in resourceVersion order: skip what the watch has seen.
+        let first = self.history.partition_point(|c| c.rv <= since);
         Ok(self
             .history
-            .iter()
-            .filter(|c| c.rv > since && &c.res == res && ns.is_none_or(|n| n == c.ns))
+            .range(first..)
+            .filter(|c| &c.res == res && ns.is_none_or(|n| n == c.ns))
             .cloned()
             .collect())
     }
@@ -461,7 +464,7 @@ impl Store {
     }
 
     /// [`Store::get`] as a client read sees it (from the stale copy while stale reads last).
-    pub fn read_get(&mut self, def: &ResourceDef, ns: &str, name: &str) -> Option<Value> {
+    pub fn read_get(&mut self, def: &ResourceDef, ns: &str, name: &str) -> Option<Arc<Value>> {
         self.refresh_stale();
         let Some(st) = &self.stale else {
             return self.get(def, ns, name);
@@ -474,7 +477,7 @@ impl Store {
     }
 
     /// [`Store::list`] and its resourceVersion as a client read sees them.
-    pub fn read_list(&mut self, def: &ResourceDef, ns: Option<&str>) -> (Vec<Value>, u64) {
+    pub fn read_list(&mut self, def: &ResourceDef, ns: Option<&str>) -> (Vec<Arc<Value>>, u64) {
         self.refresh_stale();
         let Some(st) = &self.stale else {
             return (self.list(def, ns), self.rv());
@@ -492,7 +495,7 @@ impl Store {
         (items, st.rv)
     }
 
-    pub fn get(&self, def: &ResourceDef, ns: &str, name: &str) -> Option<Value> {
+    pub fn get(&self, def: &ResourceDef, ns: &str, name: &str) -> Option<Arc<Value>> {
         let ns = if def.namespaced { ns } else { "" };
         self.objects
             .get(&def.key())?
@@ -501,7 +504,7 @@ impl Store {
     }
 
     /// Objects of `def` (in `ns` if given), sorted by namespace then name.
-    pub fn list(&self, def: &ResourceDef, ns: Option<&str>) -> Vec<Value> {
+    pub fn list(&self, def: &ResourceDef, ns: Option<&str>) -> Vec<Arc<Value>> {
         self.objects
             .get(&def.key())
             .map(|m| {
@@ -583,7 +586,7 @@ impl Store {
         self.objects.entry(def.key()).or_default().insert(
             (ns.clone(), name),
             Obj {
-                value: obj.clone(),
+                value: Arc::new(obj.clone()),
                 managers,
             },
         );
@@ -602,17 +605,17 @@ impl Store {
         let ns = if def.namespaced { ns } else { "" };
         let key = (ns.to_string(), name.to_string());
         let mut obj = self.objects.get(&def.key())?.get(&key)?.clone();
-        let before = obj.value.clone();
-        f(&mut obj.value);
-        if obj.value == before {
-            return Some(before);
+        let mut v = (*obj.value).clone();
+        f(&mut v);
+        if v == *obj.value {
+            return Some(v);
         }
         let rv = self.next_rv();
-        meta(&mut obj.value).insert("resourceVersion".into(), json!(rv.to_string()));
-        let v = obj.value.clone();
+        meta(&mut v).insert("resourceVersion".into(), json!(rv.to_string()));
         if meta_str(&v, "deletionTimestamp").is_some() && finalizers_empty(&v) {
             self.remove_final(def, ns, name, v.clone());
         } else {
+            obj.value = Arc::new(v.clone());
             self.objects.entry(def.key()).or_default().insert(key, obj);
             self.emit(def, ns, "MODIFIED", &v);
         }
@@ -627,6 +630,7 @@ impl Store {
             .get(&def.key())?
             .get(&(ns.to_string(), name.to_string()))?
             .value
+            .as_ref()
             .clone();
         self.next_rv();
         let mut v = obj;
@@ -899,7 +903,7 @@ impl Store {
         self.objects.entry(def.key()).or_default().insert(
             (ns.clone(), name),
             Obj {
-                value: body.clone(),
+                value: Arc::new(body.clone()),
                 managers,
             },
         );
@@ -972,7 +976,7 @@ impl Store {
             return self.apply(def, ns, name, sub, body, w, force);
         }
         let old = self.existing(def, ns, name)?;
-        let mut cand = old.value.clone();
+        let mut cand = old.value.as_ref().clone();
         match kind {
             PatchKind::Merge => patch::merge_patch(&mut cand, body),
             PatchKind::Strategic => patch::strategic_merge_patch(&mut cand, body),
@@ -1091,7 +1095,7 @@ impl Store {
             self.objects.entry(def.key()).or_default().insert(
                 okey.clone(),
                 Obj {
-                    value: v.clone(),
+                    value: Arc::new(v.clone()),
                     managers,
                 },
             );
@@ -1132,7 +1136,7 @@ impl Store {
                 }
             }
         }
-        let mut cand = old.value.clone();
+        let mut cand = old.value.as_ref().clone();
         // Fields this manager applied before and no longer applies, and nobody else owns: removed.
         if let Some(prev) = old.managers.get(&mine_key) {
             for p in prev.fields.difference(&applied) {
@@ -1332,7 +1336,7 @@ impl Store {
         }
         meta(&mut new).insert("resourceVersion".into(), json!(old_rv));
         render_managed(&mut new, &managers);
-        if new == old.value {
+        if new == *old.value {
             return Ok(new);
         }
         if dry_run {
@@ -1346,7 +1350,7 @@ impl Store {
             self.objects.entry(def.key()).or_default().insert(
                 (ns.to_string(), name.to_string()),
                 Obj {
-                    value: new.clone(),
+                    value: Arc::new(new.clone()),
                     managers,
                 },
             );
@@ -1379,9 +1383,9 @@ impl Store {
             }
         }
         if dry_run {
-            return Ok(old.value);
+            return Ok(old.value.as_ref().clone());
         }
-        let mut v = old.value.clone();
+        let mut v = old.value.as_ref().clone();
         if !finalizers_empty(&v) {
             if meta_str(&v, "deletionTimestamp").is_some() {
                 return Ok(v);
@@ -1395,7 +1399,7 @@ impl Store {
             self.objects.entry(def.key()).or_default().insert(
                 (ns.to_string(), name.to_string()),
                 Obj {
-                    value: v.clone(),
+                    value: Arc::new(v.clone()),
                     managers: old.managers,
                 },
             );

@@ -64,7 +64,7 @@ pub struct Seen(BTreeMap<String, bool>);
 /// Records every canary that appeared or left since the last sample.
 pub fn observe(api: &ApiServer, trace: &Trace, seen: &mut Seen) {
     let mut now: BTreeMap<String, (String, String, bool)> = BTreeMap::new();
-    for p in api.list("pods", Some(NAMESPACE)) {
+    for p in api.list_shared("pods", Some(NAMESPACE)) {
         if p["metadata"]["labels"]["app"] != "canary" {
             continue;
         }

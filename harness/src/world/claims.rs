@@ -56,7 +56,7 @@ pub fn observe_claims(api: &ApiServer, trace: &Trace, seen: &mut ClaimsSeen) {
         }
     }
     // Events in creation order (resourceVersion), so the trace order is the write order.
-    let mut events = api.list("events", Some(NAMESPACE));
+    let mut events = api.list_shared("events", Some(NAMESPACE));
     events.sort_by_key(|e| {
         e["metadata"]["resourceVersion"]
             .as_str()
@@ -81,7 +81,7 @@ pub fn observe_claims(api: &ApiServer, trace: &Trace, seen: &mut ClaimsSeen) {
         });
     }
     let key = bloodraven::topology::k8s::taint_key(GROUP);
-    for node in api.list("nodes", None) {
+    for node in api.list_shared("nodes", None) {
         let name = node["metadata"]["name"]
             .as_str()
             .unwrap_or_default()
