@@ -179,11 +179,12 @@ pub const VOCABULARY: &[Entry] = &[
         let (at, site, n) = (c.at(), c.site(), c.rng.random_range(1..=3u64));
         json!({"at": secs(at), "op": "errant-write", "site": site, "n": n})
     }),
-    // Hangs versus refusals: mysqld killed (refuses, restarts writable) or frozen (hangs).
+    // Hangs versus refusals: mysqld killed (refuses, restarts writable: a start without the
+    // boot fence, the harder case) or frozen (hangs).
     ("mysqld-kill", 5, |c| {
         let (at, site) = (c.at(), c.site());
         let down = [4u64, 10, 20][c.rng.random_range(0..3)];
-        json!({"at": secs(at), "op": "mysqld-kill", "site": site, "down": secs(down)})
+        json!({"at": secs(at), "op": "mysqld-kill", "site": site, "down": secs(down), "boot": "writable"})
     }),
     ("pause", 4, |c| {
         let site = c.site();

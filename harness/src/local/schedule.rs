@@ -92,6 +92,7 @@ pub enum Action {
     Mysqld {
         site: String,
         up: bool,
+        fenced: bool,
     },
     ApplyRate {
         site: String,
@@ -245,6 +246,7 @@ impl Schedule {
                     both(&mut items, f.at, Some(f.at + down), &|up| Action::Mysqld {
                         site: site.clone(),
                         up,
+                        fenced: f.boot_fenced,
                     });
                 }
                 "apply-stall" => both(&mut items, f.at, f.heal_at, &|heal| Action::ApplyRate {

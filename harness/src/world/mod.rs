@@ -335,7 +335,8 @@ fn run_inner(
             (i + 1) as u32,
             trace.clone(),
         );
-        let ctl = SiteCtl::initial(s.name == topo.active);
+        // A fresh deploy: every empty data directory boots writable (no boot fence).
+        let ctl = SiteCtl::initial(s.name == topo.active || topo.fresh);
         let clock = Arc::new(SimClock::new());
         clocks.insert(s.name.clone(), clock.clone());
         let host = SiteHost {
@@ -368,8 +369,9 @@ fn run_inner(
         );
     }
 
-    // Replication wiring at start: every non-active site replicates from the active one.
-    {
+    // Replication wiring at start: every non-active site replicates from the active one
+    // (a fresh deploy has none: the controller's bootstrap sets it up).
+    if !topo.fresh {
         let active_host = site_host(&topo.active);
         let replicas: Vec<String> = topo
             .sites
@@ -654,8 +656,9 @@ enum Action {
     BackupDropRows {
         n: u64,
     },
-    /// `mysqld-kill`: mysqld alone dies (`up: false`) or restarts.
+    /// `mysqld-kill`: mysqld alone dies (`up: false`) or restarts (`fenced` or writable).
     Mysqld {
+        fenced: bool,
         site: String,
         up: bool,
     },
@@ -892,9 +895,17 @@ impl Schedule {
                         Action::Mysqld {
                             site: site.clone(),
                             up: false,
+                            fenced: f.boot_fenced,
                         },
                     ));
-                    items.push((f.at + down, Action::Mysqld { site, up: true }));
+                    items.push((
+                        f.at + down,
+                        Action::Mysqld {
+                            site,
+                            up: true,
+                            fenced: f.boot_fenced,
+                        },
+                    ));
                 }
                 "apply-stall" => {
                     items.push((
@@ -1289,7 +1300,7 @@ fn apply(sim: &mut turmoil::Sim, action: &Action, env: &Env, links: &mut Links) 
             });
             engine.errant_write(*n);
         }
-        Action::Mysqld { site, up } => {
+        Action::Mysqld { site, up, fenced } => {
             let (_, _, engine, ctl) = find(site);
             trace.record(EventKind::Fault {
                 op: "mysqld-kill".into(),
@@ -1297,7 +1308,7 @@ fn apply(sim: &mut turmoil::Sim, action: &Action, env: &Env, links: &mut Links) 
                 heal: *up,
             });
             if *up {
-                ctl.restart_mysqld();
+                ctl.restart_mysqld(*fenced);
             } else {
                 engine.shutdown();
             }
