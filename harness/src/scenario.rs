@@ -228,6 +228,9 @@ pub struct BackupRequest {
 /// - `manual-fence`: a human runs `SET GLOBAL super_read_only = ON` on `site` as `root`.
 /// - `annotate` (not a fault): a human sets annotation `key` on the group to `value`, or
 ///   removes it when `value` is absent (planned failover, reclone).
+/// - `spec-patch` (not a fault): a human merge-patches the group's spec with `value` (a
+///   JSON object, e.g. a new image); the world then replaces each pod whose Deployment's
+///   template the controller changes (the ordered update).
 /// - `controller-crash`: armed at `at`, the controller crashes right before the `n`th
 ///   failover mutation after that (default 1) and boots again after `down` (default 4s).
 /// - `mysqld-kill`: only mysqld dies (the sidecar runs on); it restarts after `down`
@@ -305,6 +308,7 @@ pub const FAULT_OPS: &[&str] = &[
     "backup-drop-rows",
     "dragonfly-kill",
     "dragonfly-partition",
+    "spec-patch",
 ];
 /// Statement kinds `sql-fail` and `sql-ambiguous` can target.
 pub use crate::fake_mysql::STMT_KINDS;
@@ -343,6 +347,7 @@ fn op_fields(op: &str) -> &'static [&'static str] {
         "errant-write" => &["site", "n"],
         "rogue-unfence" | "manual-fence" => &["site"],
         "annotate" => &["key", "value"],
+        "spec-patch" => &["value"],
         "mysqld-kill" => &["site", "down", "boot"],
         "apply-stall" => &["site", "rate", "heal_at"],
         "fetch-stall" | "pause" => &["site", "heal_at"],
@@ -367,7 +372,7 @@ fn op_fields(op: &str) -> &'static [&'static str] {
 pub const PROPERTIES: &[&str] = &[
     "SW", "DNS-W", "RPO-A", "FAILOVER", "NDA", "NOFO-PRE", "REJOIN", "NOFO", "FENCE", "FLAP",
     "CONV", "DW", "SW-H", "EG", "DNS-C", "STATUS", "EVENTS", "FLAP-D", "TAINT", "PF", "NAL-P",
-    "RCL", "BKP-SRC", "BKP-V", "DF", "PLV",
+    "RCL", "BKP-SRC", "BKP-V", "DF", "PLV", "UPD",
 ];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -967,6 +972,22 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
                 ))
             }
         };
+        if f.op == "spec-patch"
+            && !f
+                .value
+                .as_deref()
+                .and_then(|v| serde_json::from_str::<serde_json::Value>(v).ok())
+                .is_some_and(|v| v.is_object() && v.as_object().is_some_and(|o| !o.is_empty()))
+        {
+            return Err(err(
+                file,
+                &field("value"),
+                format!(
+                    "{:?}: spec-patch needs a JSON merge patch of the group's spec, e.g. '{{\"image\": \"mysql:9.8\"}}'",
+                    f.value.as_deref().unwrap_or_default()
+                ),
+            ));
+        }
         if f.op == "annotate" && f.key.as_deref().is_none_or(str::is_empty) {
             return Err(err(
                 file,
@@ -1359,6 +1380,40 @@ failover_within = "45s"
         assert!(
             e.contains("topology.fresh") && e.contains("no failover history"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn spec_patch_takes_a_json_object() {
+        let patch = |value: &str| {
+            parse(
+                "x.toml",
+                &OK.replace(
+                    "op = \"node-down\"\nsite = \"a\"",
+                    &format!("op = \"spec-patch\"\nvalue = '{value}'"),
+                ),
+            )
+        };
+        assert!(patch(r#"{"image": "mysql:9.8"}"#).is_ok());
+        for bad in ["mysql:9.8", "{}", "[1]"] {
+            let e = patch(bad).unwrap_err().to_string();
+            assert!(
+                e.contains("faults[0].value") && e.contains("JSON merge patch"),
+                "{bad}: {e}"
+            );
+        }
+        let e = parse(
+            "x.toml",
+            &OK.replace(
+                "op = \"node-down\"",
+                "op = \"spec-patch\"\nvalue = '{\"image\": \"x\"}'",
+            ),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("faults[0].site"),
+            "spec-patch takes no site: {e}"
         );
     }
 

@@ -270,7 +270,8 @@ pub const VOCABULARY: &[Entry] = &[
 ];
 
 /// Fault ops the vocabulary leaves out on purpose (each has its own catalog scenarios):
-/// - `annotate`, `backup`, `verify-backup`: operator requests, not faults;
+/// - `annotate`, `backup`, `verify-backup`, `spec-patch`: operator requests, not faults
+///   (a spec change starts an ordered update, judged by its own scenario);
 /// - `backup-drop-rows`: a planted harness fault that only a verification scenario judges;
 /// - `dragonfly-kill`, `dragonfly-partition`: need `spec.dragonfly`, which explore's
 ///   topologies do not enable yet (next step: a Dragonfly topology variant).
@@ -281,6 +282,7 @@ pub const NOT_DRAWN: &[&str] = &[
     "backup-drop-rows",
     "dragonfly-kill",
     "dragonfly-partition",
+    "spec-patch",
 ];
 
 /// Draws one fault by weight among the entries whose op the scenario loader knows.

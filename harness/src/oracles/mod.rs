@@ -11,6 +11,7 @@ mod eventually;
 pub mod fence;
 mod flap_durable;
 mod liveness;
+mod ordered_update;
 mod planned;
 mod poll_liveness;
 mod safety;
@@ -130,6 +131,7 @@ pub fn judge(input: &Input) -> Vec<Verdict> {
             "BKP-V" => backup::backup_verified(input),
             "DF" => dragonfly::dragonfly(input),
             "PLV" => poll_liveness::poll_liveness(input),
+            "UPD" => ordered_update::ordered_update(input),
             other => Verdict::new(
                 other,
                 false,
