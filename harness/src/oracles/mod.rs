@@ -148,3 +148,5 @@ mod tests;
 mod tests_claims;
 #[cfg(test)]
 mod tests_poll;
+#[cfg(test)]
+mod tests_update;
