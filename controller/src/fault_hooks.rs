@@ -41,10 +41,18 @@ pub enum Broken {
     /// Accept any reclone annotation, skipping the GTID-prefix / confirm interlock (breaks
     /// RCL).
     SkipRecloneInterlock,
+    /// Unfence the promoted candidate first and fence the old primary only afterwards
+    /// (breaks FBP, and PWO when the old primary was just read writable).
+    UnfenceBeforeFence,
+    /// Never lift the group's taint from a site that turned writable (breaks TAINT).
+    SkipUntaint,
+    /// Publish the last site seen writable as `activeSite` when none is writable now,
+    /// however long it has been down or read-only (breaks the STATUS safety form).
+    ReportLastWriter,
 }
 
 impl Broken {
-    pub const ALL: [Broken; 11] = [
+    pub const ALL: [Broken; 14] = [
         Broken::SkipFenceOldPrimary,
         Broken::DnsBeforeConfirm,
         Broken::IgnoreCooldown,
@@ -56,6 +64,9 @@ impl Broken {
         Broken::NoDebounce,
         Broken::SkipPlannedCatchUp,
         Broken::SkipRecloneInterlock,
+        Broken::UnfenceBeforeFence,
+        Broken::SkipUntaint,
+        Broken::ReportLastWriter,
     ];
 
     /// The name used in repro files and on the command line.
@@ -72,6 +83,9 @@ impl Broken {
             Broken::NoDebounce => "no-debounce",
             Broken::SkipPlannedCatchUp => "skip-planned-catch-up",
             Broken::SkipRecloneInterlock => "skip-reclone-interlock",
+            Broken::UnfenceBeforeFence => "unfence-before-fence",
+            Broken::SkipUntaint => "skip-untaint",
+            Broken::ReportLastWriter => "report-last-writer",
         }
     }
 

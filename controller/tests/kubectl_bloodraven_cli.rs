@@ -17,7 +17,7 @@ fn help_lists_the_commands() {
     let o = plugin(&["--help"]);
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
-    for cmd in ["status", "promote", "reclone"] {
+    for cmd in ["status", "promote", "reclone", "backup", "verify-backup"] {
         assert!(text.contains(cmd), "{text}");
     }
 }
@@ -39,6 +39,9 @@ fn bad_flags_and_a_missing_kubeconfig_exit_2() {
     let o = plugin(&["promote", "g", "b", "--max-lag-wait", "5"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("invalid duration \"5\""));
+    let o = plugin(&["backup", "g"]);
+    assert_eq!(o.status.code(), Some(2), "--profile is required");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--profile"));
     let o = plugin(&["status"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("error: reading the kubeconfig"));

@@ -84,6 +84,9 @@ pub struct SpecOverrides {
     pub dragonfly_max_sync_wait: Option<String>,
     /// `spec.dragonfly.plannedFailover.onSyncTimeout`: `proceed` or `fail`.
     pub dragonfly_on_sync_timeout: Option<String>,
+    /// `spec.dragonfly.auth`: every Dragonfly requires a password, read by the controller
+    /// from a Secret the world creates (needs `dragonfly = true`).
+    pub dragonfly_auth: Option<bool>,
 }
 
 impl SpecOverrides {
@@ -212,13 +215,15 @@ pub struct BackupRequest {
 /// Fault ops and what they do:
 /// - `node-down`: pod, sidecar and node die; back (`boot`) only if `heal_at` is set.
 /// - `site-down`: the pod dies and is held down until `heal_at` (never if absent).
+///   Both take the site's Dragonfly too (same node); it restarts empty at `heal_at`.
 /// - `crash`: the pod dies; the kubelet restarts it 5s later, mysqld answers 10s later.
 /// - `partition`: the site's pod is cut from every other host (controller, apiserver,
 ///   clients, other sites) until `heal_at`. `mode = "blackhole"` (default): cut links drop
 ///   packets, calls hang until their timeouts; `mode = "refuse"`: connects are refused and
 ///   established connections reset at once (NetworkPolicy reject, a proxy in reset mode).
 /// - `partition-pair`: only the links between `site` and `peer` are cut, until `heal_at`
-///   (`mode` as for `partition`).
+///   (`mode` as for `partition`). Both partitions cut the sites' Dragonflies (and the
+///   session workload, for `clients`) the same way.
 /// - `sidecar-kill`: only the sidecar container dies (mysqld keeps running, connections
 ///   stay); a new sidecar starts after `down` and reruns its startup safety net.
 /// - `controller-restart`: the controller host crashes and boots again after `down`.
@@ -372,7 +377,7 @@ fn op_fields(op: &str) -> &'static [&'static str] {
 pub const PROPERTIES: &[&str] = &[
     "SW", "DNS-W", "RPO-A", "FAILOVER", "NDA", "NOFO-PRE", "REJOIN", "NOFO", "FENCE", "FLAP",
     "CONV", "DW", "SW-H", "EG", "DNS-C", "STATUS", "EVENTS", "FLAP-D", "TAINT", "PF", "NAL-P",
-    "RCL", "BKP-SRC", "BKP-V", "DF", "PLV", "UPD",
+    "RCL", "BKP-SRC", "BKP-V", "DF", "PLV", "PWO", "FBP", "DEB", "UPD",
 ];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -590,12 +595,31 @@ pub fn parse(file: &str, text: &str) -> Result<Loaded, ScenarioError> {
             message: e.message().to_string(),
         }
     })?;
-    validate(file, scenario).map_err(|mut e| {
+    let mut loaded = validate(file, scenario).map_err(|mut e| {
         if let Some(line) = crate::scenario_lines::line_of(text, &e.field) {
             e.message.push_str(&format!(" (line {line})"));
         }
         e
-    })
+    })?;
+    add_always_on(&mut loaded.scenario.expect.properties);
+    Ok(loaded)
+}
+
+/// Safety properties judged on every run whether the scenario lists them or not
+/// (SCENARIOS.md §1: "the catalog lists only what a scenario targets"). SW gives way to
+/// SW-H where a scenario judges the split horizon. Not here yet, so judged only where
+/// listed: FENCE c-f and the STATUS safety form (their oracles judge the whole property),
+/// DW (its oracle has no model of a writer the controller cannot reach, so a hung old
+/// primary counts as a dual writer) and RPO-A (it needs one writer at the end).
+pub const ALWAYS_ON: &[&str] = &["SW", "PWO", "FBP", "DEB", "PLV", "DNS-W", "NDA", "FLAP"];
+
+fn add_always_on(properties: &mut Vec<String>) {
+    for p in ALWAYS_ON {
+        let covered = *p == "SW" && properties.iter().any(|x| x == "SW-H");
+        if !covered && !properties.iter().any(|x| x == p) {
+            properties.push(p.to_string());
+        }
+    }
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -751,7 +775,9 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
         }
     }
     if !o.dragonfly_enabled()
-        && (o.dragonfly_max_sync_wait.is_some() || o.dragonfly_on_sync_timeout.is_some())
+        && (o.dragonfly_max_sync_wait.is_some()
+            || o.dragonfly_on_sync_timeout.is_some()
+            || o.dragonfly_auth.is_some())
     {
         return Err(err(
             file,

@@ -114,11 +114,14 @@ pub enum EventKind {
     },
     /// The session workload's write of `key` was acknowledged by the Dragonfly on `site`.
     SessionAck { key: String, site: String },
-    /// End-of-run truth of one site's Dragonfly: up, role and every key it holds.
+    /// End-of-run truth of one site's Dragonfly: up, role, whether the active Service
+    /// selects its pod (`serving`), and every key it holds.
     DragonflyTruth {
         site: String,
         up: bool,
         role: String,
+        #[serde(default)]
+        serving: bool,
         keys: Vec<String>,
     },
     /// Sampled by the observer: a taint-isolation canary pod appeared on (or left) a site's

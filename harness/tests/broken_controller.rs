@@ -49,6 +49,16 @@ fn catalog(id: &str) -> Loaded {
     find(&catalog_dir(), id).expect("catalog scenario")
 }
 
+/// A scenario judged on one more property than its file lists (the always-on safety
+/// properties the catalog entry does not target).
+fn judging(mut scenario: Loaded, property: &str) -> Loaded {
+    let props = &mut scenario.scenario.expect.properties;
+    if !props.iter().any(|p| p == property) {
+        props.push(property.to_string());
+    }
+    scenario
+}
+
 #[test]
 fn flap_fails_when_the_cooldown_is_ignored() {
     breaks(
@@ -183,5 +193,127 @@ fn rcl_fails_when_the_reclone_interlock_is_skipped() {
         &catalog("reclone-interlock-bad-prefix"),
         Broken::SkipRecloneInterlock,
         "RCL",
+    );
+}
+
+/// The controller loses a (refused) long enough to declare it unreachable; b's first STOP
+/// REPLICA fails, so the promotion is retried a poll later, when a answers again: that
+/// poll's probe reads a writable, and a must be fenced (acked) before b is unfenced.
+const RETRY_AFTER_OLD_PRIMARY_BACK: &str = r#"
+id = "retry-after-old-primary-back"
+description = "a cut from the controller 30s..35s, b's first STOP REPLICA fails: the retried promotion reads a writable"
+duration = "90s"
+[topology]
+sites = [{ name = "a" }, { name = "b" }]
+active = "a"
+priorities = ["a", "b"]
+[[faults]]
+at = "30s"
+op = "partition-pair"
+site = "a"
+peer = "controller"
+heal_at = "35s"
+[[faults]]
+at = "31s"
+op = "sql-fail"
+site = "b"
+stmt = "stop_replica"
+n = 1
+[expect]
+properties = ["PWO", "FBP", "SW"]
+"#;
+
+fn retry_after_old_primary_back() -> Loaded {
+    parse(
+        "retry-after-old-primary-back.toml",
+        RETRY_AFTER_OLD_PRIMARY_BACK,
+    )
+    .expect("valid scenario")
+}
+
+#[test]
+fn fbp_fails_when_the_candidate_is_unfenced_before_the_old_primary_is_fenced() {
+    breaks(
+        &retry_after_old_primary_back(),
+        Broken::UnfenceBeforeFence,
+        "FBP",
+    );
+}
+
+#[test]
+fn pwo_fails_when_a_site_read_writable_is_not_fenced_before_the_unfence() {
+    breaks(
+        &retry_after_old_primary_back(),
+        Broken::UnfenceBeforeFence,
+        "PWO",
+    );
+}
+
+#[test]
+fn deb_fails_when_one_failed_probe_declares_a_site_unreachable() {
+    // 3s refused windows hold at most two failed probes: never F = 3 in a row.
+    breaks(
+        &judging(catalog("flapping-partition"), "DEB"),
+        Broken::NoDebounce,
+        "DEB",
+    );
+}
+
+#[test]
+fn taint_fails_when_a_promoted_site_keeps_its_taint() {
+    // b's node carries the taint while b is a read-only standby; b's promotion must lift it.
+    breaks(
+        &catalog("taint-eviction-isolation"),
+        Broken::SkipUntaint,
+        "TAINT",
+    );
+}
+
+/// b is promoted at ~35s; b goes down at 60s, inside the 60s cooldown, so nothing is
+/// writable until it ends (~95s): for 35s activeSite must not name the dead b.
+const DOWN_INSIDE_COOLDOWN: &str = r#"
+id = "down-inside-cooldown"
+description = "site-down a 30s..42s (b promoted), site-down b at 60s: no writer until the cooldown ends"
+duration = "120s"
+[topology]
+sites = [{ name = "a" }, { name = "b" }]
+active = "a"
+priorities = ["a", "b"]
+[[faults]]
+at = "30s"
+op = "site-down"
+site = "a"
+heal_at = "42s"
+[[faults]]
+at = "60s"
+op = "site-down"
+site = "b"
+[expect]
+properties = ["STATUS"]
+"#;
+
+#[test]
+fn status_fails_when_active_site_names_a_dead_writer() {
+    let s = parse("down-inside-cooldown.toml", DOWN_INSIDE_COOLDOWN).expect("valid scenario");
+    breaks(&s, Broken::ReportLastWriter, "STATUS");
+}
+
+#[test]
+fn pf_fails_when_the_planned_target_is_promoted_before_catching_up() {
+    // b's SQL thread is stalled: the run must end Failed/LagTimeout, not Succeeded.
+    breaks(
+        &catalog("planned-lag-timeout-rollback"),
+        Broken::SkipPlannedCatchUp,
+        "PF",
+    );
+}
+
+#[test]
+fn nal_p_fails_when_the_planned_target_is_promoted_before_catching_up() {
+    // Promoting the stalled b drops every write a acked that b had not applied.
+    breaks(
+        &catalog("planned-lag-timeout-rollback"),
+        Broken::SkipPlannedCatchUp,
+        "NAL-P",
     );
 }

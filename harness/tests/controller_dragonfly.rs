@@ -270,6 +270,51 @@ fn dragonfly_only_master_loss_promotes_a_replica_without_touching_mysql() {
     });
 }
 
+/// How many times Events of `reason` were recorded (aggregated Events carry a count).
+fn event_count(ctx: &Ctx, reason: &str) -> u64 {
+    ctx.api
+        .list("events", Some(NS))
+        .iter()
+        .filter(|e| e["reason"] == reason)
+        .map(|e| e["count"].as_u64().unwrap_or(1))
+        .sum()
+}
+
+#[test]
+fn emergency_path_skips_a_target_the_manager_already_promoted() {
+    simulate(setup(enabled()), |ctx| async move {
+        let mut m = bootstrap(&ctx).await;
+        // a's Dragonfly is cut first: the manager promotes b on its own.
+        for h in [
+            "bloodraven",
+            names::host(GROUP, "b").as_str(),
+            names::host(GROUP, "c").as_str(),
+        ] {
+            turmoil::partition(names::host(GROUP, "a").as_str(), h);
+        }
+        for _ in 0..4 {
+            m.dragonfly_tick().await;
+            ctx.poll(&mut m).await;
+        }
+        assert_eq!(df(&ctx, "b").role(), Role::Master);
+        assert_eq!(promotions(&ctx, "b", "success"), 1);
+        // Then MySQL on a dies: the emergency path finds b serving already.
+        ctx.engine("a").shutdown();
+        for _ in 0..15 {
+            ctx.poll(&mut m).await;
+            if ctx.status()["activeSite"] == "b" {
+                break;
+            }
+        }
+        assert_eq!(ctx.status()["activeSite"], "b");
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(promotions(&ctx, "b", "success"), 1, "promoted once");
+        assert_eq!(promotions(&ctx, "b", "skipped"), 1);
+        assert_eq!(event_count(&ctx, "DragonflyPromotionCompleted"), 1);
+        assert_eq!(df(&ctx, "b").get("session:1").as_deref(), Some("alice"));
+    });
+}
+
 fn annotate(ctx: &Ctx, value: &str) {
     ctx.api
         .modify("mysqlfailovergroups", NS, GROUP, |o| {
@@ -358,5 +403,81 @@ fn planned_sync_timeout_with_fail_policy_rolls_back() {
             "Dragonfly stays on the source"
         );
         assert_eq!(promotions(&ctx, "b", "failed"), 1);
+    });
+}
+
+/// Creates (or replaces) the Dragonfly auth Secret with `data`.
+fn put_auth_secret(ctx: &Ctx, data: Value) {
+    ctx.api
+        .put_raw(
+            "secrets",
+            json!({"apiVersion": "v1", "kind": "Secret",
+                   "metadata": {"name": "df-auth", "namespace": NS},
+                   "stringData": data}),
+        )
+        .expect("secret");
+}
+
+async fn tick_and_poll(ctx: &Ctx, m: &mut Manager) -> Value {
+    m.dragonfly_tick().await;
+    ctx.poll(m).await;
+    ctx.status()["dragonfly"].clone()
+}
+
+#[test]
+fn auth_password_comes_from_its_secret_and_a_missing_one_is_reported() {
+    let mut spec = enabled();
+    spec["auth"] = json!({"secretName": "df-auth"});
+    simulate(setup(spec), |ctx| async move {
+        for (_, n) in &ctx.dragonflies {
+            n.require_pass("s3cret");
+        }
+        let mut m = ctx.manager().await;
+        ctx.poll(&mut m).await;
+        // No Secret: a clear message, nothing dialled.
+        let st = tick_and_poll(&ctx, &mut m).await;
+        assert_eq!(st["phase"], "Degraded", "{st}");
+        let msg = st["message"].as_str().unwrap_or_default();
+        assert!(
+            msg.contains(&format!("Secret {NS}/df-auth")) && msg.contains("not found"),
+            "{msg}"
+        );
+        assert!(
+            df(&ctx, "b").role() == Role::Master,
+            "b was never configured"
+        );
+        // The Secret lacks the key.
+        put_auth_secret(&ctx, json!({"pass": "s3cret"}));
+        let st = tick_and_poll(&ctx, &mut m).await;
+        let msg = st["message"].as_str().unwrap_or_default();
+        assert!(msg.contains("has no key \"password\""), "{msg}");
+        // A wrong password: every site refuses with Redis's words.
+        put_auth_secret(&ctx, json!({"password": "nope"}));
+        let st = tick_and_poll(&ctx, &mut m).await;
+        let site = &st["sites"][0];
+        assert_eq!(site["role"], "unreachable", "{st}");
+        assert!(
+            site["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("WRONGPASS invalid username-password pair"),
+            "{site}"
+        );
+        assert!(
+            df(&ctx, "b").role() == Role::Master,
+            "b was never configured"
+        );
+        // The right one: replication is configured through authenticated links.
+        put_auth_secret(&ctx, json!({"password": "s3cret"}));
+        for _ in 0..4 {
+            tick_and_poll(&ctx, &mut m).await;
+        }
+        df(&ctx, "a").set("session:1", "alice").unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let st = tick_and_poll(&ctx, &mut m).await;
+        assert!(follows(df(&ctx, "b"), "a") && follows(df(&ctx, "c"), "a"));
+        assert_eq!(df(&ctx, "c").get("session:1").as_deref(), Some("alice"));
+        assert_eq!(st["phase"], "Ready", "{st}");
+        assert!(st.get("message").is_none_or(Value::is_null), "{st}");
     });
 }

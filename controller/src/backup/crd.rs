@@ -173,6 +173,96 @@ pub struct MysqlBackupVerificationStatus {
     pub message: Option<String>,
 }
 
+/// What the two request statuses share: a phase and, once ended, why and when.
+pub trait RequestStatus {
+    fn phase(&self) -> BackupPhase;
+    /// Ends the request `Failed` with `reason` at `at`.
+    fn fail(&mut self, reason: &str, message: String, at: String);
+}
+
+impl RequestStatus for MysqlBackupStatus {
+    fn phase(&self) -> BackupPhase {
+        self.phase
+    }
+
+    fn fail(&mut self, reason: &str, message: String, at: String) {
+        self.phase = BackupPhase::Failed;
+        self.reason = Some(reason.into());
+        self.message = Some(message);
+        self.completion_time = Some(at);
+    }
+}
+
+impl RequestStatus for MysqlBackupVerificationStatus {
+    fn phase(&self) -> BackupPhase {
+        self.phase
+    }
+
+    fn fail(&mut self, reason: &str, message: String, at: String) {
+        self.phase = BackupPhase::Failed;
+        self.reason = Some(reason.into());
+        self.message = Some(message);
+        self.completion_time = Some(at);
+    }
+}
+
+/// The backup a verification without `backupName` restores: the group's latest
+/// `Succeeded` backup of the profile (by completion time, then name).
+pub fn latest_succeeded<'a>(
+    backups: &'a [MysqlBackup],
+    group: &str,
+    profile: &str,
+) -> Option<&'a MysqlBackup> {
+    backups
+        .iter()
+        .filter(|b| {
+            b.spec.failover_group_ref == group
+                && b.spec.profile_name == profile
+                && b.status
+                    .as_ref()
+                    .is_some_and(|s| s.phase == BackupPhase::Succeeded)
+        })
+        .max_by_key(|b| {
+            (
+                b.status.as_ref().and_then(|s| s.completion_time.clone()),
+                b.metadata.name.clone(),
+            )
+        })
+}
+
+/// The Job of a backup attempt and of a verification: named after the request, so a
+/// restarted controller finds the Job it created (see `reconcile`).
+pub fn backup_job_name(request: &str, attempt: u32) -> String {
+    format!("{request}-backup-{attempt}")
+}
+
+pub fn verify_job_name(request: &str) -> String {
+    format!("{request}-verify")
+}
+
+/// Kubernetes labels every Job's pods with `job-name`, and a label value holds at most 63
+/// characters, so a request whose Job name is longer can never run.
+pub const MAX_JOB_NAME: usize = 63;
+
+/// Checks that `job`, the Job of request `request`, is a valid Job name: a DNS-1123
+/// subdomain short enough to be a label value.
+pub fn check_job_name(request: &str, job: &str) -> Result<(), String> {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let valid = job.len() <= MAX_JOB_NAME
+        && job.split('.').all(|part| {
+            part.starts_with(alnum)
+                && part.ends_with(alnum)
+                && part.chars().all(|c| alnum(c) || c == '-')
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "name {request:?} cannot be used: its Job would be named {job:?}, which must be at most {MAX_JOB_NAME} lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
+        ))
+    }
+}
+
 /// The two CRD manifests as YAML, `(file stem, yaml)`.
 pub fn crd_yamls() -> [(&'static str, String); 2] {
     use kube::CustomResourceExt;
@@ -186,4 +276,65 @@ pub fn crd_yamls() -> [(&'static str, String); 2] {
             serde_yaml::to_string(&MysqlBackupVerification::crd()).expect("CRD serializes"),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_name_must_be_a_short_dns_subdomain() {
+        let ok = |n: &str| check_job_name("r", n).is_ok();
+        assert!(ok("nightly-1-backup-1"));
+        assert!(ok("a.b-verify"));
+        assert!(ok(&"x".repeat(MAX_JOB_NAME)));
+        assert!(!ok(&"x".repeat(MAX_JOB_NAME + 1)));
+        for bad in [
+            "Nightly-verify",
+            "a_b-verify",
+            "-a-verify",
+            "a..b-verify",
+            "a.-b-verify",
+        ] {
+            assert!(!ok(bad), "{bad}");
+        }
+        let e = check_job_name("Bad", "Bad-verify").unwrap_err();
+        assert!(e.contains("name \"Bad\" cannot be used"), "{e}");
+    }
+
+    fn backup(name: &str, group: &str, profile: &str, phase: BackupPhase, at: &str) -> MysqlBackup {
+        let mut b = MysqlBackup::new(
+            name,
+            MysqlBackupSpec {
+                failover_group_ref: group.into(),
+                profile_name: profile.into(),
+                ..Default::default()
+            },
+        );
+        b.status = Some(MysqlBackupStatus {
+            phase,
+            completion_time: Some(at.into()),
+            ..Default::default()
+        });
+        b
+    }
+
+    #[test]
+    fn the_latest_succeeded_backup_is_of_the_group_and_profile() {
+        use BackupPhase::*;
+        let items = [
+            backup("old", "g", "p", Succeeded, "2026-01-01T00:00:00Z"),
+            backup("new", "g", "p", Succeeded, "2026-01-02T00:00:00Z"),
+            backup("failed", "g", "p", Failed, "2026-01-03T00:00:00Z"),
+            backup("other-profile", "g", "q", Succeeded, "2026-01-04T00:00:00Z"),
+            backup("other-group", "h", "p", Succeeded, "2026-01-05T00:00:00Z"),
+        ];
+        let name = |b: Option<&MysqlBackup>| b.and_then(|b| b.metadata.name.clone());
+        assert_eq!(name(latest_succeeded(&items, "g", "p")), Some("new".into()));
+        assert_eq!(
+            name(latest_succeeded(&items, "g", "q")),
+            Some("other-profile".into())
+        );
+        assert_eq!(name(latest_succeeded(&items, "g", "r")), None);
+    }
 }

@@ -10,15 +10,16 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
-use kube::Api;
+use kube::{Api, Resource};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tracing::{info, warn};
 
 use super::crd::{
-    BackupPhase, BackupProfile, MysqlBackup, MysqlBackupStatus, MysqlBackupVerification,
-    MysqlBackupVerificationStatus,
+    backup_job_name, check_job_name, latest_succeeded, verify_job_name, BackupPhase, BackupProfile,
+    MysqlBackup, MysqlBackupVerification, RequestStatus,
 };
 use super::source::{choose, Choice, SourceView};
 use super::{EXPECT_GTID, JOB_KIND, JOB_LABEL, LOCATION, RESULT, SOURCE_HOST};
@@ -67,9 +68,43 @@ async fn bounded<T>(
     }
 }
 
+/// An Event about one request, recorded on that MysqlBackup or MysqlBackupVerification.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RequestEvent {
+    pub object: ObjectReference,
+    pub event: PendingEvent,
+}
+
+/// The Event of a request whose status write just ended it; None while it runs.
+fn ended<S: RequestStatus>(
+    obj: &impl Resource<DynamicType = ()>,
+    st: &S,
+    reasons: [&'static str; 2],
+    succeeded: impl FnOnce() -> String,
+    failed: impl FnOnce() -> String,
+) -> Option<RequestEvent> {
+    let event = match st.phase() {
+        BackupPhase::Succeeded => PendingEvent {
+            warning: false,
+            reason: reasons[0],
+            message: succeeded(),
+        },
+        BackupPhase::Failed => PendingEvent {
+            warning: true,
+            reason: reasons[1],
+            message: failed(),
+        },
+        BackupPhase::Pending | BackupPhase::Running => return None,
+    };
+    Some(RequestEvent {
+        object: obj.object_ref(&()),
+        event,
+    })
+}
+
 /// One pass over the group's backup and verification requests. Returns the Events to send
 /// (each one's status write has already succeeded).
-pub async fn poll(v: &GroupView<'_>) -> Vec<PendingEvent> {
+pub async fn poll(v: &GroupView<'_>) -> Vec<RequestEvent> {
     let mut events = vec![];
     let backups: Api<MysqlBackup> = Api::namespaced(v.client.clone(), v.namespace);
     match bounded(backups.list(&ListParams::default())).await {
@@ -190,18 +225,16 @@ async fn step_backup(
     v: &GroupView<'_>,
     api: &Api<MysqlBackup>,
     b: &MysqlBackup,
-    events: &mut Vec<PendingEvent>,
+    events: &mut Vec<RequestEvent>,
 ) {
     let name = b.metadata.name.clone().unwrap_or_default();
     let old = b.status.clone().unwrap_or_default();
     let mut st = old.clone();
-    let fail = |st: &mut MysqlBackupStatus, reason: &str, message: String| {
-        st.phase = BackupPhase::Failed;
-        st.reason = Some(reason.into());
-        st.message = Some(message);
-        st.completion_time = Some(stamp(v.now));
+    let fail = |st: &mut dyn RequestStatus, reason: &str, message: String| {
+        st.fail(reason, message, stamp(v.now))
     };
     let jobs: Api<Job> = Api::namespaced(v.client.clone(), v.namespace);
+    let bad_name = check_job_name(&name, &backup_job_name(&name, 1)).err();
     match (
         old.phase,
         v.profiles.iter().find(|p| p.name == b.spec.profile_name),
@@ -220,13 +253,16 @@ async fn step_backup(
                     .join(", ")
             ),
         ),
+        (BackupPhase::Pending, Some(_)) if bad_name.is_some() => {
+            fail(&mut st, "InvalidName", bad_name.unwrap_or_default())
+        }
         (BackupPhase::Pending, Some(p)) => {
             match choose(&v.sites, b.spec.source_site_override.as_deref(), p) {
                 Choice::Refuse(reason, message) => fail(&mut st, reason, message),
                 Choice::Wait(why) => st.message = Some(format!("waiting: {why}")),
                 Choice::Site(site) => {
                     let attempt = old.attempt.unwrap_or(0) + 1;
-                    let job_name = format!("{name}-backup-{attempt}");
+                    let job_name = backup_job_name(&name, attempt);
                     let location = format!(
                         "{}://{}/{}{}/{name}",
                         p.storage_type,
@@ -298,28 +334,26 @@ async fn step_backup(
         (BackupPhase::Succeeded | BackupPhase::Failed, Some(_)) => {}
     }
     if st != old && write_status(api, &name, &st).await {
-        match st.phase {
-            BackupPhase::Succeeded => events.push(PendingEvent {
-                warning: false,
-                reason: "BackupSucceeded",
-                message: format!(
+        events.extend(ended(
+            b,
+            &st,
+            ["BackupSucceeded", "BackupFailed"],
+            || {
+                format!(
                     "backup {name} from {} at GTID {} stored at {}",
                     st.source_site.as_deref().unwrap_or("?"),
                     st.gtid_executed.as_deref().unwrap_or(""),
                     st.location.as_deref().unwrap_or("?")
-                ),
-            }),
-            BackupPhase::Failed => events.push(PendingEvent {
-                warning: true,
-                reason: "BackupFailed",
-                message: format!(
+                )
+            },
+            || {
+                format!(
                     "backup {name} failed ({}): {}",
                     st.reason.as_deref().unwrap_or(""),
                     st.message.as_deref().unwrap_or("")
-                ),
-            }),
-            _ => {}
-        }
+                )
+            },
+        ));
     }
 }
 
@@ -328,19 +362,17 @@ async fn step_verification(
     backups: &Api<MysqlBackup>,
     api: &Api<MysqlBackupVerification>,
     m: &MysqlBackupVerification,
-    events: &mut Vec<PendingEvent>,
+    events: &mut Vec<RequestEvent>,
 ) {
     let name = m.metadata.name.clone().unwrap_or_default();
     let old = m.status.clone().unwrap_or_default();
     let mut st = old.clone();
-    let fail = |st: &mut MysqlBackupVerificationStatus, reason: &str, message: String| {
-        st.phase = BackupPhase::Failed;
-        st.reason = Some(reason.into());
-        st.message = Some(message);
-        st.completion_time = Some(stamp(v.now));
+    let fail = |st: &mut dyn RequestStatus, reason: &str, message: String| {
+        st.fail(reason, message, stamp(v.now))
     };
     let jobs: Api<Job> = Api::namespaced(v.client.clone(), v.namespace);
     let profile = v.profiles.iter().find(|p| p.name == m.spec.profile_name);
+    let bad_name = check_job_name(&name, &verify_job_name(&name)).err();
     match (old.phase, profile) {
         (_, None) => fail(
             &mut st,
@@ -350,13 +382,16 @@ async fn step_verification(
                 m.spec.profile_name, v.group
             ),
         ),
+        (BackupPhase::Pending, Some(_)) if bad_name.is_some() => {
+            fail(&mut st, "InvalidName", bad_name.unwrap_or_default())
+        }
         (BackupPhase::Pending, Some(p)) => match pick_backup(v, backups, m).await {
             Err((reason, message)) => fail(&mut st, reason, message),
             Ok(None) => {}
             Ok(Some(b)) => {
                 let bname = b.metadata.name.clone().unwrap_or_default();
                 let bs = b.status.clone().unwrap_or_default();
-                let job_name = format!("{name}-verify");
+                let job_name = verify_job_name(&name);
                 let location = bs.location.clone().unwrap_or_default();
                 let gtid = bs.gtid_executed.clone().unwrap_or_default();
                 let job = job_object(
@@ -429,52 +464,51 @@ async fn step_verification(
     }
     if st != old && write_status(api, &name, &st).await {
         let backup = st.backup_name.as_deref().unwrap_or("?");
-        match st.phase {
-            BackupPhase::Succeeded => events.push(PendingEvent {
-                warning: false,
-                reason: "BackupVerificationSucceeded",
-                message: format!(
+        events.extend(ended(
+            m,
+            &st,
+            ["BackupVerificationSucceeded", "BackupVerificationFailed"],
+            || {
+                format!(
                     "backup {backup} restored: {} rows at GTID {}",
                     st.restored_rows.unwrap_or(0),
                     st.restored_gtid_executed.as_deref().unwrap_or("")
-                ),
-            }),
-            BackupPhase::Failed => events.push(PendingEvent {
-                warning: true,
-                reason: "BackupVerificationFailed",
-                message: format!(
+                )
+            },
+            || {
+                format!(
                     "verification {name} of backup {backup} failed ({}): {}",
                     st.reason.as_deref().unwrap_or(""),
                     st.message.as_deref().unwrap_or("")
-                ),
-            }),
-            _ => {}
-        }
+                )
+            },
+        ));
     }
 }
 
 /// The backup a verification restores: the named one, or the latest Succeeded one of the
-/// profile. `Ok(None)`: the named backup has not ended yet.
+/// profile. `Ok(None)`: not yet (the named backup has not ended, or the apiserver did not
+/// answer; a transient error must not fail the verification).
 async fn pick_backup(
     v: &GroupView<'_>,
     backups: &Api<MysqlBackup>,
     m: &MysqlBackupVerification,
 ) -> Result<Option<MysqlBackup>, (&'static str, String)> {
-    let succeeded = |b: &MysqlBackup| {
-        b.status
-            .as_ref()
-            .is_some_and(|s| s.phase == BackupPhase::Succeeded)
-    };
+    let name = m.metadata.name.as_deref().unwrap_or_default();
     if let Some(bname) = &m.spec.backup_name {
-        let b = bounded(backups.get_opt(bname))
-            .await
-            .map_err(|e| ("BackupNotFound", e))?
-            .ok_or_else(|| {
-                (
+        let b = match bounded(backups.get_opt(bname)).await {
+            Ok(Some(b)) => b,
+            Ok(None) => {
+                return Err((
                     "BackupNotFound",
                     format!("MysqlBackup {bname} does not exist"),
-                )
-            })?;
+                ))
+            }
+            Err(e) => {
+                warn!(verification = %name, error = %e, "reading the MysqlBackup failed");
+                return Ok(None);
+            }
+        };
         if b.spec.failover_group_ref != v.group {
             return Err((
                 "BackupNotFound",
@@ -493,30 +527,21 @@ async fn pick_backup(
             _ => Ok(None),
         };
     }
-    let list = bounded(backups.list(&ListParams::default()))
-        .await
-        .map_err(|e| ("BackupNotFound", e))?;
-    list.items
-        .into_iter()
-        .filter(|b| {
-            b.spec.failover_group_ref == v.group
-                && b.spec.profile_name == m.spec.profile_name
-                && succeeded(b)
-        })
-        .max_by_key(|b| {
-            (
-                b.status.as_ref().and_then(|s| s.completion_time.clone()),
-                b.metadata.name.clone(),
-            )
-        })
-        .map(|b| Ok(Some(b)))
-        .unwrap_or_else(|| {
-            Err((
-                "BackupNotFound",
-                format!(
-                    "no Succeeded MysqlBackup of profile {} for group {}",
-                    m.spec.profile_name, v.group
-                ),
-            ))
-        })
+    let list = match bounded(backups.list(&ListParams::default())).await {
+        Ok(list) => list,
+        Err(e) => {
+            warn!(verification = %name, error = %e, "listing MysqlBackups failed");
+            return Ok(None);
+        }
+    };
+    match latest_succeeded(&list.items, v.group, &m.spec.profile_name) {
+        Some(b) => Ok(Some(b.clone())),
+        None => Err((
+            "BackupNotFound",
+            format!(
+                "no Succeeded MysqlBackup of profile {} for group {}",
+                m.spec.profile_name, v.group
+            ),
+        )),
+    }
 }

@@ -43,6 +43,27 @@ impl DfConn {
         }
     }
 
+    /// `AUTH <password>` (the default user): Dragonfly refuses every other command on a
+    /// connection that has not authenticated when it runs with `requirepass`.
+    pub async fn auth(&mut self, password: &str, timeout: Duration) -> Result<(), DfError> {
+        let what = "AUTH".to_string();
+        let exchange = async {
+            self.io
+                .get_mut()
+                .write_all(&resp::encode_command(&["AUTH", password]))
+                .await?;
+            self.io.get_mut().flush().await?;
+            resp::read(&mut self.io).await
+        };
+        // The command text would carry the password into logs and status: name it only.
+        match tokio::time::timeout(timeout, exchange).await {
+            Ok(Ok(Reply::Error(e))) => Err(DfError::Refused(self.host.clone(), what, e)),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(DfError::Protocol(self.host.clone(), what, e.to_string())),
+            Err(_) => Err(DfError::Timeout(self.host.clone(), what, timeout)),
+        }
+    }
+
     /// Sends one command and reads its reply; a server error reply is `Refused`.
     pub async fn call(&mut self, args: &[&str], timeout: Duration) -> Result<Reply, DfError> {
         let what = args.join(" ");

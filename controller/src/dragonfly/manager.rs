@@ -63,6 +63,10 @@ pub struct DragonflyManager {
     /// Labels last written per pod: (role, traffic).
     labels: BTreeMap<String, (Option<String>, bool)>,
     stale_reported: BTreeMap<String, Instant>,
+    /// The password from `spec.dragonfly.auth`'s Secret, as of the last tick.
+    password: Option<String>,
+    /// Why that password could not be read (published as the status message).
+    auth_problem: Option<String>,
     status: Arc<Mutex<DragonflyStatus>>,
 }
 
@@ -91,6 +95,8 @@ impl DragonflyManager {
             link_down_ticks: BTreeMap::new(),
             labels: BTreeMap::new(),
             stale_reported: BTreeMap::new(),
+            password: None,
+            auth_problem: None,
             status: Arc::new(Mutex::new(status)),
         }
     }
@@ -112,8 +118,37 @@ impl DragonflyManager {
         names::host(&self.api.name, site)
     }
 
+    /// A connection to `site`'s Dragonfly, authenticated when auth is configured.
     pub async fn conn(&self, site: &str) -> Result<DfConn, DfError> {
-        DfConn::open(&*self.dialer, &self.host(site), self.cfg.port, OP_TIMEOUT).await
+        let mut c =
+            DfConn::open(&*self.dialer, &self.host(site), self.cfg.port, OP_TIMEOUT).await?;
+        if let Some(pw) = &self.password {
+            c.auth(pw, OP_TIMEOUT).await?;
+        }
+        Ok(c)
+    }
+
+    /// Reads the password when auth is configured; false (nothing may be dialled) while
+    /// its Secret or key is missing.
+    async fn refresh_auth(&mut self) -> bool {
+        let Some(auth) = self.cfg.auth.clone() else {
+            return true;
+        };
+        match super::auth::read_password(&self.api.client, &self.api.namespace, &auth).await {
+            Ok(pw) => {
+                self.password = Some(pw);
+                self.auth_problem = None;
+                true
+            }
+            Err(problem) => {
+                if self.auth_problem.as_ref() != Some(&problem) {
+                    warn!(problem = %problem, "Dragonfly password unavailable; not dialling Dragonfly");
+                }
+                self.auth_problem = Some(problem);
+                self.observed.clear();
+                false
+            }
+        }
     }
 
     /// `INFO replication` of one site.
@@ -241,6 +276,10 @@ impl DragonflyManager {
     /// One manager tick. `mysql_active` is the MySQL active site; `paused` holds while a
     /// planned failover is in flight (observe, never mutate).
     pub async fn tick(&mut self, mysql_active: Option<&str>, paused: bool) {
+        if !self.refresh_auth().await {
+            self.publish(None);
+            return;
+        }
         self.observe().await;
         if paused {
             self.publish(None);
@@ -448,18 +487,35 @@ impl DragonflyManager {
     /// it by [`EMERGENCY_BUDGET`].
     pub async fn emergency_promote(&mut self, target: &str, old: Option<&str>) {
         let old = old.filter(|o| *o != target).map(String::from);
+        if self.password.is_none() {
+            // A restarted controller may fail over before its first tick read the Secret.
+            self.refresh_auth().await;
+        }
         if let Some(o) = &old {
             self.set_labels(o, None, false).await;
         }
-        if let Err(e) = self.conn(target).await {
+        let seen = match self.info(target).await {
+            Ok(i) => i,
+            Err(e) => {
+                self.metrics
+                    .dragonfly_promotion(&self.api.name, target, "failed");
+                self.event(
+                    true,
+                    "DragonflyPromotionFailed",
+                    &format!("Dragonfly on {target} is unreachable: {e}"),
+                )
+                .await;
+                return;
+            }
+        };
+        // The manager's own tick may have seen the master die before MySQL did and
+        // promoted the target already: nothing to hand over, and no second promotion.
+        if self.active == target && seen.role == Role::Master && !seen.pristine_master() {
             self.metrics
-                .dragonfly_promotion(&self.api.name, target, "failed");
-            self.event(
-                true,
-                "DragonflyPromotionFailed",
-                &format!("Dragonfly on {target} is unreachable: {e}"),
-            )
-            .await;
+                .dragonfly_promotion(&self.api.name, target, "skipped");
+            self.set_labels(target, Some("master"), true).await;
+            info!(target = %target, "Dragonfly already serves from the MySQL failover target");
+            self.publish(None);
             return;
         }
         let method = match self.takeover(target, false).await {
@@ -576,6 +632,7 @@ impl DragonflyManager {
         }
         let phase = match phase {
             Some(p) => p.to_string(),
+            None if self.auth_problem.is_some() => "Degraded".into(),
             None if self.active.is_empty() || !self.is_master(&self.active) => {
                 "ConfiguringReplication".into()
             }
@@ -586,13 +643,15 @@ impl DragonflyManager {
         let status = DragonflyStatus {
             enabled: true,
             active_site: self.active.clone(),
-            message: (phase != "Ready").then(|| {
-                sites
-                    .iter()
-                    .filter(|s| !s.ready)
-                    .map(|s| format!("{}: {}", s.name, s.role))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+            message: self.auth_problem.clone().or_else(|| {
+                (phase != "Ready").then(|| {
+                    sites
+                        .iter()
+                        .filter(|s| !s.ready)
+                        .map(|s| format!("{}: {}", s.name, s.role))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
             }),
             phase,
             last_promotion_time: self.last_promotion.as_ref().map(|p| p.0.clone()),

@@ -2,6 +2,7 @@
 //! client, the Kubernetes objects, and the manager that keeps Dragonfly's master on the
 //! active MySQL site.
 
+pub mod auth;
 pub mod client;
 pub mod info;
 pub mod manager;

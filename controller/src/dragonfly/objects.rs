@@ -32,19 +32,24 @@ fn args(spec: &DragonflySpec) -> Vec<String> {
 pub fn statefulset(owner: &Owner, spec: &DragonflySpec, site: &str) -> StatefulSet {
     let g = &owner.group;
     let name = names::site_object(g, site);
+    // The same password guards clients (requirepass) and a replica's link to its master
+    // (masterauth), since any site may become the master.
     let env = spec.auth.as_ref().map(|a| {
-        vec![k8s_openapi::api::core::v1::EnvVar {
-            name: "DFLY_requirepass".into(),
-            value_from: Some(k8s_openapi::api::core::v1::EnvVarSource {
-                secret_key_ref: Some(k8s_openapi::api::core::v1::SecretKeySelector {
-                    name: a.secret_name.clone(),
-                    key: a.password_key.clone(),
-                    optional: Some(false),
+        ["DFLY_requirepass", "DFLY_masterauth"]
+            .into_iter()
+            .map(|name| k8s_openapi::api::core::v1::EnvVar {
+                name: name.into(),
+                value_from: Some(k8s_openapi::api::core::v1::EnvVarSource {
+                    secret_key_ref: Some(k8s_openapi::api::core::v1::SecretKeySelector {
+                        name: a.secret_name.clone(),
+                        key: a.password_key.clone(),
+                        optional: Some(false),
+                    }),
+                    ..Default::default()
                 }),
                 ..Default::default()
-            }),
-            ..Default::default()
-        }]
+            })
+            .collect()
     });
     let container = Container {
         name: "dragonfly".into(),

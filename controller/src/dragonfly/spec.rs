@@ -90,6 +90,8 @@ fn default_max_sync_wait() -> String {
 #[derive(Clone, Debug, PartialEq)]
 pub struct DragonflyConfig {
     pub port: u16,
+    /// Where the password is, when Dragonfly runs with `requirepass`.
+    pub auth: Option<DragonflyAuth>,
     pub max_sync_wait: Duration,
     pub on_sync_timeout: OnSyncTimeout,
 }
@@ -127,8 +129,23 @@ impl DragonflySpec {
                 "must be more than 0s".into(),
             ));
         }
+        if let Some(a) = &self.auth {
+            if a.secret_name.is_empty() {
+                return Err(err(
+                    "auth.secretName",
+                    "required: the Secret holding the Dragonfly password".into(),
+                ));
+            }
+            if a.password_key.is_empty() {
+                return Err(err(
+                    "auth.passwordKey",
+                    "must name a key of the Secret (default \"password\")".into(),
+                ));
+            }
+        }
         Ok(Some(DragonflyConfig {
             port: self.port,
+            auth: self.auth.clone(),
             max_sync_wait,
             on_sync_timeout: self.planned_failover.on_sync_timeout,
         }))
@@ -145,7 +162,9 @@ pub struct DragonflyStatus {
     /// Disabled, Reconciling, ConfiguringReplication, Degraded, Ready or Promoting.
     #[serde(default)]
     pub phase: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Always serialized (null when clear): the status is a JSON merge patch, where an
+    /// absent field would keep a stale message forever.
+    #[serde(default)]
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_promotion_time: Option<String>,
@@ -222,6 +241,17 @@ mod tests {
         assert_eq!(c.port, 6379);
         assert_eq!(c.max_sync_wait, Duration::from_secs(30));
         assert_eq!(c.on_sync_timeout, OnSyncTimeout::Proceed);
+        assert_eq!(c.auth, None);
+        let a = spec("{enabled: true, image: 'df:v1', auth: {secretName: df-auth}}")
+            .validate()
+            .unwrap()
+            .unwrap()
+            .auth
+            .unwrap();
+        assert_eq!(
+            (a.secret_name.as_str(), a.password_key.as_str()),
+            ("df-auth", "password")
+        );
     }
 
     #[test]
@@ -239,6 +269,14 @@ mod tests {
             (
                 "{enabled: true, image: 'df:v1', plannedFailover: {maxSyncWait: 0s}}",
                 "spec.dragonfly.plannedFailover.maxSyncWait",
+            ),
+            (
+                "{enabled: true, image: 'df:v1', auth: {secretName: ''}}",
+                "spec.dragonfly.auth.secretName",
+            ),
+            (
+                "{enabled: true, image: 'df:v1', auth: {secretName: df, passwordKey: ''}}",
+                "spec.dragonfly.auth.passwordKey",
             ),
         ];
         for (yaml, field) in cases {

@@ -1,12 +1,14 @@
-//! `kubectl-bloodraven`: the day-2 plugin (status, promote, reclone). It only touches API
-//! objects, writing exactly the annotation grammars of [`crate::annotations`] that the
-//! controller parses, after the same checks the controller would make (so a typo fails
+//! `kubectl-bloodraven`: the day-2 plugin (status, promote, reclone, backup,
+//! verify-backup). It only touches API objects, writing exactly the annotation grammars of
+//! [`crate::annotations`] and the request resources of [`crate::backup::crd`] that the
+//! controller reads, after the same checks the controller would make (so a typo fails
 //! here instead of as a `Failed` operation in the event log).
 //!
 //! Exit codes: 0 success; 1 the operation ended Failed or Deferred, or `--wait` timed out;
 //! 2 bad input (flags, unknown group or site, a request the controller would refuse);
 //! 3 the cluster could not be reached or refused a call.
 
+mod backups;
 mod connect;
 mod ops;
 pub mod render;
@@ -94,6 +96,39 @@ pub enum Command {
         /// Prefix (8+ characters) of the site's divergentGtid (default: 12, auto-filled).
         #[arg(long)]
         gtid_prefix: Option<String>,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Take a backup now: create a MysqlBackup of <group> with one of its backup profiles.
+    Backup {
+        group: String,
+        /// A profile of the group's spec.backup.profiles.
+        #[arg(long)]
+        profile: String,
+        /// Take it from this site instead of the one the operator picks (never a reader).
+        #[arg(long)]
+        source_site: Option<String>,
+        /// Name of the MysqlBackup (default: generated, <group>-<profile>-xxxxx).
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Restore a backup in a scratch instance and check it: create a MysqlBackupVerification.
+    VerifyBackup {
+        group: String,
+        /// The MysqlBackup to verify (same as --backup).
+        #[arg(value_name = "BACKUP", conflicts_with = "backup")]
+        backup_arg: Option<String>,
+        /// A profile of the group's spec.backup.profiles.
+        #[arg(long)]
+        profile: String,
+        /// The MysqlBackup to verify (default: the latest Succeeded one of the profile).
+        #[arg(long)]
+        backup: Option<String>,
+        /// Name of the MysqlBackupVerification (default: generated).
+        #[arg(long)]
+        name: Option<String>,
         #[command(flatten)]
         wait: WaitArgs,
     },
@@ -192,6 +227,28 @@ async fn dispatch(cli: Cli, out: &mut dyn std::io::Write) -> Result<(), Exit> {
             wait,
         } => {
             ctx.reclone(&group, &site, cold, gtid_prefix, &wait, out)
+                .await
+        }
+        Command::Backup {
+            group,
+            profile,
+            source_site,
+            name,
+            wait,
+        } => {
+            ctx.backup(&group, &profile, source_site, name, &wait, out)
+                .await
+        }
+        Command::VerifyBackup {
+            group,
+            backup_arg,
+            profile,
+            backup,
+            name,
+            wait,
+        } => {
+            let backup = backup.or(backup_arg);
+            ctx.verify_backup(&group, &profile, backup, name, &wait, out)
                 .await
         }
     }

@@ -20,13 +20,13 @@ pub struct Ctx {
     pub output: Output,
 }
 
-fn write(out: &mut dyn std::io::Write, s: &str) -> Result<(), Exit> {
+pub(super) fn write(out: &mut dyn std::io::Write, s: &str) -> Result<(), Exit> {
     out.write_all(s.as_bytes())
         .and_then(|_| out.flush())
         .map_err(|e| Exit::cluster(format!("writing the output: {e}")))
 }
 
-fn api_error(what: &str, e: kube::Error) -> Exit {
+pub(super) fn api_error(what: &str, e: kube::Error) -> Exit {
     match e {
         kube::Error::Api(s) if s.code == 404 => Exit::bad_input(format!("{what} not found")),
         e => Exit::cluster(format!("{what}: {e}")),
@@ -38,14 +38,14 @@ impl Ctx {
         Api::namespaced(self.client.clone(), &self.namespace)
     }
 
-    async fn get(&self, group: &str) -> Result<MysqlFailoverGroup, Exit> {
+    pub(super) async fn get(&self, group: &str) -> Result<MysqlFailoverGroup, Exit> {
         self.api()
             .get(group)
             .await
             .map_err(|e| api_error(&format!("MysqlFailoverGroup {}/{group}", self.namespace), e))
     }
 
-    fn dump<T: serde::Serialize>(&self, v: &T) -> Result<String, Exit> {
+    pub(super) fn dump<T: serde::Serialize>(&self, v: &T) -> Result<String, Exit> {
         match self.output {
             Output::Json => serde_json::to_string_pretty(v)
                 .map(|s| s + "\n")
@@ -64,7 +64,9 @@ impl Ctx {
         if let Some(g) = group {
             let obj = self.get(g).await?;
             let text = match self.output {
-                Output::Table | Output::Wide => render::group(&obj, wide),
+                Output::Table | Output::Wide => {
+                    render::group(&obj, wide) + &self.backup_summary(g, wide).await
+                }
                 _ => self.dump(&obj)?,
             };
             return write(out, &text);
@@ -110,7 +112,7 @@ impl Ctx {
             })
     }
 
-    fn site_known(obj: &MysqlFailoverGroup, site: &str) -> Result<SiteRole, Exit> {
+    pub(super) fn site_known(obj: &MysqlFailoverGroup, site: &str) -> Result<SiteRole, Exit> {
         obj.spec
             .sites
             .iter()

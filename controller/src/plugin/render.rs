@@ -1,6 +1,7 @@
 //! What `status` prints: aligned tables (table, wide) and the objects as JSON or YAML.
 //! Pure functions of the objects, so the output is snapshot-tested.
 
+use crate::backup::crd::{MysqlBackup, MysqlBackupVerification};
 use crate::crd::{MysqlFailoverGroup, SiteStatus};
 
 /// Left-aligned columns separated by three spaces, like kubectl.
@@ -188,6 +189,85 @@ pub fn group(g: &MysqlFailoverGroup, wide: bool) -> String {
         .collect();
     out.push_str(&table(&header, &rows));
     out
+}
+
+fn opt(s: &Option<String>) -> String {
+    or_dash(s.as_deref().unwrap_or_default())
+}
+
+/// One line per MysqlBackup.
+pub fn backups(items: &[MysqlBackup], wide: bool) -> String {
+    let mut header = vec!["NAME", "GROUP", "PROFILE", "PHASE", "SOURCE", "COMPLETED"];
+    if wide {
+        header.extend(["SIZE", "GTID EXECUTED", "LOCATION", "REASON", "MESSAGE"]);
+    }
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|b| {
+            let st = b.status.clone().unwrap_or_default();
+            let mut r = vec![
+                opt(&b.metadata.name),
+                b.spec.failover_group_ref.clone(),
+                b.spec.profile_name.clone(),
+                format!("{:?}", st.phase),
+                opt(&st.source_site),
+                opt(&st.completion_time),
+            ];
+            if wide {
+                r.push(
+                    st.size_bytes
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                );
+                r.push(opt(&st.gtid_executed));
+                r.push(opt(&st.location));
+                r.push(opt(&st.reason));
+                r.push(opt(&st.message));
+            }
+            r
+        })
+        .collect();
+    table(&header, &rows)
+}
+
+/// One line per MysqlBackupVerification.
+pub fn verifications(items: &[MysqlBackupVerification], wide: bool) -> String {
+    let mut header = vec![
+        "NAME",
+        "GROUP",
+        "PROFILE",
+        "BACKUP",
+        "PHASE",
+        "ROWS",
+        "COMPLETED",
+    ];
+    if wide {
+        header.extend(["RESTORED GTID", "REASON", "MESSAGE"]);
+    }
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|m| {
+            let st = m.status.clone().unwrap_or_default();
+            let mut r = vec![
+                opt(&m.metadata.name),
+                m.spec.failover_group_ref.clone(),
+                m.spec.profile_name.clone(),
+                opt(&st.backup_name.clone().or(m.spec.backup_name.clone())),
+                format!("{:?}", st.phase),
+                st.restored_rows
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                opt(&st.completion_time),
+            ];
+            if wide {
+                r.push(opt(&st.restored_gtid_executed));
+                r.push(opt(&st.reason));
+                r.push(opt(&st.message));
+            }
+            r
+        })
+        .collect();
+    table(&header, &rows)
 }
 
 #[cfg(test)]

@@ -232,7 +232,14 @@ impl GroupReconciler {
             name: self.name.clone(),
             clock: self.clock.clone(),
         };
-        let taints = node_taints::desired(&group.spec.sites, &view);
+        let mut taints = node_taints::desired(&group.spec.sites, &view);
+        if self
+            .registry
+            .hooks()
+            .broken(crate::fault_hooks::Broken::SkipUntaint)
+        {
+            taints.retain(|(_, present)| *present);
+        }
         out.nodes_changed = node_taints::heal(&api, self.registry.metrics(), &taints).await;
     }
 }

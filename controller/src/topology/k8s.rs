@@ -189,21 +189,37 @@ impl GroupApi {
 
     /// Records a Kubernetes Event on the group.
     pub async fn event(&self, warning: bool, reason: &str, message: &str) -> Result<(), K8sError> {
+        let group = ObjectReference {
+            api_version: Some(format!("{}/{}", crd::GROUP, crd::VERSION)),
+            kind: Some("MysqlFailoverGroup".into()),
+            name: Some(self.name.clone()),
+            namespace: Some(self.namespace.clone()),
+            ..Default::default()
+        };
+        self.event_on(group, warning, reason, message).await
+    }
+
+    /// Records a Kubernetes Event on `involved`, an object of the group's namespace (a
+    /// MysqlBackup's outcome belongs on the MysqlBackup, where `kubectl describe` shows it).
+    pub async fn event_on(
+        &self,
+        involved: ObjectReference,
+        warning: bool,
+        reason: &str,
+        message: &str,
+    ) -> Result<(), K8sError> {
         let now = self.clock.now();
         let api: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
         let ev = Event {
             metadata: ObjectMeta {
-                generate_name: Some(format!("{}.", self.name)),
+                generate_name: Some(format!(
+                    "{}.",
+                    involved.name.as_deref().unwrap_or(&self.name)
+                )),
                 namespace: Some(self.namespace.clone()),
                 ..Default::default()
             },
-            involved_object: ObjectReference {
-                api_version: Some(format!("{}/{}", crd::GROUP, crd::VERSION)),
-                kind: Some("MysqlFailoverGroup".into()),
-                name: Some(self.name.clone()),
-                namespace: Some(self.namespace.clone()),
-                ..Default::default()
-            },
+            involved_object: involved,
             reason: Some(reason.into()),
             message: Some(message.into()),
             type_: Some(if warning { "Warning" } else { "Normal" }.into()),

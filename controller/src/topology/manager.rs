@@ -516,6 +516,7 @@ impl Manager {
 
     /// Side effects of a debounced state change (spec §3.1): log, count, taint.
     fn on_transition(&mut self, i: usize, from: SiteState, to: SiteState) {
+        let keep_taint = self.registry.hooks().broken(Broken::SkipUntaint);
         let site = &mut self.sites[i];
         info!(site = %site.spec.name, from = from.as_str(), to = to.as_str(), "state transition");
         if to != SiteState::ReadOnly {
@@ -528,7 +529,7 @@ impl Manager {
         if site.spec.role != SiteRole::ReadOnly {
             let demoted = matches!(from, SiteState::Writable | SiteState::Unknown)
                 && matches!(to, SiteState::ReadOnly | SiteState::Unreachable);
-            let promoted = to == SiteState::Writable;
+            let promoted = to == SiteState::Writable && !keep_taint;
             if demoted || promoted {
                 let op = TaintOp {
                     site: site.spec.name.clone(),
@@ -812,23 +813,9 @@ impl Manager {
     ) -> Result<Option<String>, crate::sql::SqlError> {
         let hooks = self.registry.hooks();
         let old_primary = old_primary.filter(|_| !hooks.broken(Broken::SkipFenceOldPrimary));
-        if let Some(old) = old_primary {
-            match self.session(old, PROBE_TIMEOUT).await {
-                Ok(mut s) => {
-                    hooks.mutation("fence-old-primary").await;
-                    if let Err(e) = s.fence().await {
-                        warn!(site = %old, error = %e, "could not fence old primary");
-                    } else if let Err(e) = async {
-                        hooks.mutation("kill-app-connections").await;
-                        s.kill_app_connections().await
-                    }
-                    .await
-                    {
-                        warn!(site = %old, error = %e, "could not kill app connections on old primary");
-                    }
-                }
-                Err(e) => warn!(site = %old, error = %e, "old primary unreachable; not fenced"),
-            }
+        let late_fence = hooks.broken(Broken::UnfenceBeforeFence);
+        if let Some(old) = old_primary.filter(|_| !late_fence) {
+            self.fence_old_primary(old).await;
         }
         let mut s = self.session(candidate, PROBE_TIMEOUT).await?;
         match s.wait_for_relay_log_drain(DRAIN_BUDGET).await {
@@ -853,8 +840,33 @@ impl Manager {
         };
         hooks.mutation("unfence").await;
         s.unfence().await?;
+        if let Some(old) = old_primary.filter(|_| late_fence) {
+            self.fence_old_primary(old).await;
+        }
         info!(promoted_site = %candidate, promotion_gtid = ?gtid, "failover complete");
         Ok(gtid)
+    }
+
+    /// Fence the old primary and kill its app sessions, best effort: an unreachable old
+    /// primary is left to its sidecar.
+    async fn fence_old_primary(&self, old: &str) {
+        let hooks = self.registry.hooks();
+        match self.session(old, PROBE_TIMEOUT).await {
+            Ok(mut s) => {
+                hooks.mutation("fence-old-primary").await;
+                if let Err(e) = s.fence().await {
+                    warn!(site = %old, error = %e, "could not fence old primary");
+                } else if let Err(e) = async {
+                    hooks.mutation("kill-app-connections").await;
+                    s.kill_app_connections().await
+                }
+                .await
+                {
+                    warn!(site = %old, error = %e, "could not kill app connections on old primary");
+                }
+            }
+            Err(e) => warn!(site = %old, error = %e, "old primary unreachable; not fenced"),
+        }
     }
 
     async fn record_failover(&mut self, target: &str, gtid: Option<String>) {
@@ -1385,7 +1397,10 @@ impl Manager {
 
     fn build_status(&self, cs: &CrossSite) -> MysqlFailoverGroupStatus {
         let now = self.seams.clock.now();
-        let active = self.active_site();
+        let mut active = self.active_site();
+        if active.is_none() && self.registry.hooks().broken(Broken::ReportLastWriter) {
+            active = self.last_writer.as_deref().and_then(|w| self.site_index(w));
+        }
         let previous = self
             .last_written
             .as_ref()

@@ -34,6 +34,15 @@ pub(super) struct State {
     pub kill_epoch: u64,
     /// Bumped at every boot, so replids stay unique and deterministic.
     pub boots: u64,
+    /// `requirepass` (and `masterauth`, the same secret): configuration, kept across
+    /// restarts. None: no authentication.
+    pub password: Option<String>,
+    /// `--dir s3://...`: where SAVE writes and a boot loads from. None: saves go to the
+    /// pod's own disk, lost with the pod.
+    pub snapshot: Option<(super::SnapshotStore, String)>,
+    /// Writes since the last save, and the virtual ms of that save.
+    pub changes_since_save: u64,
+    pub last_save_ms: Option<u64>,
 }
 
 /// A handle on one fake Dragonfly (shared by its server, its replication task and the
@@ -67,6 +76,10 @@ impl Node {
                 writes_paused: false,
                 kill_epoch: 0,
                 boots: 0,
+                password: None,
+                snapshot: None,
+                changes_since_save: 0,
+                last_save_ms: None,
             })),
             trace,
         }
@@ -85,6 +98,22 @@ impl Node {
         s.role = Role::Master;
         s.log.clear();
         s.data.clear();
+        s.changes_since_save = 0;
+        s.last_save_ms = None;
+        // A dump in the snapshot dir is loaded before serving; it becomes the start of a
+        // new history, so replicas full-sync it.
+        let loaded = s
+            .snapshot
+            .as_ref()
+            .and_then(|(store, loc)| store.get(loc).map(|d| (loc.clone(), d)));
+        let detail = match loaded {
+            Some((loc, dump)) => {
+                s.log = dump.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                s.data = dump;
+                format!("boot (loaded {} key(s) from {loc})", s.data.len())
+            }
+            None => "boot (empty)".to_string(),
+        };
         s.link_up = false;
         s.last_io_ms = None;
         s.sync_in_progress = false;
@@ -92,7 +121,33 @@ impl Node {
         s.writes_paused = false;
         let site = s.site.clone();
         drop(s);
-        self.record_role(&site, "master", "boot (empty)");
+        self.record_role(&site, "master", &detail);
+    }
+
+    /// Runs with `--dir <location>` in `store`: SAVE writes there, a boot loads from it.
+    pub fn snapshot_to(&self, store: &super::SnapshotStore, location: &str) {
+        self.lock().snapshot = Some((store.clone(), location.to_string()));
+    }
+
+    /// `SAVE`: the whole dataset to the snapshot dir (the pod's own disk when none).
+    pub(super) fn save(&self, now_ms: u64) {
+        let mut s = self.lock();
+        if let Some((store, loc)) = &s.snapshot {
+            store.put(loc, s.data.clone());
+        }
+        s.changes_since_save = 0;
+        s.last_save_ms = Some(now_ms);
+    }
+
+    /// `INFO persistence` as Dragonfly prints it (never loading: a load happens at boot,
+    /// before the node serves).
+    pub(super) fn info_persistence(&self) -> String {
+        let s = self.lock();
+        format!(
+            "# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:{}\r\nlast_save:{}\r\n",
+            s.changes_since_save,
+            s.last_save_ms.map_or(0, |ms| ms / 1000)
+        )
     }
 
     pub(super) fn record_role(&self, site: &str, role: &str, detail: &str) {
@@ -101,6 +156,11 @@ impl Node {
             role: role.into(),
             detail: detail.into(),
         });
+    }
+
+    /// Runs with `requirepass <password>` (and `masterauth` for its replication link).
+    pub fn require_pass(&self, password: &str) {
+        self.lock().password = Some(password.into());
     }
 
     pub fn site(&self) -> String {
@@ -139,6 +199,7 @@ impl Node {
         }
         s.log.push((key.into(), value.into()));
         s.data.insert(key.into(), value.into());
+        s.changes_since_save += 1;
         Ok(())
     }
 

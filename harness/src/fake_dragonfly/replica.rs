@@ -11,6 +11,28 @@ use super::PULL_EVERY;
 
 const LINK_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// Dials the master and, when this node has a password, authenticates the link with it
+/// (`masterauth`): a master with `requirepass` serves no replica that does not.
+pub(super) async fn dial_master(
+    node: &Node,
+    dialer: &SharedDialer,
+    host: &str,
+    port: u16,
+) -> std::io::Result<BufReader<BoxIo>> {
+    let mut io = BufReader::new(dialer.dial(host, port).await?);
+    let password = node.lock().password.clone();
+    if let Some(pw) = password {
+        io.get_mut()
+            .write_all(&resp::encode_command(&["AUTH", &pw]))
+            .await?;
+        io.get_mut().flush().await?;
+        if let Reply::Error(e) = resp::read(&mut io).await? {
+            return Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, e));
+        }
+    }
+    Ok(io)
+}
+
 /// A pull or takeover reply: `[replid, from, [k, v, k, v, ...]]`.
 pub(super) fn sync_reply(replid: u64, from: u64, entries: &[(String, String)]) -> Reply {
     Reply::Array(Some(vec![
@@ -89,8 +111,9 @@ pub async fn run(node: Node, dialer: SharedDialer) {
             continue;
         };
         if link.as_ref().is_none_or(|(h, _)| *h != host) {
-            match tokio::time::timeout(LINK_TIMEOUT, dialer.dial(&host, port)).await {
-                Ok(Ok(io)) => link = Some((host.clone(), BufReader::new(io))),
+            match tokio::time::timeout(LINK_TIMEOUT, dial_master(&node, &dialer, &host, port)).await
+            {
+                Ok(Ok(io)) => link = Some((host.clone(), io)),
                 _ => {
                     node.lock().link_up = false;
                     link = None;

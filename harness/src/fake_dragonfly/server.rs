@@ -8,7 +8,7 @@ use bloodraven::net::{BoxIo, Listener, SharedDialer};
 use tokio::io::{AsyncWriteExt, BufReader};
 
 use super::node::{Node, Role};
-use super::replica::{apply_reply, tail_for};
+use super::replica::{apply_reply, dial_master, tail_for};
 
 /// Accepts connections forever; one task per connection.
 pub async fn serve(node: Node, mut listener: Box<dyn Listener>, dialer: SharedDialer) {
@@ -21,6 +21,7 @@ async fn connection(node: Node, io: BoxIo, dialer: SharedDialer) {
     let mut io = BufReader::new(io);
     let mut epoch = node.lock().kill_epoch;
     let mut replication = false;
+    let mut authed = node.lock().password.is_none();
     loop {
         let args = match resp::read_command(&mut io).await {
             Ok(a) => a,
@@ -41,7 +42,15 @@ async fn connection(node: Node, io: BoxIo, dialer: SharedDialer) {
         if name == "DFLYSYNC" || name == "DFLYTAKEOVER" {
             replication = true;
         }
-        let reply = command(&node, &args, &dialer).await;
+        let reply = if name == "AUTH" {
+            let r = auth(&node, &args[1..]);
+            authed |= matches!(r, Reply::Simple(_));
+            r
+        } else if !authed {
+            Reply::err("NOAUTH Authentication required.")
+        } else {
+            command(&node, &args, &dialer).await
+        };
         if name == "CLIENT" {
             epoch = node.lock().kill_epoch; // SKIPME: the caller survives its own kill
         }
@@ -49,6 +58,23 @@ async fn connection(node: Node, io: BoxIo, dialer: SharedDialer) {
             return;
         }
         let _ = io.get_mut().flush().await;
+    }
+}
+
+/// `AUTH [username] <password>` against `requirepass`, with Redis's own refusals.
+fn auth(node: &Node, args: &[String]) -> Reply {
+    let (user, given) = match args {
+        [pw] => ("default", pw.as_str()),
+        [user, pw] => (user.as_str(), pw.as_str()),
+        _ => return arity("AUTH"),
+    };
+    let Some(want) = node.lock().password.clone() else {
+        return Reply::err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+    };
+    if user == "default" && given == want {
+        Reply::ok()
+    } else {
+        Reply::err("WRONGPASS invalid username-password pair or user is disabled.")
     }
 }
 
@@ -66,7 +92,15 @@ async fn command(node: &Node, args: &[String], dialer: &SharedDialer) -> Reply {
     match (name.as_str(), &a[1..]) {
         ("PING", []) => Reply::Simple("PONG".into()),
         ("INFO", [] | ["replication" | "REPLICATION"]) => Reply::bulk(node.info_replication(now)),
-        ("INFO", ["persistence" | "PERSISTENCE"]) => Reply::bulk("# Persistence\r\nloading:0\r\n"),
+        ("INFO", ["persistence" | "PERSISTENCE"]) => Reply::bulk(node.info_persistence()),
+        ("SAVE", []) => {
+            node.save(now);
+            Reply::ok()
+        }
+        ("BGSAVE", []) => {
+            node.save(now);
+            Reply::Simple("Background saving started".into())
+        }
         ("INFO", [other]) => Reply::bulk(format!("# {other}\r\n")),
         ("SET", [k, v]) => match node.set(k, v) {
             Ok(()) => Reply::ok(),
@@ -163,7 +197,7 @@ async fn command(node: &Node, args: &[String], dialer: &SharedDialer) -> Reply {
         }
         (
             "PING" | "GET" | "SET" | "INFO" | "REPLTAKEOVER" | "CLIENT" | "DFLYSYNC"
-            | "DFLYTAKEOVER",
+            | "DFLYTAKEOVER" | "SAVE" | "BGSAVE",
             _,
         ) => arity(&name),
         _ => Reply::err(format!(
@@ -198,8 +232,7 @@ async fn takeover(node: &Node, secs: u64, dialer: &SharedDialer) -> Reply {
         return fail();
     }
     let exchange = async {
-        let io = dialer.dial(&host, port).await?;
-        let mut io = BufReader::new(io);
+        let mut io = dial_master(node, dialer, &host, port).await?;
         io.get_mut().write_all(&req).await?;
         io.get_mut().flush().await?;
         resp::read(&mut io).await

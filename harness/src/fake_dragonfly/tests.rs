@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use bloodraven::dragonfly::client::{DfConn, DfError};
 use bloodraven::dragonfly::info::Role as InfoRole;
+use bloodraven::dragonfly::resp::Reply;
 use bloodraven::net::SharedDialer;
 
 use super::{run_host, Node, Role, PORT};
@@ -117,4 +118,84 @@ fn takeover_needs_a_live_master_and_a_restart_loses_everything() {
     nodes[0].boot();
     assert!(nodes[0].keys().is_empty());
     assert_eq!(nodes[0].role(), Role::Master);
+}
+
+#[test]
+fn requirepass_refuses_until_auth_and_guards_the_replication_link() {
+    let (mut sim, nodes) = world(&["df-a", "df-b", "df-c"]);
+    nodes[0].require_pass("pw");
+    nodes[1].require_pass("pw");
+    let (b, c) = (nodes[1].clone(), nodes[2].clone());
+    sim.client("test", async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut ca = conn("df-a").await;
+        let e = ca.call(&["PING"], T).await.unwrap_err();
+        assert!(
+            matches!(&e, DfError::Refused(_, _, m) if m == "NOAUTH Authentication required."),
+            "{e}"
+        );
+        let e = ca.auth("wrong", T).await.unwrap_err();
+        assert!(
+            matches!(&e, DfError::Refused(_, _, m) if m == "WRONGPASS invalid username-password pair or user is disabled."),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("wrong"), "the password is never echoed: {e}");
+        ca.auth("pw", T).await.unwrap();
+        ca.call(&["SET", "k", "v"], T).await.unwrap();
+        // A node without requirepass refuses AUTH, as Redis does.
+        let mut cc = conn("df-c").await;
+        let e = cc.auth("pw", T).await.unwrap_err();
+        assert!(e.to_string().contains("without any password configured"), "{e}");
+        // b authenticates its link with its own password (masterauth) and syncs; c has
+        // none and is refused by a's requirepass, so its link never comes up.
+        let mut cb = conn("df-b").await;
+        cb.auth("pw", T).await.unwrap();
+        cb.replicaof("df-a", PORT, T).await.unwrap();
+        cc.replicaof("df-a", PORT, T).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(b.get("k").as_deref(), Some("v"));
+        assert_eq!(c.get("k"), None);
+        assert!(!cc.info_replication(T).await.unwrap().link_up);
+        Ok(())
+    });
+    sim.run().unwrap();
+}
+
+#[test]
+fn save_writes_the_dataset_to_the_bucket_and_a_boot_loads_it() {
+    let (mut sim, nodes) = world(&["df-a", "df-b"]);
+    let store = super::SnapshotStore::default();
+    nodes[0].snapshot_to(&store, "s3://chaos-df/demo/a");
+    let (a, b) = (nodes[0].clone(), nodes[1].clone());
+    let bucket = store.clone();
+    sim.client("test", async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut ca = conn("df-a").await;
+        ca.call(&["SET", "session:1", "alice"], T).await.unwrap();
+        let persistence = |r: Reply| r.text().unwrap_or_default();
+        let before = persistence(ca.call(&["INFO", "persistence"], T).await.unwrap());
+        assert!(before.contains("rdb_changes_since_last_save:1"), "{before}");
+        ca.call(&["SAVE"], T).await.unwrap();
+        let after = persistence(ca.call(&["INFO", "persistence"], T).await.unwrap());
+        assert!(after.contains("rdb_changes_since_last_save:0"), "{after}");
+        ca.call(&["SET", "session:2", "bob"], T).await.unwrap();
+        let r = ca.call(&["BGSAVE"], T).await.unwrap();
+        assert_eq!(r, Reply::Simple("Background saving started".into()));
+        ca.call(&["SET", "session:3", "carol"], T).await.unwrap();
+        // b has no snapshot dir: its SAVE lands on its own disk, not in the bucket.
+        let mut cb = conn("df-b").await;
+        cb.call(&["SAVE"], T).await.unwrap();
+        assert_eq!(bucket.locations(), ["s3://chaos-df/demo/a"]);
+        let e = ca.call(&["SAVE", "now"], T).await.unwrap_err();
+        assert!(e.to_string().contains("wrong number of arguments"), "{e}");
+        Ok(())
+    });
+    sim.run().unwrap();
+    // A restart loads the last dump (the write after it is lost), as a history of its
+    // own that replicas full-sync; a node without a dump boots empty.
+    a.boot();
+    assert_eq!(a.keys(), ["session:1", "session:2"]);
+    assert_eq!(a.offset(), 2);
+    b.boot();
+    assert!(b.keys().is_empty());
 }

@@ -4,6 +4,7 @@
 mod backup;
 pub mod bounds;
 mod data;
+mod debounce;
 mod dns_convergence;
 mod dragonfly;
 mod events;
@@ -14,6 +15,8 @@ mod liveness;
 mod ordered_update;
 mod planned;
 mod poll_liveness;
+mod polls;
+mod promotion_order;
 mod safety;
 mod split_horizon;
 mod status_truth;
@@ -132,6 +135,9 @@ pub fn judge(input: &Input) -> Vec<Verdict> {
             "DF" => dragonfly::dragonfly(input),
             "PLV" => poll_liveness::poll_liveness(input),
             "UPD" => ordered_update::ordered_update(input),
+            "PWO" => promotion_order::no_promote_over_writer(input),
+            "FBP" => promotion_order::fence_before_promote(input),
+            "DEB" => debounce::debounce(input),
             other => Verdict::new(
                 other,
                 false,
@@ -146,6 +152,10 @@ pub fn judge(input: &Input) -> Vec<Verdict> {
 mod tests;
 #[cfg(test)]
 mod tests_claims;
+#[cfg(test)]
+mod tests_dragonfly;
+#[cfg(test)]
+mod tests_order;
 #[cfg(test)]
 mod tests_poll;
 #[cfg(test)]

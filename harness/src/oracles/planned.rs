@@ -9,6 +9,7 @@
 
 use std::collections::BTreeSet;
 
+use super::truth::{fmt_secs, is_unfence, Writability};
 use super::{Input, Verdict};
 use crate::trace::EventKind;
 use crate::world::CONTROLLER_HOST;
@@ -64,6 +65,11 @@ pub fn planned_outcome(input: &Input) -> Verdict {
     if p.is_null() {
         wrong.push("status.plannedFailover is absent".into());
     }
+    wrong.extend(target_unfenced_over_source(
+        input,
+        &s("sourcePrimary"),
+        &target,
+    ));
     Verdict::new(
         "PF",
         wrong.is_empty(),
@@ -74,6 +80,45 @@ pub fn planned_outcome(input: &Input) -> Verdict {
             wrong.join("; ")
         },
     )
+}
+
+/// PF's protocol order: after the planned-failover annotation, the controller's first
+/// unfence of the target finds the source already read-only (fenced in Draining).
+fn target_unfenced_over_source(input: &Input, source: &str, target: &str) -> Option<String> {
+    if source.is_empty() || target.is_empty() {
+        return None;
+    }
+    let mut w = Writability::default();
+    let mut asked = false;
+    for e in input.events {
+        match &e.kind {
+            EventKind::Fault { op, detail, .. }
+                if op == "annotate" && detail.contains("planned-failover=") =>
+            {
+                asked = true;
+            }
+            EventKind::Mutation {
+                site,
+                user,
+                sql,
+                ok: true,
+            } if asked
+                && site == target
+                && user == crate::world::CONTROLLER_SQL_USER
+                && is_unfence(sql) =>
+            {
+                return w.writable(source).then(|| {
+                    format!(
+                        "at {}: target {target} unfenced while the source {source} was still writable",
+                        fmt_secs(e.at_ms)
+                    )
+                });
+            }
+            _ => {}
+        }
+        w.apply(e);
+    }
+    None
 }
 
 pub fn no_acked_loss_planned(input: &Input) -> Verdict {

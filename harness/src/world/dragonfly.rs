@@ -4,7 +4,7 @@
 //! active Service's selection, and the `dragonfly-*` faults. Absent unless the scenario
 //! sets `topology.spec.dragonfly = true`, so other runs are unchanged.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,6 +24,10 @@ pub const IMAGE: &str = "docker.dragonflydb.io/dragonflydb/dragonfly:v1.38.0";
 /// The session workload's host and its write period.
 pub const SESSIONS_HOST: &str = "sessions";
 const SESSION_EVERY: Duration = Duration::from_millis(500);
+/// With `dragonfly_auth`: the Secret the group's `spec.dragonfly.auth` names, and the
+/// password in it (every Dragonfly's `requirepass`).
+pub const AUTH_SECRET: &str = "mysql-demo-dragonfly-auth";
+pub const PASSWORD: &str = "df-sessions-pw";
 
 /// `spec.dragonfly` of the group, when the scenario enables it.
 pub fn spec_json(o: &SpecOverrides) -> Option<Value> {
@@ -37,7 +41,11 @@ pub fn spec_json(o: &SpecOverrides) -> Option<Value> {
     if let Some(v) = &o.dragonfly_on_sync_timeout {
         planned["onSyncTimeout"] = json!(v);
     }
-    Some(json!({"enabled": true, "image": IMAGE, "plannedFailover": planned}))
+    let mut df = json!({"enabled": true, "image": IMAGE, "plannedFailover": planned});
+    if o.dragonfly_auth == Some(true) {
+        df["auth"] = json!({ "secretName": AUTH_SECRET });
+    }
+    Some(df)
 }
 
 /// A `dragonfly-*` fault action.
@@ -53,7 +61,19 @@ pub struct DfWorld {
     nodes: Vec<(String, String, Node)>,
     /// The host the active Service currently selects (None: no endpoint).
     target: Arc<Mutex<Option<(String, String)>>>,
-    down: Mutex<BTreeSet<String>>,
+    /// Why each downed site's Dragonfly is down: its own pod was killed
+    /// ([`DownReason::Pod`]) and/or its node went away with the site ([`DownReason::Node`]).
+    /// It runs again only once every reason has cleared.
+    down: Mutex<BTreeMap<String, BTreeSet<DownReason>>>,
+}
+
+/// What keeps a Dragonfly down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DownReason {
+    /// `dragonfly-kill`: the pod alone.
+    Pod,
+    /// `site-down` / `node-down`: the node the pod runs on.
+    Node,
 }
 
 impl DfWorld {
@@ -65,7 +85,18 @@ impl DfWorld {
         trace: &Trace,
         dialer: &SharedDialer,
         until: Duration,
+        auth: bool,
     ) -> anyhow::Result<Self> {
+        let password = auth.then(|| PASSWORD.to_string());
+        if auth {
+            api.put_raw(
+                "secrets",
+                json!({"apiVersion": "v1", "kind": "Secret",
+                       "metadata": {"name": AUTH_SECRET, "namespace": NAMESPACE},
+                       "stringData": {"password": PASSWORD}}),
+            )
+            .map_err(|e| anyhow::anyhow!("seeding the Dragonfly auth Secret: {e:?}"))?;
+        }
         let mut nodes = vec![];
         for site in sites {
             let host = names::host(GROUP, site);
@@ -82,6 +113,9 @@ impl DfWorld {
             )
             .map_err(|e| anyhow::anyhow!("seeding the Dragonfly pod of {site}: {e:?}"))?;
             let node = Node::new(site, &host, trace.clone());
+            if let Some(pw) = &password {
+                node.require_pass(pw);
+            }
             let (n, d) = (node.clone(), dialer.clone());
             sim.host(host.as_str(), move || {
                 let (n, d) = (n.clone(), d.clone());
@@ -94,8 +128,9 @@ impl DfWorld {
             let (target, dialer, trace) = (target.clone(), dialer.clone(), trace.clone());
             sim.host(SESSIONS_HOST, move || {
                 let (target, dialer, trace) = (target.clone(), dialer.clone(), trace.clone());
+                let password = password.clone();
                 async move {
-                    sessions(target, dialer, trace, until).await;
+                    sessions(target, dialer, trace, until, password).await;
                     Ok(())
                 }
             });
@@ -110,15 +145,7 @@ impl DfWorld {
     /// The observer's beat: the active Service's endpoint is the first pod (spec order)
     /// labelled master with traffic enabled, as kube-proxy would route.
     pub fn observe(&self, api: &ApiServer) {
-        let selector = names::active_selector(GROUP);
-        let pick = self.nodes.iter().find(|(site, _, _)| {
-            api.get("pods", NAMESPACE, &names::pod(GROUP, site))
-                .is_some_and(|p| {
-                    selector
-                        .iter()
-                        .all(|(k, v)| p["metadata"]["labels"][k].as_str() == Some(v))
-                })
-        });
+        let pick = self.nodes.iter().find(|(site, _, _)| selected(api, site));
         *self.target.lock().unwrap() = pick.map(|(s, h, _)| (s.clone(), h.clone()));
     }
 
@@ -141,20 +168,12 @@ impl DfWorld {
         match a {
             DfAction::Kill { site } | DfAction::Restart { site } => {
                 let up = matches!(a, DfAction::Restart { .. });
-                let host = self.host(site).to_string();
                 trace.record(EventKind::Fault {
                     op: "dragonfly-kill".into(),
                     detail: site.clone(),
                     heal: up,
                 });
-                if up {
-                    self.down.lock().unwrap().remove(site);
-                    sim.bounce(host.as_str());
-                } else {
-                    self.down.lock().unwrap().insert(site.clone());
-                    sim.crash(host.as_str());
-                }
-                trace.record(EventKind::Host { host, up });
+                self.set_down(sim, site, DownReason::Pod, !up, trace);
             }
             DfAction::Cut { site, heal } => {
                 let host = self.host(site).to_string();
@@ -185,11 +204,48 @@ impl DfWorld {
         }
     }
 
+    /// Adds (or clears) one reason for `site`'s Dragonfly to be down: the host crashes
+    /// when the first reason appears and boots (empty) when the last one clears.
+    pub(super) fn set_down(
+        &self,
+        sim: &mut turmoil::Sim<'_>,
+        site: &str,
+        reason: DownReason,
+        down: bool,
+        trace: &Trace,
+    ) {
+        let host = self.host(site).to_string();
+        let mut all = self.down.lock().unwrap();
+        let reasons = all.entry(site.to_string()).or_default();
+        let was_down = !reasons.is_empty();
+        if down {
+            reasons.insert(reason);
+        } else {
+            reasons.remove(&reason);
+        }
+        let is_down = !reasons.is_empty();
+        drop(all);
+        match (was_down, is_down) {
+            (false, true) => sim.crash(host.as_str()),
+            (true, false) => sim.bounce(host.as_str()),
+            _ => return,
+        }
+        trace.record(EventKind::Host { host, up: !is_down });
+    }
+
+    /// The Dragonfly host of `site`, if the site has one.
+    pub(super) fn host_of(&self, site: &str) -> Option<&str> {
+        self.nodes
+            .iter()
+            .find(|n| n.0 == site)
+            .map(|n| n.1.as_str())
+    }
+
     /// End-of-run truth, one event per site.
-    pub fn record_truth(&self, trace: &Trace) {
+    pub fn record_truth(&self, api: &ApiServer, trace: &Trace) {
         let down = self.down.lock().unwrap();
         for (site, _, node) in &self.nodes {
-            let up = !down.contains(site);
+            let up = down.get(site).is_none_or(BTreeSet::is_empty);
             trace.record(EventKind::DragonflyTruth {
                 site: site.clone(),
                 up,
@@ -197,10 +253,22 @@ impl DfWorld {
                     Role::Master => "master".into(),
                     Role::Replica { .. } => "replica".into(),
                 },
+                serving: selected(api, site),
                 keys: if up { node.keys() } else { vec![] },
             });
         }
     }
+}
+
+/// Whether the active Service selects `site`'s Dragonfly pod (its labels match).
+fn selected(api: &ApiServer, site: &str) -> bool {
+    let selector = names::active_selector(GROUP);
+    api.get("pods", NAMESPACE, &names::pod(GROUP, site))
+        .is_some_and(|p| {
+            selector
+                .iter()
+                .all(|(k, v)| p["metadata"]["labels"][k].as_str() == Some(v))
+        })
 }
 
 /// The session workload: `SET session:<n>` through the active Service every 500ms,
@@ -210,6 +278,7 @@ async fn sessions(
     dialer: SharedDialer,
     trace: Trace,
     until: Duration,
+    password: Option<String>,
 ) {
     let t = Duration::from_secs(1);
     let mut conn: Option<(String, DfConn)> = None;
@@ -220,10 +289,14 @@ async fn sessions(
             continue;
         };
         if conn.as_ref().is_none_or(|(h, _)| *h != host) {
-            conn = DfConn::open(&*dialer, &host, fake_dragonfly::PORT, t)
-                .await
-                .ok()
-                .map(|c| (host.clone(), c));
+            let open = async {
+                let mut c = DfConn::open(&*dialer, &host, fake_dragonfly::PORT, t).await?;
+                if let Some(pw) = &password {
+                    c.auth(pw, t).await?;
+                }
+                Ok::<_, bloodraven::dragonfly::client::DfError>(c)
+            };
+            conn = open.await.ok().map(|c| (host.clone(), c));
         }
         let Some((_, c)) = conn.as_mut() else {
             continue;

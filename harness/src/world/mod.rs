@@ -9,6 +9,7 @@ pub mod claims;
 pub mod clock;
 pub mod counter;
 pub mod dragonfly;
+mod dragonfly_site;
 pub mod logs;
 mod rollout;
 pub(crate) mod site;
@@ -428,6 +429,7 @@ fn run_inner(
             &trace,
             &dialer,
             duration,
+            topo.spec.dragonfly_auth == Some(true),
         )?),
         false => None,
     };
@@ -497,6 +499,9 @@ fn run_inner(
                 hooks: &hooks,
             };
             apply(&mut sim, &action, &env, &mut links);
+            if let Some(df) = &df {
+                dragonfly_site::follow(df, &mut sim, &action, &mut links, &site_names, &trace);
+            }
         }
         if now >= next_observe {
             next_observe = now + OBSERVE_EVERY;
@@ -529,7 +534,7 @@ fn run_inner(
     }
 
     if let Some(df) = &df {
-        df.record_truth(&trace);
+        df.record_truth(&api, &trace);
     }
     let fin = Final {
         sites: sites

@@ -5,7 +5,7 @@ use tracing::warn;
 
 use super::Manager;
 use crate::backup::crd::BackupSpec;
-use crate::backup::reconcile::{poll, GroupView};
+use crate::backup::reconcile::{poll, GroupView, RequestEvent};
 use crate::backup::source::SourceView;
 
 impl Manager {
@@ -49,8 +49,12 @@ impl Manager {
             hosts,
             now: self.seams.clock.now(),
         };
-        for ev in poll(&view).await {
-            if let Err(e) = self.api.event(ev.warning, ev.reason, &ev.message).await {
+        for RequestEvent { object, event: ev } in poll(&view).await {
+            if let Err(e) = self
+                .api
+                .event_on(object, ev.warning, ev.reason, &ev.message)
+                .await
+            {
                 warn!(reason = ev.reason, error = %e, "event write failed");
             }
         }
