@@ -384,7 +384,14 @@ pub struct PlannedFailoverStatus {
     /// The Dragonfly half (spec §7.4); absent when Dragonfly is disabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dragonfly: Option<crate::dragonfly::PlannedDragonflyStatus>,
+    /// What started it: absent for the annotation, [`TRIGGERED_BY_ORDERED_UPDATE`] for the
+    /// ordered update's handoff (spec §3.9), which the anti-flap cooldown does not gate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triggered_by: Option<String>,
 }
+
+/// `status.plannedFailover.triggeredBy` of the ordered update's handoff.
+pub const TRIGGERED_BY_ORDERED_UPDATE: &str = "OrderedUpdate";
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -37,6 +37,12 @@ pub struct Topology {
     /// as the last failover target, an hour before the run (outside any cooldown).
     #[serde(default)]
     pub history: Option<String>,
+    /// A fresh deploy (spec §3.10): every site starts with an empty data directory and no
+    /// replication, so mysqld boots writable (the boot-fence init container fences only an
+    /// initialised data directory). `active` names the seed the controller must pick (the
+    /// first primary-candidate of `priorities`, else the first primary-candidate).
+    #[serde(default)]
+    pub fresh: bool,
     /// Overrides of MysqlFailoverGroup spec fields (Go durations as strings).
     #[serde(default)]
     pub spec: SpecOverrides,
@@ -141,7 +147,9 @@ pub struct Fault {
     /// `errant-write`: how many local transactions (default 1).
     #[serde(default)]
     pub n: Option<u64>,
-    /// How mysqld comes back: `fenced` or `writable` (`node-down`, `site-down`, `crash`).
+    /// How mysqld comes back: `fenced` or `writable` (`node-down`, `site-down`, `crash`,
+    /// `pvc-loss`, `mysqld-kill`); default fenced, as the pod's boot-fence init container
+    /// makes every start of an initialised data directory.
     #[serde(default)]
     pub boot: Option<String>,
     /// `annotate`: the annotation key on the group.
@@ -225,10 +233,15 @@ pub struct BackupRequest {
 /// - `manual-fence`: a human runs `SET GLOBAL super_read_only = ON` on `site` as `root`.
 /// - `annotate` (not a fault): a human sets annotation `key` on the group to `value`, or
 ///   removes it when `value` is absent (planned failover, reclone).
+/// - `spec-patch` (not a fault): a human merge-patches the group's spec with `value` (a
+///   JSON object, e.g. a new image); the world then replaces each pod whose Deployment's
+///   template the controller changes (the ordered update).
 /// - `controller-crash`: armed at `at`, the controller crashes right before the `n`th
 ///   failover mutation after that (default 1) and boots again after `down` (default 4s).
 /// - `mysqld-kill`: only mysqld dies (the sidecar runs on); it restarts after `down`
-///   (default 4s) writable, as a killed primary's mysqld does, with replication stopped.
+///   (default 4s) with replication stopped, `boot` fenced (default: the boot-fence file
+///   the pod's init container wrote is still there) or writable (a start without it, as
+///   the original product's container restart).
 /// - `apply-stall`: `site`'s SQL thread applies only `rate` transactions a second (default
 ///   0) until `heal_at`; the IO thread keeps fetching into the relay log.
 /// - `fetch-stall`: `site`'s links to every other site are cut until `heal_at`, so its IO
@@ -300,6 +313,7 @@ pub const FAULT_OPS: &[&str] = &[
     "backup-drop-rows",
     "dragonfly-kill",
     "dragonfly-partition",
+    "spec-patch",
 ];
 /// Statement kinds `sql-fail` and `sql-ambiguous` can target.
 pub use crate::fake_mysql::STMT_KINDS;
@@ -338,7 +352,8 @@ fn op_fields(op: &str) -> &'static [&'static str] {
         "errant-write" => &["site", "n"],
         "rogue-unfence" | "manual-fence" => &["site"],
         "annotate" => &["key", "value"],
-        "mysqld-kill" => &["site", "down"],
+        "spec-patch" => &["value"],
+        "mysqld-kill" => &["site", "down", "boot"],
         "apply-stall" => &["site", "rate", "heal_at"],
         "fetch-stall" | "pause" => &["site", "heal_at"],
         "partition-oneway" => &["site", "peer", "heal_at"],
@@ -362,7 +377,7 @@ fn op_fields(op: &str) -> &'static [&'static str] {
 pub const PROPERTIES: &[&str] = &[
     "SW", "DNS-W", "RPO-A", "FAILOVER", "NDA", "NOFO-PRE", "REJOIN", "NOFO", "FENCE", "FLAP",
     "CONV", "DW", "SW-H", "EG", "DNS-C", "STATUS", "EVENTS", "FLAP-D", "TAINT", "PF", "NAL-P",
-    "RCL", "BKP-SRC", "BKP-V", "DF", "PLV", "PWO", "FBP", "DEB",
+    "RCL", "BKP-SRC", "BKP-V", "DF", "PLV", "PWO", "FBP", "DEB", "UPD",
 ];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -718,6 +733,36 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
     if let Some(h) = &t.history {
         known("topology.history", h)?;
     }
+    if t.fresh {
+        if t.history.is_some() {
+            return Err(err(
+                file,
+                "topology.fresh",
+                "a fresh deploy has no failover history: remove topology.history",
+            ));
+        }
+        let candidate = |n: &String| {
+            t.sites
+                .iter()
+                .any(|s| s.name == *n && s.role == "primary-candidate")
+        };
+        let seed = t
+            .priorities
+            .iter()
+            .find(|p| candidate(p))
+            .or_else(|| t.sites.iter().map(|s| &s.name).find(|n| candidate(n)));
+        if seed != Some(&t.active) {
+            return Err(err(
+                file,
+                "topology.active",
+                format!(
+                    "{:?}: a fresh deploy starts with the seed as active, expected {:?} (the first primary-candidate of priorities, else of sites)",
+                    t.active,
+                    seed.map(String::as_str).unwrap_or_default()
+                ),
+            ));
+        }
+    }
     let o = &t.spec;
     for (field, v) in [
         ("topology.spec.poll_interval", &o.poll_interval),
@@ -953,6 +998,22 @@ fn validate(file: &str, s: Scenario) -> Result<Loaded, ScenarioError> {
                 ))
             }
         };
+        if f.op == "spec-patch"
+            && !f
+                .value
+                .as_deref()
+                .and_then(|v| serde_json::from_str::<serde_json::Value>(v).ok())
+                .is_some_and(|v| v.is_object() && v.as_object().is_some_and(|o| !o.is_empty()))
+        {
+            return Err(err(
+                file,
+                &field("value"),
+                format!(
+                    "{:?}: spec-patch needs a JSON merge patch of the group's spec, e.g. '{{\"image\": \"mysql:9.8\"}}'",
+                    f.value.as_deref().unwrap_or_default()
+                ),
+            ));
+        }
         if f.op == "annotate" && f.key.as_deref().is_none_or(str::is_empty) {
             return Err(err(
                 file,
@@ -1320,6 +1381,89 @@ failover_within = "45s"
         parse("x.toml", &OK.replace(from, to))
             .unwrap_err()
             .to_string()
+    }
+
+    #[test]
+    fn a_fresh_deploy_names_its_seed_as_active_and_has_no_history() {
+        let fresh = |active: &str, extra: &str| {
+            parse(
+                "x.toml",
+                &OK.replace(
+                    "active = \"a\"",
+                    &format!(
+                        "active = \"{active}\"\npriorities = [\"b\", \"a\"]\nfresh = true{extra}"
+                    ),
+                ),
+            )
+        };
+        assert!(fresh("b", "").unwrap().scenario.topology.fresh);
+        let e = fresh("a", "").unwrap_err().to_string();
+        assert!(
+            e.contains("topology.active") && e.contains("expected \"b\""),
+            "{e}"
+        );
+        let e = fresh("b", "\nhistory = \"b\"").unwrap_err().to_string();
+        assert!(
+            e.contains("topology.fresh") && e.contains("no failover history"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn spec_patch_takes_a_json_object() {
+        let patch = |value: &str| {
+            parse(
+                "x.toml",
+                &OK.replace(
+                    "op = \"node-down\"\nsite = \"a\"",
+                    &format!("op = \"spec-patch\"\nvalue = '{value}'"),
+                ),
+            )
+        };
+        assert!(patch(r#"{"image": "mysql:9.8"}"#).is_ok());
+        for bad in ["mysql:9.8", "{}", "[1]"] {
+            let e = patch(bad).unwrap_err().to_string();
+            assert!(
+                e.contains("faults[0].value") && e.contains("JSON merge patch"),
+                "{bad}: {e}"
+            );
+        }
+        let e = parse(
+            "x.toml",
+            &OK.replace(
+                "op = \"node-down\"",
+                "op = \"spec-patch\"\nvalue = '{\"image\": \"x\"}'",
+            ),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("faults[0].site"),
+            "spec-patch takes no site: {e}"
+        );
+    }
+
+    #[test]
+    fn mysqld_kill_takes_a_boot_mode() {
+        let kill = |boot: &str| {
+            parse(
+                "x.toml",
+                &OK.replace(
+                    "op = \"node-down\"\nsite = \"a\"",
+                    &format!("op = \"mysqld-kill\"\nsite = \"a\"{boot}"),
+                ),
+            )
+        };
+        assert!(
+            kill("").unwrap().faults[0].boot_fenced,
+            "the boot fence is the default"
+        );
+        assert!(!kill("\nboot = \"writable\"").unwrap().faults[0].boot_fenced);
+        let e = kill("\nboot = \"open\"").unwrap_err().to_string();
+        assert!(
+            e.contains("faults[0].boot") && e.contains("expected fenced or writable"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,6 +1,16 @@
 //! The per-site Deployment `mysql-<group>-<site>` (spec §1): one replica, a `mysql`
-//! container and the `sidecar` container, pinned to the site's nodes, tolerating the
-//! group's own read-only taint (the taint is for the workloads, not for the database).
+//! container and the `sidecar` container after the `boot-fence` init container, pinned to
+//! the site's nodes, tolerating the group's own read-only taint (the taint is for the
+//! workloads, not for the database).
+//!
+//! Boot fence (spec §11.1: a returning old primary committed transactions before anyone
+//! fenced it): the init container writes an option file that mysqld reads last
+//! (`--defaults-extra-file`), with `super_read_only=ON` whenever the data directory is
+//! already initialised. Every start of an existing instance in the pod, a container
+//! restart included (the file is on an emptyDir), comes up fenced; only the controller
+//! (or the sidecar's safety net, when the controller names the site) unfences it. An
+//! empty data directory gets an empty file: the image's first initialisation needs writes,
+//! and the controller fences the fresh instance (fresh-deploy bootstrap, auto-clone).
 
 use std::collections::BTreeMap;
 
@@ -162,6 +172,44 @@ fn config_volume(name: &str, group: &str, key: &str) -> Volume {
     }
 }
 
+/// Where the init container writes the boot-fence option file, and the file.
+pub const BOOT_FENCE_DIR: &str = "/etc/mysql/boot-fence";
+pub const BOOT_FENCE_FILE: &str = "/etc/mysql/boot-fence/boot-fence.cnf";
+
+/// The init container's script: fence when the data directory holds an instance.
+pub const BOOT_FENCE_SCRIPT: &str = r#"set -eu
+f=/etc/mysql/boot-fence/boot-fence.cnf
+if [ -d /var/lib/mysql/mysql ]; then
+  printf '[mysqld]\nsuper_read_only=ON\nread_only=ON\n' > "$f"
+  echo "bloodraven: existing data directory; mysqld boots with super_read_only=ON"
+else
+  printf '# bloodraven: empty data directory, first initialisation; the controller fences it\n' > "$f"
+  echo "bloodraven: empty data directory; no boot fence for the first initialisation"
+fi
+"#;
+
+fn boot_fence_init(image: &str) -> Container {
+    Container {
+        name: "boot-fence".into(),
+        image: Some(image.to_string()),
+        command: Some(vec!["sh".into(), "-c".into(), BOOT_FENCE_SCRIPT.into()]),
+        volume_mounts: Some(vec![
+            VolumeMount {
+                name: "data".into(),
+                mount_path: "/var/lib/mysql".into(),
+                read_only: Some(true),
+                ..Default::default()
+            },
+            VolumeMount {
+                name: "boot-fence".into(),
+                mount_path: BOOT_FENCE_DIR.into(),
+                ..Default::default()
+            },
+        ]),
+        ..Default::default()
+    }
+}
+
 /// The pod template of a site; its hash is the drift signal of the ordered update.
 pub fn pod_template(
     spec: &MysqlFailoverGroupSpec,
@@ -173,8 +221,12 @@ pub fn pod_template(
     let mysql = Container {
         name: "mysql".into(),
         image: Some(spec.image.clone()),
-        // Unique per site: replication drops events carrying its own server id.
-        args: Some(vec![format!("--server-id={server_id}")]),
+        // The boot-fence file first (mysqld takes --defaults-extra-file only there); the
+        // server id unique per site: replication drops events carrying its own.
+        args: Some(vec![
+            format!("--defaults-extra-file={BOOT_FENCE_FILE}"),
+            format!("--server-id={server_id}"),
+        ]),
         ports: Some(vec![ContainerPort {
             name: Some("mysql".into()),
             container_port: 3306,
@@ -205,6 +257,12 @@ pub fn pod_template(
                 read_only: Some(true),
                 ..Default::default()
             },
+            VolumeMount {
+                name: "boot-fence".into(),
+                mount_path: BOOT_FENCE_DIR.into(),
+                read_only: Some(true),
+                ..Default::default()
+            },
         ]),
         ..Default::default()
     };
@@ -225,6 +283,7 @@ pub fn pod_template(
             ..Default::default()
         }),
         spec: Some(PodSpec {
+            init_containers: Some(vec![boot_fence_init(&spec.image)]),
             containers: vec![mysql, sidecar],
             affinity: site_affinity(site),
             tolerations: Some(vec![Toleration {
@@ -245,6 +304,12 @@ pub fn pod_template(
                 },
                 config_volume("config", group, MY_CNF_KEY),
                 config_volume("init", group, INIT_USER_KEY),
+                // Lives as long as the pod: a mysqld container restart reads it again.
+                Volume {
+                    name: "boot-fence".into(),
+                    empty_dir: Some(Default::default()),
+                    ..Default::default()
+                },
             ]),
             ..Default::default()
         }),
@@ -287,5 +352,107 @@ pub fn deployment(owner: &Owner, site: &str, template: PodTemplateSpec) -> Deplo
             ..Default::default()
         },
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template() -> PodTemplateSpec {
+        let spec: MysqlFailoverGroupSpec = serde_yaml::from_str(
+            "sites: [{name: a}, {name: b}]\ndns: {hostname: db.example.com}\nimage: mysql:9.7\n",
+        )
+        .unwrap();
+        pod_template(&spec, "g", 2, &spec.sites[1], "mysql-g-operator")
+    }
+
+    #[test]
+    fn the_boot_fence_init_container_writes_the_file_mysqld_reads_last() {
+        let t = template();
+        let pod = t.spec.unwrap();
+        let inits = pod.init_containers.unwrap();
+        assert_eq!(inits.len(), 1);
+        let init = &inits[0];
+        assert_eq!(init.name, "boot-fence");
+        assert_eq!(
+            init.image.as_deref(),
+            Some("mysql:9.7"),
+            "the mysql image has a shell"
+        );
+        let mounts = init.volume_mounts.as_ref().unwrap();
+        let mount = |name: &str| mounts.iter().find(|m| m.name == name).unwrap();
+        assert_eq!(mount("data").mount_path, "/var/lib/mysql");
+        assert_eq!(mount("data").read_only, Some(true));
+        assert_eq!(mount("boot-fence").mount_path, BOOT_FENCE_DIR);
+        let mysql = pod.containers.iter().find(|c| c.name == "mysql").unwrap();
+        let args = mysql.args.as_ref().unwrap();
+        assert_eq!(
+            args[0],
+            format!("--defaults-extra-file={BOOT_FENCE_FILE}"),
+            "mysqld accepts --defaults-extra-file only as its first option"
+        );
+        assert_eq!(args[1], "--server-id=2");
+        assert!(mysql
+            .volume_mounts
+            .as_ref()
+            .unwrap()
+            .iter()
+            .any(|m| m.name == "boot-fence" && m.mount_path == BOOT_FENCE_DIR));
+        let volume = pod
+            .volumes
+            .unwrap()
+            .into_iter()
+            .find(|v| v.name == "boot-fence")
+            .unwrap();
+        assert!(volume.empty_dir.is_some(), "outlives a container restart");
+    }
+
+    /// Runs the script against a temporary data directory and returns the file it wrote.
+    fn run_script(initialised: bool) -> String {
+        let dir = std::env::temp_dir().join(format!(
+            "bloodraven-boot-fence-{}-{initialised}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (data, fence) = (dir.join("data"), dir.join("fence"));
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::create_dir_all(&fence).unwrap();
+        if initialised {
+            std::fs::create_dir_all(data.join("mysql")).unwrap();
+        }
+        let script = BOOT_FENCE_SCRIPT
+            .replace("/var/lib/mysql", data.to_str().unwrap())
+            .replace(BOOT_FENCE_DIR, fence.to_str().unwrap());
+        let out = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .output()
+            .expect("sh runs");
+        assert!(out.status.success(), "{out:?}");
+        let text = std::fs::read_to_string(fence.join("boot-fence.cnf")).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        text
+    }
+
+    #[test]
+    fn an_existing_data_directory_boots_fenced_an_empty_one_does_not() {
+        assert_eq!(
+            run_script(true),
+            "[mysqld]\nsuper_read_only=ON\nread_only=ON\n"
+        );
+        let empty = run_script(false);
+        assert!(!empty.contains("read_only"), "{empty}");
+        assert!(
+            empty.starts_with('#'),
+            "an option file of comments only: {empty}"
+        );
+    }
+
+    #[test]
+    fn the_boot_fence_is_part_of_the_template_hash() {
+        let with = template();
+        let mut without = with.clone();
+        without.spec.as_mut().unwrap().init_containers = None;
+        assert_ne!(template_hash(&with), template_hash(&without));
     }
 }

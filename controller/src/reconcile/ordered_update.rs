@@ -4,8 +4,10 @@
 //! planned switchover has moved the writer away, after which it is updated as a follower.
 //! `Recreate` applies every Deployment at once.
 //!
-//! The switchover itself belongs to the planned-failover controller: this module stops
-//! before it, with `Updating=True` reason `Failover` naming the annotation that runs it.
+//! The switchover itself is the topology manager's: in phase `Failover` this module asks
+//! it (through the registry) to move the writer off the active site by a planned failover
+//! (`triggeredBy: OrderedUpdate`). Once another site is active, the old primary is updated
+//! (`UpdateOldPrimary`, `WaitOldPrimary`) and the update ends `Complete`.
 //!
 //! Each wait has a deadline: a follower that does not replicate again within
 //! [`WAIT_REPLICA_DEADLINE`] of its update, or that comes up writable with no source for
@@ -41,12 +43,18 @@ pub struct UpdateState {
     pub writable_since: Option<Instant>,
     /// A failed step: (site, its desired spec hash, message). Held until the hash moves.
     pub failed: Option<(String, String, String)>,
+    /// The active site the handoff moves the writer off: updated last, as the old primary.
+    pub old_primary: Option<String>,
+    /// The last update finished (`Updating=False` reason `Complete`) and no drift since.
+    pub completed: bool,
 }
 
 /// What to apply this pass and the `Updating` condition.
 pub struct Plan {
     pub deployments: Vec<Deployment>,
     pub condition: ReportedCondition,
+    /// Phase `Failover`: the active site the writer must leave (the manager's handoff).
+    pub handoff: Option<String>,
 }
 
 fn updating(status: bool, reason: &str, message: String) -> ReportedCondition {
@@ -76,6 +84,19 @@ fn rolled_out(d: &Deployment) -> bool {
         && st.available_replicas.unwrap_or(0) >= 1
 }
 
+/// Whether `site` was the source of a completed handoff (status survives a restart).
+fn handed_off(group: &MysqlFailoverGroup, site: &str) -> bool {
+    group
+        .status
+        .as_ref()
+        .and_then(|s| s.planned_failover.as_ref())
+        .is_some_and(|p| {
+            p.triggered_by.as_deref() == Some(crate::crd::TRIGGERED_BY_ORDERED_UPDATE)
+                && p.phase == crate::crd::PlannedPhase::Succeeded
+                && p.source_primary == site
+        })
+}
+
 /// Decides which desired Deployments to apply. `desired` is in spec order.
 pub async fn plan(
     client: &kube::Client,
@@ -103,12 +124,20 @@ pub async fn plan(
                 .is_some_and(|l| spec_hash(l) != spec_hash(&desired[i]))
         })
         .collect();
-    let idle = || updating(false, "NotUpdating", "No update in progress".into());
+    let idle = |completed: bool| match completed {
+        true => updating(
+            false,
+            "Complete",
+            "Ordered update complete: every site runs the desired pod template".into(),
+        ),
+        false => updating(false, "NotUpdating", "No update in progress".into()),
+    };
     if group.spec.update_strategy == UpdateStrategy::Recreate {
         state.waiting_on = None;
         return Ok(Plan {
             deployments: desired,
-            condition: idle(),
+            condition: idle(false),
+            handoff: None,
         });
     }
     // Missing Deployments are created at once; drifted ones wait their turn.
@@ -124,6 +153,7 @@ pub async fn plan(
             .map(|(d, _)| d.clone())
             .collect(),
         condition,
+        handoff: None,
     };
 
     // A failed step holds the update until that site's desired template changes.
@@ -140,6 +170,7 @@ pub async fn plan(
 
     // A follower updated earlier: wait for its rollout and for it to serve again.
     if let Some(site) = state.waiting_on.clone() {
+        let old_primary = state.old_primary.as_deref() == Some(site.as_str());
         let i = sites.iter().position(|s| *s == site);
         let done = i.is_some_and(|i| {
             live[i].as_ref().is_some_and(rolled_out)
@@ -189,7 +220,11 @@ pub async fn plan(
                 apply,
                 updating(
                     true,
-                    "WaitReplica",
+                    if old_primary {
+                        "WaitOldPrimary"
+                    } else {
+                        "WaitReplica"
+                    },
                     format!("Waiting for {site} to replicate after its update"),
                 ),
             ));
@@ -197,9 +232,33 @@ pub async fn plan(
         state.waiting_on = None;
         state.since = None;
         state.writable_since = None;
+        if old_primary {
+            state.old_primary = None;
+            state.completed = true;
+        }
     }
     if drifted.is_empty() {
-        return Ok(take(apply, idle()));
+        return Ok(take(apply, idle(state.completed)));
+    }
+    state.completed = false;
+    // The handoff moving the writer off the old primary is in flight: no active site for
+    // a moment, or still the old one.
+    if let Some(old) = state.old_primary.clone() {
+        let moving = view.is_none_or(|v| v.active_site.is_empty() || v.active_site == old);
+        if moving && drifted.iter().all(|&i| sites[i] == old) {
+            let mut plan = take(
+                apply,
+                updating(
+                    true,
+                    "Failover",
+                    format!(
+                        "Followers updated; a planned switchover is moving the writer off {old}"
+                    ),
+                ),
+            );
+            plan.handoff = view.filter(|v| v.active_site == old).map(|_| old.clone());
+            return Ok(plan);
+        }
     }
     let Some(view) = view.filter(|v| !v.active_site.is_empty()) else {
         return Ok(take(
@@ -215,17 +274,34 @@ pub async fn plan(
             .map(|(_, s)| s.as_str())
             .unwrap_or("unknown")
     };
-    if let Some(&i) = drifted
+    // The old primary goes last, after every other follower.
+    let is_old = |site: &str| state.old_primary.as_deref() == Some(site) || handed_off(group, site);
+    let mut followers: Vec<usize> = drifted
         .iter()
-        .find(|&&i| sites[i] != view.active_site && state_of(&sites[i]) == "read-only")
-    {
+        .copied()
+        .filter(|&i| sites[i] != view.active_site && state_of(&sites[i]) == "read-only")
+        .collect();
+    followers.sort_by_key(|&i| is_old(&sites[i]));
+    if let Some(&i) = followers.first() {
+        let old = is_old(&sites[i]);
+        if old {
+            state.old_primary = Some(sites[i].clone());
+        }
         apply[i] = true;
         state.waiting_on = Some(sites[i].clone());
         state.since = Some(Instant::now());
         state.writable_since = None;
         return Ok(take(
             apply,
-            updating(true, "UpdateReplica", format!("Updating {}", sites[i])),
+            updating(
+                true,
+                if old {
+                    "UpdateOldPrimary"
+                } else {
+                    "UpdateReplica"
+                },
+                format!("Updating {}", sites[i]),
+            ),
         ));
     }
     if drifted.iter().any(|&i| sites[i] != view.active_site) {
@@ -238,16 +314,18 @@ pub async fn plan(
             ),
         ));
     }
-    // Only the active site is left: the handoff is a planned switchover.
-    Ok(take(
+    // Only the active site is left: the manager hands the writer off by a planned
+    // switchover, then it is updated as the old primary.
+    let active = view.active_site.clone();
+    state.old_primary = Some(active.clone());
+    let mut plan = take(
         apply,
         updating(
             true,
             "Failover",
-            format!(
-                "Followers updated; {} is updated once a planned switchover moves the writer (annotate bloodraven.shipstream.io/planned-failover=<site>)",
-                view.active_site
-            ),
+            format!("Followers updated; a planned switchover moves the writer off {active} before its update"),
         ),
-    ))
+    );
+    plan.handoff = Some(active);
+    Ok(plan)
 }

@@ -134,6 +134,9 @@ impl GroupReconciler {
         out: &mut PassOutcome,
         reported: &mut Vec<ReportedCondition>,
     ) -> ReportedCondition {
+        // Asked again by this pass's plan only: a pass that stops early withdraws it.
+        self.registry
+            .request_handoff(&self.namespace, &self.name, None);
         let secret_name = crd::operator_secret_name(&group.spec, &self.name);
         match secret::check(&self.client, &self.namespace, &secret_name).await {
             Ok(None) => {}
@@ -173,6 +176,8 @@ impl GroupReconciler {
         {
             Ok(p) => {
                 reported.push(p.condition);
+                self.registry
+                    .request_handoff(&self.namespace, &self.name, p.handoff);
                 p.deployments
             }
             Err(e) => return cond(false, "ApplyFailed", format!("reading Deployments: {e}")),

@@ -29,6 +29,7 @@ mod errant;
 mod planned;
 mod planned_dragonfly;
 mod reclone;
+mod update_handoff;
 
 /// Relay-log drain budget inside a promotion.
 pub const DRAIN_BUDGET: Duration = Duration::from_secs(30);
@@ -143,6 +144,8 @@ pub struct Manager {
     /// The candidate of the emergency promotion running right now (relay drain,
     /// unfence, confirmation): reported by the `FailoverInProgress` condition.
     promoting: Option<String>,
+    /// When "ordered update handoff held" was last logged (rate limit).
+    handoff_held_log: Option<Instant>,
 }
 
 impl Manager {
@@ -205,6 +208,7 @@ impl Manager {
             dragonfly_view: Default::default(),
             pending: None,
             promoting: None,
+            handoff_held_log: None,
         };
         m.dragonfly = m.build_dragonfly(group);
         m.rehydrate(group);

@@ -59,6 +59,8 @@ pub struct ReportedCondition {
 pub struct Registry {
     inner: Arc<Mutex<BTreeMap<String, GroupView>>>,
     reported: Arc<Mutex<BTreeMap<String, Vec<ReportedCondition>>>>,
+    /// The ordered update's handoff request per group: the active site it wants moved.
+    handoffs: Arc<Mutex<BTreeMap<String, String>>>,
     metrics: Metrics,
     /// Test-only broken behaviours of this controller instance (empty in production).
     hooks: FaultHooks,
@@ -98,6 +100,10 @@ impl Registry {
             .lock()
             .unwrap()
             .remove(&format!("{namespace}/{name}"));
+        self.handoffs
+            .lock()
+            .unwrap()
+            .remove(&format!("{namespace}/{name}"));
     }
 
     pub fn get(&self, namespace: &str, name: &str) -> Option<GroupView> {
@@ -127,6 +133,26 @@ impl Registry {
             .get(&format!("{namespace}/{name}"))
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// The ordered update asks for (`Some(active site)`) or withdraws (`None`) the planned
+    /// switchover that moves the writer off `from` so its Deployment can be updated.
+    pub fn request_handoff(&self, namespace: &str, name: &str, from: Option<String>) {
+        let key = format!("{namespace}/{name}");
+        let mut h = self.handoffs.lock().unwrap();
+        match from {
+            Some(site) => h.insert(key, site),
+            None => h.remove(&key),
+        };
+    }
+
+    /// The site the ordered update wants the writer moved off, if any.
+    pub fn handoff_request(&self, namespace: &str, name: &str) -> Option<String> {
+        self.handoffs
+            .lock()
+            .unwrap()
+            .get(&format!("{namespace}/{name}"))
+            .cloned()
     }
 
     pub fn is_empty(&self) -> bool {

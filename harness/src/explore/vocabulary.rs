@@ -179,11 +179,12 @@ pub const VOCABULARY: &[Entry] = &[
         let (at, site, n) = (c.at(), c.site(), c.rng.random_range(1..=3u64));
         json!({"at": secs(at), "op": "errant-write", "site": site, "n": n})
     }),
-    // Hangs versus refusals: mysqld killed (refuses, restarts writable) or frozen (hangs).
+    // Hangs versus refusals: mysqld killed (refuses, restarts writable: a start without the
+    // boot fence, the harder case) or frozen (hangs).
     ("mysqld-kill", 5, |c| {
         let (at, site) = (c.at(), c.site());
         let down = [4u64, 10, 20][c.rng.random_range(0..3)];
-        json!({"at": secs(at), "op": "mysqld-kill", "site": site, "down": secs(down)})
+        json!({"at": secs(at), "op": "mysqld-kill", "site": site, "down": secs(down), "boot": "writable"})
     }),
     ("pause", 4, |c| {
         let site = c.site();
@@ -269,7 +270,8 @@ pub const VOCABULARY: &[Entry] = &[
 ];
 
 /// Fault ops the vocabulary leaves out on purpose (each has its own catalog scenarios):
-/// - `annotate`, `backup`, `verify-backup`: operator requests, not faults;
+/// - `annotate`, `backup`, `verify-backup`, `spec-patch`: operator requests, not faults
+///   (a spec change starts an ordered update, judged by its own scenario);
 /// - `backup-drop-rows`: a planted harness fault that only a verification scenario judges;
 /// - `dragonfly-kill`, `dragonfly-partition`: need `spec.dragonfly`, which explore's
 ///   topologies do not enable yet (next step: a Dragonfly topology variant).
@@ -280,6 +282,7 @@ pub const NOT_DRAWN: &[&str] = &[
     "backup-drop-rows",
     "dragonfly-kill",
     "dragonfly-partition",
+    "spec-patch",
 ];
 
 /// Draws one fault by weight among the entries whose op the scenario loader knows.

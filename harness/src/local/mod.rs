@@ -45,6 +45,9 @@ pub enum Outcome {
 
 /// Why `loaded` cannot run on the local target, or None.
 pub fn skip_reason(loaded: &Loaded) -> Option<String> {
+    if loaded.scenario.topology.fresh {
+        return Some("topology.fresh: the local target starts every site with data".into());
+    }
     for f in &loaded.faults {
         if let Some(why) = schedule::unsupported(&f.op) {
             return Some(format!("fault {}: {why}", f.op));

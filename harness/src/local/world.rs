@@ -730,11 +730,11 @@ impl World {
                 let value = value.map(|v| scale::annotation_value(&v));
                 crate::world::annotate(&self.api, &key, value.as_deref(), &self.trace);
             }
-            Action::Fault(Fault::Mysqld { site, up }) => {
+            Action::Fault(Fault::Mysqld { site, up, fenced }) => {
                 let i = self.site(&site);
                 self.fault("mysqld-kill", site, up);
                 if up {
-                    self.sites[i].boot_mysqld(false);
+                    self.sites[i].boot_mysqld(fenced);
                 } else {
                     self.sites[i].stop_mysqld();
                 }

@@ -12,6 +12,7 @@ mod eventually;
 pub mod fence;
 mod flap_durable;
 mod liveness;
+mod ordered_update;
 mod planned;
 mod poll_liveness;
 mod polls;
@@ -133,6 +134,7 @@ pub fn judge(input: &Input) -> Vec<Verdict> {
             "BKP-V" => backup::backup_verified(input),
             "DF" => dragonfly::dragonfly(input),
             "PLV" => poll_liveness::poll_liveness(input),
+            "UPD" => ordered_update::ordered_update(input),
             "PWO" => promotion_order::no_promote_over_writer(input),
             "FBP" => promotion_order::fence_before_promote(input),
             "DEB" => debounce::debounce(input),
@@ -156,3 +158,5 @@ mod tests_dragonfly;
 mod tests_order;
 #[cfg(test)]
 mod tests_poll;
+#[cfg(test)]
+mod tests_update;

@@ -86,10 +86,15 @@ pub(crate) enum Action {
     BackupDropRows {
         n: u64,
     },
-    /// `mysqld-kill`: mysqld alone dies (`up: false`) or restarts.
+    /// `spec-patch`: a JSON merge patch of the group's spec.
+    SpecPatch {
+        patch: String,
+    },
+    /// `mysqld-kill`: mysqld alone dies (`up: false`) or restarts (`fenced` or writable).
     Mysqld {
         site: String,
         up: bool,
+        fenced: bool,
     },
     /// `apply-stall`: the SQL thread's rate (None = back to normal).
     ApplyRate {
@@ -268,9 +273,17 @@ pub(crate) fn expand(
                     Action::Mysqld {
                         site: site.clone(),
                         up: false,
+                        fenced: f.boot_fenced,
                     },
                 ));
-                items.push((f.at + down, Action::Mysqld { site, up: true }));
+                items.push((
+                    f.at + down,
+                    Action::Mysqld {
+                        site,
+                        up: true,
+                        fenced: f.boot_fenced,
+                    },
+                ));
             }
             "apply-stall" => {
                 items.push((
@@ -393,6 +406,12 @@ pub(crate) fn expand(
                 },
             )),
             "backup-drop-rows" => items.push((f.at, Action::BackupDropRows { n: f.n })),
+            "spec-patch" => items.push((
+                f.at,
+                Action::SpecPatch {
+                    patch: f.value.clone().unwrap_or_default(),
+                },
+            )),
             "annotate" => items.push((
                 f.at,
                 Action::Annotate {

@@ -12,6 +12,7 @@ pub mod dragonfly;
 mod dragonfly_site;
 pub(crate) mod fault_plan;
 pub mod logs;
+mod rollout;
 pub(crate) mod site;
 
 use std::collections::BTreeMap;
@@ -323,7 +324,8 @@ fn run_inner(
             (i + 1) as u32,
             trace.clone(),
         );
-        let ctl = SiteCtl::initial(s.name == topo.active);
+        // A fresh deploy: every empty data directory boots writable (no boot fence).
+        let ctl = SiteCtl::initial(s.name == topo.active || topo.fresh);
         let clock = Arc::new(SimClock::new());
         clocks.insert(s.name.clone(), clock.clone());
         let host = SiteHost {
@@ -356,8 +358,9 @@ fn run_inner(
         );
     }
 
-    // Replication wiring at start: every non-active site replicates from the active one.
-    {
+    // Replication wiring at start: every non-active site replicates from the active one
+    // (a fresh deploy has none: the controller's bootstrap sets it up).
+    if !topo.fresh {
         let active_host = site_host(&topo.active);
         let replicas: Vec<String> = topo
             .sites
@@ -423,6 +426,12 @@ fn run_inner(
         ..Links::default()
     };
     let mut next_observe = Duration::ZERO;
+    // Pods follow their Deployment's template only where a scenario changes the spec.
+    let mut rollouts = scenario
+        .faults
+        .iter()
+        .any(|f| f.op == "spec-patch")
+        .then(rollout::Rollouts::default);
     let mut observed_active: Option<String> = None;
     let mut observed_dns: Option<Option<String>> = None;
     let mut claims_seen = claims::ClaimsSeen::default();
@@ -456,6 +465,10 @@ fn run_inner(
                 annotate(&api, key, value.as_deref(), &trace);
                 continue;
             }
+            if let Action::SpecPatch { patch } = &action {
+                spec_patch(&api, patch, &trace);
+                continue;
+            }
             if backups::driver_action(&api, &mut job_runner, &action, &trace) {
                 continue;
             }
@@ -479,6 +492,9 @@ fn run_inner(
         }
         if now >= next_observe {
             next_observe = now + OBSERVE_EVERY;
+            if let Some(r) = rollouts.as_mut() {
+                r.tick(&mut sim, &api, &sites, &trace, now);
+            }
             job_runner.tick(&api, NAMESPACE, &backup_sites, &trace, now);
             // The observer reads apiserver state only: while no object changed (same
             // resourceVersion) a sample would see what the last one saw, so skip it.
@@ -608,6 +624,42 @@ pub(crate) fn annotate(api: &ApiServer, key: &str, value: Option<&str>, trace: &
             }
         }
     });
+}
+
+/// `spec-patch`: a JSON merge patch of the group's spec, a new generation, like
+/// `kubectl patch --type=merge`.
+fn spec_patch(api: &ApiServer, patch: &str, trace: &Trace) {
+    use serde_json::Value;
+    trace.record(EventKind::Fault {
+        op: "spec-patch".into(),
+        detail: patch.to_string(),
+        heal: false,
+    });
+    let patch: Value = serde_json::from_str(patch).expect("validated");
+    api.modify("mysqlfailovergroups", NAMESPACE, GROUP, |o| {
+        json_patch_merge(&mut o["spec"], &patch);
+        let g = o["metadata"]["generation"].as_i64().unwrap_or(1);
+        o["metadata"]["generation"] = json!(g + 1);
+    });
+}
+
+/// RFC 7386: objects merge key by key, `null` removes, anything else replaces.
+fn json_patch_merge(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    let Some(p) = patch.as_object() else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    let t = target.as_object_mut().expect("just made an object");
+    for (k, v) in p {
+        if v.is_null() {
+            t.remove(k);
+        } else {
+            json_patch_merge(t.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+        }
+    }
 }
 
 fn expand_divergent(api: &ApiServer, value: &str) -> String {
@@ -876,7 +928,7 @@ fn apply(sim: &mut turmoil::Sim, action: &Action, env: &Env, links: &mut Links) 
             });
             engine.errant_write(*n);
         }
-        Action::Mysqld { site, up } => {
+        Action::Mysqld { site, up, fenced } => {
             let (_, _, engine, ctl) = find(site);
             trace.record(EventKind::Fault {
                 op: "mysqld-kill".into(),
@@ -884,7 +936,7 @@ fn apply(sim: &mut turmoil::Sim, action: &Action, env: &Env, links: &mut Links) 
                 heal: *up,
             });
             if *up {
-                ctl.restart_mysqld();
+                ctl.restart_mysqld(*fenced);
             } else {
                 engine.shutdown();
             }
@@ -941,7 +993,10 @@ fn apply(sim: &mut turmoil::Sim, action: &Action, env: &Env, links: &mut Links) 
             // error, e.g. mysqld down, is in the trace as a failed mutation).
             let _ = futures::executor::block_on(engine.query(SIDECAR_SQL_USER, sql));
         }
-        Action::Annotate { .. } | Action::BackupRequest { .. } | Action::BackupDropRows { .. } => {
+        Action::Annotate { .. }
+        | Action::SpecPatch { .. }
+        | Action::BackupRequest { .. }
+        | Action::BackupDropRows { .. } => {
             unreachable!("annotations and backup requests are applied by the driver")
         }
         Action::Dragonfly(_) => unreachable!("Dragonfly faults are applied by the driver"),

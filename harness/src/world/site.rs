@@ -27,8 +27,8 @@ struct Boot {
 pub struct SiteCtl(
     Arc<Mutex<Boot>>,
     Arc<watch::Sender<bool>>,
-    /// Bumped to restart mysqld alone (`mysqld-kill`).
-    Arc<watch::Sender<u64>>,
+    /// Bumped to restart mysqld alone (`mysqld-kill`), with whether it boots fenced.
+    Arc<watch::Sender<(u64, bool)>>,
 );
 
 /// On the very first boot sidecars start after the controller has had time to publish
@@ -44,13 +44,17 @@ impl SiteCtl {
                 mysqld_delay: Duration::ZERO,
             })),
             Arc::new(watch::channel(true).0),
-            Arc::new(watch::channel(0).0),
+            Arc::new(watch::channel((0, true)).0),
         )
     }
 
-    /// Starts mysqld again (writable, replication stopped) after a `mysqld-kill`.
-    pub fn restart_mysqld(&self) {
-        self.2.send_modify(|n| *n += 1);
+    /// Starts mysqld again (replication stopped) after a `mysqld-kill`: fenced, as the
+    /// boot-fence file the pod's init container wrote makes it, or writable (no fence).
+    pub fn restart_mysqld(&self, fenced: bool) {
+        self.2.send_modify(|(n, f)| {
+            *n += 1;
+            *f = fenced;
+        });
     }
 
     /// The next boot of the pod (the kubelet starts every container again).
@@ -160,7 +164,8 @@ impl SiteHost {
             let (engine, dialer) = (self.engine.clone(), self.dialer.clone());
             tokio::spawn(async move {
                 while boots.changed().await.is_ok() {
-                    engine.boot(false);
+                    let fenced = boots.borrow_and_update().1;
+                    engine.boot(fenced);
                     tokio::spawn(fake_mysql::run_replica_threads(
                         engine.clone(),
                         dialer.clone(),

@@ -67,6 +67,7 @@ impl Manager {
             }
             (Some(PlannedPhase::Deferred), None) => {}
             (_, Some(raw)) => self.planned_accept(&raw).await,
+            (_, None) if annotations.is_some() => self.update_handoff_poll().await,
             (_, None) => {}
         }
         self.planned_in_flight()
@@ -115,7 +116,7 @@ impl Manager {
                 return;
             }
         };
-        let source = match self.planned_validate(&req.site) {
+        let source = match self.planned_validate(&req.site, false) {
             Ok(source) => source,
             Err(r)
                 if r.reason == "CooldownActive"
@@ -237,7 +238,9 @@ impl Manager {
     }
 
     /// The checks of §4.3 in order; Ok is the index of the source (the active primary).
-    pub(super) fn planned_validate(&self, target: &str) -> Result<usize, Refusal> {
+    /// `handoff`: the ordered update's own switchover, which an update in progress does
+    /// not refuse and the anti-flap cooldown does not gate (§3.9, §3.11).
+    pub(super) fn planned_validate(&self, target: &str, handoff: bool) -> Result<usize, Refusal> {
         let names = || {
             self.sites
                 .iter()
@@ -302,7 +305,15 @@ impl Manager {
                 "no writable active primary to switch over from".into(),
             ));
         };
-        if let Some(until) = self.in_cooldown() {
+        if !handoff {
+            if let Some(phase) = self.update_phase() {
+                return Err(refuse(
+                    "ConcurrentOperation",
+                    format!("an ordered update is in progress (updatePhase {phase}); it moves the writer itself"),
+                ));
+            }
+        }
+        if let Some(until) = self.in_cooldown().filter(|_| !handoff) {
             return Err(refuse(
                 "CooldownActive",
                 format!(
@@ -365,7 +376,8 @@ impl Manager {
         if self.sites.iter().any(|s| s.deb.state == SiteState::Unknown) {
             return;
         }
-        match self.planned_validate(&p.target_site) {
+        let handoff = super::update_handoff::is_handoff(p);
+        match self.planned_validate(&p.target_site, handoff) {
             Ok(source) => {
                 let source = self.sites[source].spec.name.clone();
                 self.planned_set(|p| {
@@ -602,6 +614,10 @@ impl Manager {
                         "PlannedFailoverDNSFailed",
                         &format!("{target} is the new primary but the DNS write failed; DNS is retried every poll"),
                     );
+                }
+                if super::update_handoff::is_handoff(p) {
+                    // The handoff counts as a failover (spec §3.9), unlike an annotated one.
+                    self.registry.metrics().failover(&target);
                 }
                 self.planned_set(|p| p.phase = PlannedPhase::Resuming);
             }
