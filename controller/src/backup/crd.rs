@@ -178,33 +178,37 @@ pub trait RequestStatus {
     fn phase(&self) -> BackupPhase;
     /// Ends the request `Failed` with `reason` at `at`.
     fn fail(&mut self, reason: &str, message: String, at: String);
+    /// `reason: message`, as the plugin reports an ended request.
+    fn why(&self) -> String;
 }
 
-impl RequestStatus for MysqlBackupStatus {
-    fn phase(&self) -> BackupPhase {
-        self.phase
-    }
+/// Both statuses keep these fields under the same names.
+macro_rules! request_status {
+    ($($status:ty),*) => {$(
+        impl RequestStatus for $status {
+            fn phase(&self) -> BackupPhase {
+                self.phase
+            }
 
-    fn fail(&mut self, reason: &str, message: String, at: String) {
-        self.phase = BackupPhase::Failed;
-        self.reason = Some(reason.into());
-        self.message = Some(message);
-        self.completion_time = Some(at);
-    }
+            fn fail(&mut self, reason: &str, message: String, at: String) {
+                self.phase = BackupPhase::Failed;
+                self.reason = Some(reason.into());
+                self.message = Some(message);
+                self.completion_time = Some(at);
+            }
+
+            fn why(&self) -> String {
+                format!(
+                    "{}: {}",
+                    self.reason.as_deref().unwrap_or_default(),
+                    self.message.as_deref().unwrap_or_default()
+                )
+            }
+        }
+    )*};
 }
 
-impl RequestStatus for MysqlBackupVerificationStatus {
-    fn phase(&self) -> BackupPhase {
-        self.phase
-    }
-
-    fn fail(&mut self, reason: &str, message: String, at: String) {
-        self.phase = BackupPhase::Failed;
-        self.reason = Some(reason.into());
-        self.message = Some(message);
-        self.completion_time = Some(at);
-    }
-}
+request_status!(MysqlBackupStatus, MysqlBackupVerificationStatus);
 
 /// The backup a verification without `backupName` restores: the group's latest
 /// `Succeeded` backup of the profile (by completion time, then name).

@@ -6,6 +6,7 @@
 //! it can be piped; the progress lines go to stderr.
 
 use kube::api::{ListParams, PostParams};
+use kube::core::object::HasStatus;
 use kube::core::ObjectMeta;
 use kube::{Api, Resource};
 
@@ -14,7 +15,7 @@ use super::{render, Exit, Output, WaitArgs};
 use crate::backup::crd::{
     backup_job_name, check_job_name, latest_succeeded, verify_job_name, BackupPhase, BackupProfile,
     MysqlBackup, MysqlBackupSpec, MysqlBackupVerification, MysqlBackupVerificationSpec,
-    MAX_JOB_NAME,
+    RequestStatus, MAX_JOB_NAME,
 };
 use crate::crd::{MysqlFailoverGroup, SiteRole};
 
@@ -95,40 +96,22 @@ fn created_error(kind: &str, ns: &str, meta: &ObjectMeta, e: kube::Error) -> Exi
     }
 }
 
-/// The phase, reason and message of a request's status.
+/// The phase, reason and message of a request's status (no status yet: Pending).
 trait Phased {
-    const KIND: &'static str;
     fn phase(&self) -> BackupPhase;
     fn why(&self) -> String;
 }
 
-impl Phased for MysqlBackup {
-    const KIND: &'static str = "MysqlBackup";
+impl<K: HasStatus> Phased for K
+where
+    K::Status: RequestStatus + Clone + Default,
+{
     fn phase(&self) -> BackupPhase {
-        self.status.as_ref().map(|s| s.phase).unwrap_or_default()
+        self.status().map(RequestStatus::phase).unwrap_or_default()
     }
-    fn why(&self) -> String {
-        let s = self.status.clone().unwrap_or_default();
-        format!(
-            "{}: {}",
-            s.reason.unwrap_or_default(),
-            s.message.unwrap_or_default()
-        )
-    }
-}
 
-impl Phased for MysqlBackupVerification {
-    const KIND: &'static str = "MysqlBackupVerification";
-    fn phase(&self) -> BackupPhase {
-        self.status.as_ref().map(|s| s.phase).unwrap_or_default()
-    }
     fn why(&self) -> String {
-        let s = self.status.clone().unwrap_or_default();
-        format!(
-            "{}: {}",
-            s.reason.unwrap_or_default(),
-            s.message.unwrap_or_default()
-        )
+        self.status().cloned().unwrap_or_default().why()
     }
 }
 
@@ -340,9 +323,13 @@ impl Ctx {
         out: &mut dyn std::io::Write,
     ) -> Result<K, Exit>
     where
-        K: Phased + Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+        K: Phased
+            + Resource<DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
     {
-        let what = format!("{} {}/{name}", K::KIND, self.namespace);
+        let what = format!("{} {}/{name}", K::kind(&()), self.namespace);
         let deadline = tokio::time::Instant::now() + wait.timeout;
         let mut last = None;
         loop {
@@ -359,7 +346,7 @@ impl Ctx {
                 return Err(Exit::failed(format!(
                     "timed out after {} waiting for {what} (phase {phase:?}); the operator carries on: see `kubectl get {} {name}`",
                     crate::duration::format(wait.timeout),
-                    K::KIND.to_lowercase(),
+                    K::kind(&()).to_lowercase(),
                 )));
             }
             tokio::time::sleep(wait.poll_interval).await;
@@ -368,11 +355,11 @@ impl Ctx {
 }
 
 /// Exit 1 for a request that ended Failed (shown already), with its reason.
-fn ended_ok<K: Phased + Resource>(obj: &K) -> Result<(), Exit> {
+fn ended_ok<K: Phased + Resource<DynamicType = ()>>(obj: &K) -> Result<(), Exit> {
     if obj.phase() == BackupPhase::Failed {
         return Err(Exit::failed(format!(
             "{} {} failed: reason={}",
-            K::KIND,
+            K::kind(&()),
             obj.meta().name.as_deref().unwrap_or_default(),
             obj.why()
         )));
